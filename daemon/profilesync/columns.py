@@ -1,0 +1,35 @@
+"""The 13 columns of the import file (SPEC §2), shared by the parser, the report and the exports."""
+
+from __future__ import annotations
+
+COLUMNS: tuple[str, ...] = (
+    "Finess EJ",
+    "Finess ET",
+    "Nom de l'équipe",
+    "Code action",
+    "Nom",
+    "Prénom",
+    "N° RPPS",
+    "Rôle",
+    "Identifiant",
+    "Mot de passe",
+    "Email",
+    "Date de début",
+    "Date de fin",
+)
+NCOLS = len(COLUMNS)
+
+# Cell positions, 0-based.
+EJ, ET, TEAM, ACTION, NOM, PRENOM, RPPS, ROLE, IDENTIFIANT, PASSWORD, EMAIL, DEBUT, FIN = range(
+    NCOLS
+)
+
+MASK = "***"
+
+
+def masked(cells: tuple[str, ...]) -> tuple[str, ...]:
+    """The first 13 cells with a given password replaced by `***`: what reports and archives keep."""
+    out = list(cells[:NCOLS]) + [""] * max(0, NCOLS - len(cells))
+    if out[PASSWORD]:
+        out[PASSWORD] = MASK
+    return tuple(out)

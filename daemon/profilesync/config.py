@@ -1,0 +1,221 @@
+"""One typed settings object, loaded once: defaults ← TOML file ← PROFILESYNC_<SECTION>_<KEY>.
+
+Relative paths are taken relative to the working directory of the process (the systemd
+unit sets `WorkingDirectory=`), which keeps the embedded defaults (`var/…`) usable from a
+fresh clone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "PROFILESYNC_"
+CONFIG_ENV = "PROFILESYNC_CONFIG"
+BIND_PASSWORD_ENV = "PROFILESYNC_LDAP_BIND_PASSWORD"
+
+
+class ConfigError(Exception):
+    """The configuration file or an override is unreadable or has a wrong key or value."""
+
+
+@dataclass(frozen=True)
+class PathsSettings:
+    inbox: Path = Path("var/inbox")
+    outbox: Path = Path("var/outbox")
+    state: Path = Path("var/state")
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///var/profilesync.db"
+    # Lines per transaction; each line still has its own savepoint.
+    batch_size: int = 500
+
+
+@dataclass(frozen=True)
+class LdapSettings:
+    url: str = ""
+    base_dn: str = "dc=example,dc=org"
+    bind_dn: str = "cn=admin,dc=example,dc=org"
+    bind_password_file: str = ""
+    ca_file: str = ""
+    start_tls: bool = False
+    people_ou: str = "people"
+    establishments_ou: str = "establishments"
+    teams_ou: str = "teams"
+    roles_ou: str = "roles"
+    person_object_classes: tuple[str, ...] = ("inetOrgPerson",)
+    timeout_seconds: float = 10.0
+    # Operations in flight on one connection; slapd drops a client past 1000.
+    pipeline_window: int = 256
+    retry_max_seconds: float = 300.0
+
+    def bind_password(self) -> str:
+        """The bind password from the environment or the file: never from the TOML itself."""
+        env = os.environ.get(BIND_PASSWORD_ENV)
+        if env is not None:
+            return env
+        if self.bind_password_file:
+            try:
+                return Path(self.bind_password_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot read [ldap] bind_password_file {self.bind_password_file}: "
+                    f"{exc.strerror}"
+                ) from None
+        return ""
+
+
+@dataclass(frozen=True)
+class LimitsSettings:
+    max_file_bytes: int = 50 * 1024 * 1024
+    max_rows: int = 200_000
+
+
+@dataclass(frozen=True)
+class PasswordSettings:
+    min_length: int = 12
+    min_classes: int = 3
+    max_age_days: int = 90
+    # argon2id, OWASP minimums (m=19 MiB, t=2, p=1); OpenLDAP's argon2 module verifies these.
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
+    argon2_parallelism: int = 1
+    # Processes hashing passwords; 0 = one per core.
+    hash_workers: int = 0
+
+
+@dataclass(frozen=True)
+class ImportSettings:
+    # A file whose S lines would remove more than this share of an establishment's active
+    # profiles (and at least `mass_delete_min`) waits for `profilesync approve`.
+    mass_delete_share: float = 0.25
+    mass_delete_min: int = 10
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    timezone: str = "Europe/Paris"
+    stable_seconds: float = 2.0
+    rescan_seconds: float = 60.0
+    polling_observer: bool = False
+    private_copy_days: int = 7
+    archive_days: int = 365
+    log_format: str = "text"
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class JobsSettings:
+    validity_minutes: int = 15
+    export_time: str = "02:00"
+    exports_keep_days: int = 30
+    directory_sync_seconds: float = 5.0
+    lease_seconds: int = 600
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: PathsSettings = field(default_factory=PathsSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    ldap: LdapSettings = field(default_factory=LdapSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+    passwords: PasswordSettings = field(default_factory=PasswordSettings)
+    imports: ImportSettings = field(default_factory=ImportSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    jobs: JobsSettings = field(default_factory=JobsSettings)
+
+    def with_overrides(self, **sections: Mapping[str, Any]) -> Settings:
+        """A copy with some keys changed, e.g. `with_overrides(paths={"inbox": p})`; for tests."""
+        return _merge(self, {k: dict(v) for k, v in sections.items()}, source="override")
+
+
+# TOML section name → Settings attribute (`import` is a keyword).
+_SECTION_ATTR = {"import": "imports"}
+
+
+def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then the TOML file (`path`, else $PROFILESYNC_CONFIG, else none), then env."""
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get(CONFIG_ENV):
+        path = Path(environ[CONFIG_ENV])
+    data: dict[str, dict[str, Any]] = {}
+    if path is not None:
+        try:
+            with path.open("rb") as fh:
+                raw = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"configuration {path} is not valid TOML: {exc}") from None
+        for section, values in raw.items():
+            if not isinstance(values, dict):
+                raise ConfigError(f"configuration {path}: [{section}] must be a table")
+            data[_SECTION_ATTR.get(section, section)] = values
+    settings = _merge(Settings(), data, source=str(path))
+    return _merge(settings, _env_sections(settings, environ), source="environment")
+
+
+def _env_sections(settings: Settings, environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for f in dataclasses.fields(settings):
+        section_obj = getattr(settings, f.name)
+        toml_name = next((k for k, v in _SECTION_ATTR.items() if v == f.name), f.name)
+        for key in (k.name for k in dataclasses.fields(section_obj)):
+            var = f"{ENV_PREFIX}{toml_name.upper()}_{key.upper()}"
+            if var in environ:
+                out.setdefault(f.name, {})[key] = environ[var]
+    return out
+
+
+def _merge(settings: Settings, data: dict[str, dict[str, Any]], source: str) -> Settings:
+    changes: dict[str, Any] = {}
+    known = {f.name for f in dataclasses.fields(settings)}
+    for section, values in data.items():
+        if section not in known:
+            raise ConfigError(f"{source}: unknown section [{section}]")
+        current = getattr(settings, section)
+        hints = typing.get_type_hints(type(current))
+        fields = {f.name for f in dataclasses.fields(current)}
+        kw: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in fields:
+                raise ConfigError(f"{source}: unknown key {key!r} in [{section}]")
+            kw[key] = _coerce(value, hints[key], f"{source}: [{section}] {key}")
+        changes[section] = dataclasses.replace(current, **kw)
+    return dataclasses.replace(settings, **changes)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:  # noqa: PLR0911 - one branch per type
+    """Environment values arrive as strings; TOML values are checked against the field type."""
+    if hint is Path:
+        return Path(value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if hint in (int, float):
+        try:
+            return hint(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if hint is str:
+        return str(value)
+    if typing.get_origin(hint) is tuple or isinstance(hint, types.GenericAlias):
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return tuple(str(v) for v in value)
+    return value

@@ -1,0 +1,272 @@
+"""The profile database, system of record (SPEC §9): SQLAlchemy 2 typed tables.
+
+The schema is owned by the Alembic migrations in `profilesync/migrations`; this module is
+the ORM view of it and must stay in step (a test compares the two).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both engines (SQLite keeps no zone: store naive UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Establishment(Base):
+    """A Finess ET, registered by an operator, with the EJ it belongs to."""
+
+    __tablename__ = "establishment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    et: Mapped[str] = mapped_column(String(9), unique=True)
+    ej: Mapped[str] = mapped_column(String(9), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+
+
+class Referent(Base):
+    """A login allowed to submit files for some establishments (SPEC §6)."""
+
+    __tablename__ = "referent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime]
+    establishments: Mapped[list[Establishment]] = relationship(
+        secondary="referent_establishment", lazy="selectin"
+    )
+
+
+class ReferentEstablishment(Base):
+    __tablename__ = "referent_establishment"
+
+    referent_id: Mapped[int] = mapped_column(
+        ForeignKey("referent.id", ondelete="CASCADE"), primary_key=True
+    )
+    establishment_id: Mapped[int] = mapped_column(
+        ForeignKey("establishment.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Team(Base):
+    """A team of one establishment; created by a `C` line, never deleted by CSV."""
+
+    __tablename__ = "team"
+    __table_args__ = (UniqueConstraint("establishment_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    establishment_id: Mapped[int] = mapped_column(ForeignKey("establishment.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Account(Base):
+    """A person: keyed by RPPS for a doctor, by Identifiant otherwise (`uid` in the directory)."""
+
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    doctor: Mapped[bool] = mapped_column(Boolean)
+    rpps: Mapped[str | None] = mapped_column(String(11), unique=True)
+    nom: Mapped[str] = mapped_column(String(100))
+    prenom: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    # `{ARGON2}$argon2id$…`: the form OpenLDAP's argon2 module verifies, handed over unchanged.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    password_set_at: Mapped[datetime]
+    # True when no profile is active: the directory entry is locked (ppolicy).
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ProfileState(StrEnum):
+    PENDING = "pending"  # début not reached yet
+    ACTIVE = "active"
+    ENDED = "ended"  # fin passed
+    DELETED = "deleted"  # `S` line
+
+
+class Profile(Base):
+    """(account, ET, rôle, équipe) plus its dates; `state` is kept in step by store and jobs."""
+
+    __tablename__ = "profile"
+    __table_args__ = (
+        Index(
+            "uq_profile_key",
+            "account_id",
+            "establishment_id",
+            "role",
+            text("coalesce(team_id, 0)"),
+            unique=True,
+        ),
+        Index("ix_profile_establishment_state", "establishment_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    establishment_id: Mapped[int] = mapped_column(ForeignKey("establishment.id"))
+    role: Mapped[str] = mapped_column(String(10))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"))
+    debut: Mapped[date | None] = mapped_column(Date)
+    fin: Mapped[date | None] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(10), index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class RunStatus(StrEnum):
+    CLAIMED = "claimed"  # registered, nothing applied yet
+    RUNNING = "running"  # lines being applied; resumes at the first line without outcome
+    AWAITING_APPROVAL = "awaiting_approval"  # mass-delete safeguard
+    DONE = "done"
+    REJECTED = "rejected"  # the file as a whole (Ligne 0)
+    FAILED = "failed"  # internal error; the file is kept for `rerun`
+
+
+class ImportRun(Base):
+    """One submitted file: who, what (content hash), where it is, how it ended."""
+
+    __tablename__ = "import_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submitter: Mapped[str] = mapped_column(String(100), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    content_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    # Where the claimed file lives (state/work/…): unique, so one file is one run.
+    work_path: Mapped[str | None] = mapped_column(String(1024), unique=True)
+    archive_path: Mapped[str | None] = mapped_column(String(1024))
+    private_copy_path: Mapped[str | None] = mapped_column(String(1024))
+    report_path: Mapped[str | None] = mapped_column(String(1024))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    source: Mapped[str] = mapped_column(String(20), default="cli")  # cli | inbox | rerun
+    reason: Mapped[str | None] = mapped_column(Text)
+    rerun_of: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    ok: Mapped[int] = mapped_column(Integer, default=0)
+    alerte: Mapped[int] = mapped_column(Integer, default=0)
+    erreur: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class LineOutcome(Base):
+    """The verdict on one line of a run, committed with the line's effect (exactly-once)."""
+
+    __tablename__ = "line_outcome"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("import_run.id", ondelete="CASCADE"), primary_key=True
+    )
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(10))
+    # Messages joined by " | " as in the report; cells with the password masked (JSON list).
+    messages: Mapped[str] = mapped_column(Text, default="")
+    cells: Mapped[list[str]] = mapped_column(JSON)
+
+
+class Audit(Base):
+    """Who changed what, when, from which run and line. Never holds a secret."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id", ondelete="SET NULL"))
+    line: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str] = mapped_column(String(20))
+    entity_key: Mapped[str] = mapped_column(String(200))
+    # {"field": [old, new]}; a password change is recorded as {"password": "changed"}.
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ChangeKind(StrEnum):
+    ACCOUNT = "account"  # make uid=<key> and its memberships look like the database
+    ESTABLISHMENT = "establishment"  # make ou=<ET> with its teams/roles OUs exist
+
+
+class DirectoryChange(Base):
+    """A queued "make the directory look like the database for this key" (idempotent)."""
+
+    __tablename__ = "directory_change"
+    __table_args__ = (Index("ix_directory_change_due", "parked", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(100))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    parked: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class JobLease(Base):
+    """One row per scheduled job: who runs it now (lease) and how it last went."""
+
+    __tablename__ = "job_lease"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None]
+    last_started_at: Mapped[datetime | None]
+    last_finished_at: Mapped[datetime | None]
+    last_status: Mapped[str | None] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_summary: Mapped[str | None] = mapped_column(Text)
