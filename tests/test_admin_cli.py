@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -22,6 +22,8 @@ from profilesync.model import (
     Referent,
     ReferentEstablishment,
 )
+
+T = TypeVar("T")
 
 EJ = "750712184"  # AP-HP
 ET = "750100125"  # Pitié-Salpêtrière
@@ -55,7 +57,7 @@ class Cli:
         assert result.exit_code == code, (result.stdout, result.stderr)
         return result.stderr
 
-    def rows(self, model: type[object]) -> list[object]:
+    def rows(self, model: type[T]) -> list[T]:
         engine = db.make_engine(self.url)
         try:
             with Session(engine) as session:
@@ -80,8 +82,8 @@ def with_ets(cli: Cli) -> Cli:
 
 
 def _audits(cli: Cli) -> list[tuple[str, str, str, dict[str, object]]]:
-    rows = sorted(cli.rows(Audit), key=lambda a: a.id)  # type: ignore[attr-defined]
-    return [(a.actor, a.action, a.entity_key, a.changes) for a in rows]  # type: ignore[attr-defined]
+    rows = sorted(cli.rows(Audit), key=lambda a: a.id)
+    return [(a.actor, a.action, a.entity_key, a.changes) for a in rows]
 
 
 # -- db ---------------------------------------------------------------------------------------
@@ -163,7 +165,7 @@ def test_establishment_add_registers_audits_and_queues_the_directory(cli: Cli) -
     out = cli.ok("establishment", "add", "--ej", EJ, "--et", ET, "--name", " Pitié  Salpêtrière ")
     assert out == f"added establishment {ET} (EJ {EJ}) Pitié Salpêtrière\n"
     [est] = cli.rows(Establishment)
-    assert (est.et, est.ej, est.name) == (ET, EJ, "Pitié Salpêtrière")  # type: ignore[attr-defined]
+    assert (est.et, est.ej, est.name) == (ET, EJ, "Pitié Salpêtrière")
     assert _audits(cli) == [
         (
             "operator:alice",
@@ -173,7 +175,7 @@ def test_establishment_add_registers_audits_and_queues_the_directory(cli: Cli) -
         )
     ]
     [change] = cli.rows(DirectoryChange)
-    assert (change.kind, change.key, change.parked) == ("establishment", ET, False)  # type: ignore[attr-defined]
+    assert (change.kind, change.key, change.parked) == ("establishment", ET, False)
 
 
 def test_establishment_add_again_is_idempotent(cli: Cli) -> None:
@@ -205,7 +207,7 @@ def test_an_et_belongs_to_one_ej(cli: Cli) -> None:
         "an establishment belongs to one legal entity\n"
     )
     [est] = cli.rows(Establishment)
-    assert est.ej == EJ  # type: ignore[attr-defined]
+    assert est.ej == EJ
 
 
 @pytest.mark.parametrize(
@@ -226,7 +228,7 @@ def test_establishment_add_checks_both_finess(cli: Cli, ej: str, et: str, messag
 def test_lower_case_corsican_finess_is_stored_upper_case(cli: Cli) -> None:
     cli.ok("establishment", "add", "--ej", EJ, "--et", "2a0000154")
     [est] = cli.rows(Establishment)
-    assert est.et == "2A0000154"  # type: ignore[attr-defined]
+    assert est.et == "2A0000154"
 
 
 def test_establishment_list(with_ets: Cli) -> None:
@@ -255,12 +257,12 @@ def test_empty_lists(cli: Cli) -> None:
 
 def _links(cli: Cli) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    ids = {e.id: e.et for e in cli.rows(Establishment)}  # type: ignore[attr-defined]
-    referents = {r.id: r.login for r in cli.rows(Referent)}  # type: ignore[attr-defined]
+    ids = {e.id: e.et for e in cli.rows(Establishment)}
+    referents = {r.id: r.login for r in cli.rows(Referent)}
     for login in referents.values():
         out[login] = []
     for link in cli.rows(ReferentEstablishment):
-        out[referents[link.referent_id]].append(ids[link.establishment_id])  # type: ignore[attr-defined]
+        out[referents[link.referent_id]].append(ids[link.establishment_id])
     return {k: sorted(v) for k, v in out.items()}
 
 
