@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -106,6 +109,26 @@ def test_db_upgrade_then_status(empty_db_url: str) -> None:
         f"expected revision: {db.head_revision()}",
         "up to date",
     ]
+
+
+def test_db_upgrade_in_a_fresh_process_with_the_default_database(tmp_path: Path) -> None:
+    """The shipped default (`sqlite:///var/profilesync.db`, relative to the working
+    directory) works from a clean process, its folder created, and Alembic stays quiet."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROFILESYNC_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "profilesync", "db", "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (run.returncode, run.stderr) == (0, "")
+    assert (
+        run.stdout
+        == f"sqlite:///var/profilesync.db: upgraded from (empty) to {db.head_revision()}\n"
+    )
+    assert (tmp_path / "var" / "profilesync.db").is_file()
 
 
 COMMANDS = [
