@@ -573,11 +573,23 @@ def test_comma_file_with_a_quoted_semicolon_is_still_a_comma_file() -> None:
 
 
 def test_semicolon_file_with_commas_in_every_row_is_kept() -> None:
-    data = b'1,00000E+10;Dupont, Jean;"a,b,c";x\r\n2,5;Martin, Paul;y,z;w\r\n'
-    assert rows(data) == [
-        (1, cells("1,00000E+10", "Dupont, Jean", "a,b,c", "x")),
-        (2, cells("2,5", "Martin, Paul", "y,z", "w")),
+    row = '1,00000E+10;Dupont, Jean;"a,b,c";x,y;1,2;3,4;5,6;7,8;9,0;1,1;2,2;3,3;4,4'
+    assert rows(f"{row}\r\n{row}\r\n".encode()) == [
+        (1, ROW_WITH_COMMAS),
+        (2, ROW_WITH_COMMAS),
     ]
+
+
+ROW_WITH_COMMAS = (
+    "1,00000E+10", "Dupont, Jean", "a,b,c", "x,y", "1,2", "3,4", "5,6", "7,8", "9,0", "1,1",
+    "2,2", "3,3", "4,4",
+)  # fmt: skip
+
+
+def test_short_semicolon_rows_with_more_commas_than_semicolons_are_a_comma_file() -> None:
+    # Below 10 cells, `;` must split at least as much as `,` does.
+    data = b"a,b,c;d\r\ne,f,g;h\r\n"
+    assert rejection(data).startswith("Les colonnes de ce fichier sont séparées par des virgules")
 
 
 def test_single_column_file_is_rejected() -> None:
@@ -589,9 +601,9 @@ def test_single_column_file_is_rejected() -> None:
 
 
 def test_a_single_column_title_line_above_semicolon_rows_is_tolerated() -> None:
-    assert rows(b"Import du 3, service X\na;b\n") == [
-        (1, cells("Import du 3, service X")),
-        (2, cells("a", "b")),
+    data = b"Import du 3, service X\n" + b"a;b;c, d\n" * 3
+    assert rows(data) == [(1, cells("Import du 3, service X"))] + [
+        (n, cells("a", "b", "c, d")) for n in (2, 3, 4)
     ]
 
 

@@ -19,6 +19,7 @@ import codecs
 import csv
 import io
 import re
+import statistics
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -35,6 +36,8 @@ QUOTED_MAX = 1 << 16
 _CARRY_MAX = 2 * QUOTED_MAX + 2
 # Non-blank rows looked at to decide whether the file is `;`-separated.
 SNIFF_ROWS = 50
+# A median row this wide on `;` is a `;` file whatever other separators its cells contain.
+SURELY_SEMICOLON = 10
 
 # What trimming removes around a cell: Python whitespace (which includes U+00A0 and U+202F,
 # the no-break spaces of French typography) plus the zero-width space and a stray BOM.
@@ -251,39 +254,39 @@ def _decode_head(head: bytes, encoding: str) -> str:
     return codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
 
 
-def _split_rows(text: str, delimiter: str) -> tuple[int, int]:
-    """Among the first SNIFF_ROWS non-blank rows: how many there are, how many have more
-    than one cell."""
+def _cell_counts(text: str, delimiter: str) -> list[int]:
+    """Cells per row of the first SNIFF_ROWS non-blank rows, split on `delimiter`."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    seen = split = 0
+    counts: list[int] = []
     try:
         for cells in reader:
-            if not any(c.strip(TRIM) for c in cells):
-                continue
-            seen += 1
-            split += len(cells) > 1
-            if seen == SNIFF_ROWS:
-                break
+            if any(c.strip(TRIM) for c in cells):
+                counts.append(len(cells))
+                if len(counts) == SNIFF_ROWS:
+                    break
     except csv.Error:  # another delimiter can misread the quotes of a `;` file
         pass
-    return seen, split
+    return counts
 
 
 def check_separator(head: str) -> None:
     """Reject a file that is not `;`-separated, naming the separator it uses instead.
 
-    Among the first SNIFF_ROWS non-blank rows, count those that `;` splits into several
-    cells, and likewise for `,`, tab and `|`. The file is `;`-separated unless no row has a
-    `;` outside quotes, or another separator splits strictly more rows: a `;` file whose
-    names or decimals contain commas splits every row on `;` and is kept; a comma file
-    with one `;` inside a quoted cell is rejected. A file with no non-blank row passes.
+    Split the first SNIFF_ROWS non-blank rows on `;`, and again on `,`, tab and `|`. The
+    file is `;`-separated when its median row has at least two cells split on `;`, and
+    either at least SURELY_SEMICOLON of them or no fewer than split on any other separator.
+    So a `;` file whose names or decimals contain commas is kept, a title line above the
+    rows is tolerated, a comma file with a `;` inside a quoted cell is rejected. A file
+    with no non-blank row passes.
     """
-    seen, semicolons = _split_rows(head, ";")
-    if seen == 0:
+    semicolon = _cell_counts(head, ";")
+    if not semicolon:
         return
-    others = {d: _split_rows(head, d)[1] for d in (",", "\t", "|")}
+    typical = statistics.median(semicolon)
+    others = {d: statistics.median(_cell_counts(head, d) or [1]) for d in (",", "\t", "|")}
     best = max(others, key=lambda d: others[d])
-    if others[best] > semicolons or (semicolons == 0 and others[best] > 0):
+    if typical >= 2 and (typical >= SURELY_SEMICOLON or typical >= others[best]):
+        return
+    if others[best] >= 2:
         raise FileRejected(messages.wrong_separator(best))
-    if semicolons == 0:
-        raise FileRejected(messages.SINGLE_COLUMN)
+    raise FileRejected(messages.SINGLE_COLUMN)
