@@ -271,9 +271,11 @@ def test_read_rows_and_rows_from_bytes_agree(sample: Path) -> None:
     assert list(read_rows(sample, LIMITS)) == list(rows_from_bytes(sample.read_bytes(), LIMITS))
 
 
-def test_row_is_a_frozen_value() -> None:
-    row = Row(3, PAD)
-    assert row == Row(3, PAD)
+def test_rows_are_frozen_values() -> None:
+    (row,) = rows_from_bytes(b"\n\na;b\n", LIMITS)
+    assert row == Row(3, cells("a", "b"))
+    assert hash(row) == hash(Row(3, cells("a", "b")))
+    assert repr(row).startswith("Row(number=3, cells=('a', 'b', ''")
     with pytest.raises(AttributeError):
         row.number = 4  # type: ignore[misc]
 

@@ -65,13 +65,15 @@ _NOT_PLAIN = (b'="', "\u200b".encode(), codecs.BOM_UTF8)
 # quotes; a quote inside an unquoted cell (preceded by a non-separator) is literal; a quote
 # at the start of a cell opens a quoted cell that must close within QUOTED_MAX characters
 # (`""` is an escaped quote). The match stops at the first quote that opens a cell that does
-# not close in the buffer.
+# not close in the buffer. The first branch is only a shortcut for the all-quoted rows
+# LibreOffice writes (a run of simple quoted cells and separators in one step, 3x faster).
 _WELL_QUOTED = re.compile(
-    rb'(?:[^"]++'
+    rb'(?:(?<![^;\r\n])(?:"[^"]{0,%d}+"[;\r\n]++)++'
+    rb'|[^"]++'
     rb'|(?<=[^;\r\n])"'
     rb'|"[^"]{0,%d}+"(?!")'
     rb'|"(?:[^"]|""){0,%d}+"(?!")'
-    rb")*+" % (QUOTED_MAX, QUOTED_MAX)
+    rb")*+" % (QUOTED_MAX, QUOTED_MAX, QUOTED_MAX)
 )
 _CLOSED_QUOTED = re.compile(rb'"[^"]*+(?:""[^"]*+)*+"(?!")')
 
@@ -126,10 +128,9 @@ class _Scanner:
         self.hole: tuple[int, int] | None = None  # (byte, line) of the first cp1252 hole
         self.bom = False
         # Quote state: unconsumed bytes (from an opening quote or a partial line) and the
-        # context byte and line number of their first byte.
+        # byte before them.
         self.pending = b""
         self.pending_last = b"\n"
-        self.pending_line = 1
         self.plain = True
         self.tail = b""
 
@@ -155,7 +156,7 @@ class _Scanner:
         self._check_windows(buf)
         self._check_encoding(buf)
         self._check_plain(quoted)
-        self._check_quotes(quoted, breaks, final=False)
+        self._check_quotes(quoted, self.line + breaks, final=False)
         self.line += breaks
         self.offset += len(data)
         self.last = data[-1:]
@@ -163,7 +164,11 @@ class _Scanner:
     def _check_plain(self, data: bytes) -> None:
         if self.plain:
             edge = self.tail + data[:2]  # a sequence split between two chunks
-            self.plain = not any(seq in data or seq in edge for seq in _NOT_PLAIN)
+            # A one-byte `in` is memchr; the whole sequence is searched only if its first
+            # byte occurs (rare: `=`, 0xE2, 0xEF).
+            self.plain = not any(
+                (seq[:1] in data and seq in data) or seq in edge for seq in _NOT_PLAIN
+            )
             self.tail = data[-2:]
 
     def _check_windows(self, buf: bytes) -> None:
@@ -189,35 +194,40 @@ class _Scanner:
                 first = min(found)
                 self.hole = (buf[first], self.line_at(buf, first))
 
-    def _check_quotes(self, data: bytes, breaks: int, *, final: bool) -> None:
+    def _check_quotes(self, data: bytes, end_line: int, *, final: bool) -> None:
+        """`end_line` is the line number just after `data` (for error messages)."""
         if not self.pending and not final and b'"' not in data:
             # Fast path: no quote in a chunk that starts a line outside quotes.
-            self.pending_line += breaks
             self.pending_last = data[-1:] or self.pending_last
             return
         buf = self.pending_last + self.pending + data
         # Only whole lines are judged: a quote at the very end could be half of a `""`.
         cut = len(buf) if final else max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
-        stop = cut
+        stop = max(cut, 1)
         if cut > 1:
             end = _WELL_QUOTED.match(buf, 1, cut)
-            stop = end.end() if end is not None else 1
-        if stop < cut:  # an opening quote whose cell does not close before `cut`
-            self._judge_open_quote(buf, stop, cut, final=final)
-        else:
-            stop = max(cut, 1)
-        self.pending_line += _breaks(buf, 0, stop) - _breaks(buf, 0, 1)
+            if end is not None and end.end() < cut:
+                # An opening quote whose cell does not close before `cut`.
+                stop = end.end()
+                self._judge_open_quote(buf, stop, cut, end_line, final=final)
         self.pending_last, self.pending = buf[stop - 1 : stop], buf[stop:]
 
-    def _judge_open_quote(self, buf: bytes, start: int, cut: int, *, final: bool) -> None:
-        line = self.pending_line + _breaks(buf, 0, start) - _breaks(buf, 0, 1)
+    @staticmethod
+    def _judge_open_quote(buf: bytes, start: int, cut: int, end_line: int, *, final: bool) -> None:
+        if (
+            not final
+            and cut - start <= _CARRY_MAX
+            and _CLOSED_QUOTED.match(buf, start, cut) is None
+        ):
+            return  # may still close in the next chunk
+        # Counted backwards from the end: the open quote is usually near it.
+        line = end_line - (_breaks(buf, start - 1, len(buf)) - _breaks(buf, start - 1, start))
         if _CLOSED_QUOTED.match(buf, start, cut) is not None or cut - start > _CARRY_MAX:
             raise FileRejected(messages.cell_too_long(line))
-        if final:
-            raise FileRejected(messages.unterminated_quote(line))
+        raise FileRejected(messages.unterminated_quote(line))
 
     def finish(self) -> Scan:
-        self._check_quotes(b"", 0, final=True)
+        self._check_quotes(b"", self.line, final=True)
         if self.utf8 is not None:
             try:
                 self.utf8.decode(b"", final=True)
