@@ -602,6 +602,10 @@ def test_single_column_file_is_rejected() -> None:
     )
 
 
+def test_one_row_and_a_stray_single_cell_line_is_still_semicolon_separated() -> None:
+    assert rows(b"a;b\r\nTotal") == [(1, cells("a", "b")), (2, cells("Total"))]
+
+
 def test_a_single_column_title_line_above_semicolon_rows_is_tolerated() -> None:
     data = b"Import du 3, service X\n" + b"a;b;c, d\n" * 3
     assert rows(data) == [(1, cells("Import du 3, service X"))] + [

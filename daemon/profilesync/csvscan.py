@@ -91,7 +91,7 @@ class Scan:
     """What the pre-pass learnt: how to decode the file and an upper bound on its rows."""
 
     encoding: str
-    lines: int
+    lines: int  # physical lines: an upper bound on rows
     # No byte sequence of _NOT_PLAIN: trimming is str.strip() alone.
     plain: bool
 
@@ -234,13 +234,15 @@ class _Scanner:
             except UnicodeDecodeError:
                 self.utf8 = None
                 self.utf8_error_line = self.line
+        # Physical lines: the last one counts only if something follows its line break.
+        lines = self.line - (self.last in (b"\r", b"\n"))
         if self.utf8 is not None:
-            return Scan("utf-8-sig", self.line, self.plain)
+            return Scan("utf-8-sig", lines, self.plain)
         if self.bom:
             raise FileRejected(messages.invalid_utf8_with_bom(self.utf8_error_line))
         if self.hole is not None:
             raise FileRejected(messages.undecodable(*self.hole))
-        return Scan("cp1252", self.line, self.plain)
+        return Scan("cp1252", lines, self.plain)
 
 
 def scan(fh: BinaryIO, max_bytes: int) -> Scan:
@@ -283,8 +285,8 @@ def check_separator(head: str) -> None:
     """Reject a file that is not `;`-separated, naming the separator it uses instead.
 
     Split the first SNIFF_ROWS non-blank rows on `;`, and again on `,`, tab and `|`. The
-    file is `;`-separated when its median row has at least two cells split on `;`, and
-    either at least SURELY_SEMICOLON of them or no fewer than split on any other separator.
+    file is `;`-separated when its (upper) median row has at least two cells split on `;`,
+    and either at least SURELY_SEMICOLON of them or no fewer than on any other separator.
     So a `;` file whose names or decimals contain commas is kept, a title line above the
     rows is tolerated, a comma file with a `;` inside a quoted cell is rejected. A file
     with no non-blank row passes.
@@ -292,8 +294,8 @@ def check_separator(head: str) -> None:
     semicolon = _cell_counts(head, ";")
     if not semicolon:
         return
-    typical = statistics.median(semicolon)
-    others = {d: statistics.median(_cell_counts(head, d) or [1]) for d in (",", "\t", "|")}
+    typical = statistics.median_high(semicolon)
+    others = {d: statistics.median_high(_cell_counts(head, d) or [1]) for d in (",", "\t", "|")}
     best = max(others, key=lambda d: others[d])
     if typical >= 2 and (typical >= SURELY_SEMICOLON or typical >= others[best]):
         return
