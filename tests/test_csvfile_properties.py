@@ -50,7 +50,7 @@ def physical_lines(data: bytes) -> int:
     return len(re.findall(rb"\r\n|\r|\n", data)) + 1
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(FUZZ)
 def test_any_bytes_give_rows_or_a_rejection_before_the_first_row(data: bytes) -> None:
     it = rows_from_bytes(data, LIMITS)
@@ -131,7 +131,7 @@ def documents(draw: st.DrawFn) -> tuple[bytes, list[tuple[int, tuple[str, ...]]]
     return data, expected
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
 def test_what_csv_writer_writes_comes_back_trimmed_with_its_line_numbers(
     doc: tuple[bytes, list[tuple[int, tuple[str, ...]]]],
