@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from profilesync.columns import COLUMNS
 from profilesync.config import LimitsSettings
 from profilesync.csvfile import FileRejected, Row, read_rows, rows_from_bytes
-from profilesync.csvscan import CHUNK
+from profilesync.csvscan import CHUNK, scan
 
 SAMPLES = Path(__file__).parent / "data" / "samples"
 LIMITS = LimitsSettings()
@@ -715,3 +716,29 @@ def test_a_quoted_cell_spanning_chunks_is_read() -> None:
         (start, cells("a", cell.decode().strip(), "b")),
         (start + 4001, cells("c", "d")),
     ]
+
+
+# --- A file that changes while it is read -------------------------------------------------
+
+
+def test_a_file_growing_past_the_limit_during_the_pre_pass_is_rejected() -> None:
+    # What stat said (size 10) is less than what reading finds.
+    with pytest.raises(FileRejected) as info:
+        scan(io.BytesIO(b"a;b\n" * 1000), max_bytes=10)
+    assert info.value.reason == (
+        "Le fichier a été modifié pendant sa lecture : déposez-le de nouveau, une fois "
+        "complètement enregistré."
+    )
+
+
+def test_a_file_corrupted_between_the_passes_is_rejected_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes("a;é\r\n".encode() * 20_000)  # UTF-8
+    it = read_rows(path, LIMITS)
+    assert next(it) == Row(1, cells("a", "é"))
+    with path.open("r+b") as fh:  # the parse reads ahead 8 KiB at most: this is still ahead
+        fh.seek(50_000)
+        fh.write(b"\xff")  # never valid in UTF-8
+    with pytest.raises(FileRejected) as info:
+        list(it)
+    assert info.value.reason.startswith("Le fichier a été modifié pendant sa lecture")
