@@ -395,6 +395,10 @@ def test_spreadsheet_formula_quotes_are_unwrapped(raw: bytes, value: str) -> Non
     assert rows(raw + b";x\n") == [(1, cells(value, "x"))]
 
 
+def test_cells_that_only_look_like_a_formula_once_joined_are_left_alone() -> None:
+    assert rows(b'a=;"""b";="1"\n') == [(1, cells("a=", '"b', "1"))]
+
+
 def test_unwrapping_works_in_a_windows1252_file() -> None:
     assert rows(b'="010780062";L\xe9a\r\n') == [(1, cells("010780062", "Léa"))]
 
