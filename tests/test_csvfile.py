@@ -433,6 +433,11 @@ def test_header_is_skipped_in_windows1252_and_utf8() -> None:
     assert rows(b"\xef\xbb\xbf" + body.encode("utf-8")) == [(2, cells("a", "b"))]
 
 
+def test_quoted_header_is_skipped() -> None:
+    header = ";".join(f'"{name}"' for name in COLUMNS)
+    assert rows(f'{header}\n"a";"b"\n'.encode()) == [(2, cells("a", "b"))]
+
+
 def test_header_matching_ignores_case_accents_spaces_and_punctuation() -> None:
     header = (
         "FINESS EJ;finess-et; Nom de l’EQUIPE ;CodeAction;NOM;prenom;Nº RPPS;ROLE;identifiant;"
@@ -631,6 +636,13 @@ def test_unterminated_quote_is_rejected_naming_the_line_where_it_opens() -> None
 
 def test_unterminated_quote_after_an_escaped_quote() -> None:
     assert "ligne 2 n'est jamais refermé" in rejection(b'a;b\nc;"d""\n')
+
+
+def test_a_stray_quote_closed_lines_later_merges_them_into_one_cell() -> None:
+    # Not a whole-file rejection: the row is reported at the line where it starts and the
+    # rules flag the line break inside its cell.
+    data = b'a;"b\r\nc;d\r\ne";f\r\ng;h\r\n'
+    assert rows(data) == [(1, cells("a", "b\r\nc;d\r\ne", "f")), (4, cells("g", "h"))]
 
 
 def test_quotes_inside_an_unquoted_cell_are_literal() -> None:
