@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
+from profilesync import csvfile
 from profilesync.columns import COLUMNS
 from profilesync.config import LimitsSettings
 from profilesync.csvfile import FileRejected, Row, read_rows, rows_from_bytes
-from profilesync.csvscan import CHUNK, scan
+from profilesync.csvscan import CHUNK, Scan, scan
 
 SAMPLES = Path(__file__).parent / "data" / "samples"
 LIMITS = LimitsSettings()
@@ -758,3 +761,24 @@ def test_a_file_corrupted_between_the_passes_is_rejected_not_a_crash(tmp_path: P
     with pytest.raises(FileRejected) as info:
         list(it)
     assert info.value.reason.startswith("Le fichier a été modifié pendant sa lecture")
+
+
+def test_a_header_and_exactly_the_limit_of_rows_are_parsed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parses: list[int] = []
+    real_parse = csvfile._parse
+
+    def spy(fh: BinaryIO, found: Scan) -> Iterator[Row]:
+        parses.append(1)
+        return real_parse(fh, found)
+
+    monkeypatch.setattr(csvfile, "_parse", spy)
+    limits = LimitsSettings(max_rows=3)
+    data = f"{HEADER}\r\na;1\r\nb;2\r\nc;3\r\n".encode()
+    assert [n for n, _ in rows(data, limits)] == [2, 3, 4]
+    assert len(parses) == 1  # 4 physical lines, minus the header: no counting pass
+    parses.clear()
+    assert [n for n, _ in rows(b"\r\n" + data, limits)] == [3, 4, 5]
+    assert len(parses) == 2  # a blank line: the rows had to be counted
+    assert rejection(data + b"d;4\r\n", limits).startswith("Fichier trop long : 4 lignes pour")

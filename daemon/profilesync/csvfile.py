@@ -54,15 +54,30 @@ def _read(fh: BinaryIO, size: int, limits: LimitsSettings) -> Iterator[Row]:
     if size > limits.max_file_bytes:
         raise FileRejected(messages.file_too_big(size, limits.max_file_bytes))
     found = scan(fh, limits.max_file_bytes)
-    if found.lines > limits.max_rows:
-        # Physical lines only bound the rows (blank lines, the header, multi-line cells):
-        # count the real ones, which costs a second parse but only for a file this long.
+    if found.lines > limits.max_rows and found.lines - _has_header(fh, found) > limits.max_rows:
+        # Physical lines only bound the rows (blank lines, multi-line cells): count the
+        # real ones, which costs a second parse but only for a file this long.
         fh.seek(0)
         count = sum(1 for _ in _parse(fh, found))
         if count > limits.max_rows:
             raise FileRejected(messages.too_many_rows(count, limits.max_rows))
     fh.seek(0)
     yield from _parse(fh, found)
+
+
+def _has_header(fh: BinaryIO, found: Scan) -> bool:
+    """Whether the first non-blank row is the header: then a file of exactly max_rows rows
+    plus its header (the usual export) is not parsed twice."""
+    fh.seek(0)
+    text = io.TextIOWrapper(fh, encoding=found.encoding, newline="")
+    try:
+        for raw in csv.reader(text, delimiter=";"):
+            cells = _unwrap(tuple(map(_strip_all, raw)), _strip_all)
+            if any(cells):
+                return _is_header(cells)
+        return False
+    finally:
+        text.detach()
 
 
 def _parse(fh: BinaryIO, found: Scan) -> Iterator[Row]:
