@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -14,10 +15,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from profilesync import messages
 from profilesync.cli import app
 from profilesync.cli import files as files_cli
 from profilesync.clock import FixedClock
-from profilesync.columns import COLUMNS, NCOLS
+from profilesync.columns import COLUMNS, EMAIL, NCOLS, NOM, PASSWORD, PRENOM, RPPS, TEAM
 from profilesync.outcome import Code
 from profilesync.report import read_report
 
@@ -154,3 +156,176 @@ def assert_report_format(report: Path) -> None:
     assert data.count(b"\n") == data.count(b"\r\n")
     for outcome in read_report(report):
         assert len(outcome.cells) == NCOLS
+
+
+def check(runner: CliRunner, path: Path, *args: str) -> tuple[int, str, Path]:
+    result = runner.invoke(app, ["check", str(path), *args])
+    return result.exit_code, result.stdout, path.with_name(f"{path.stem}.rapport.csv")
+
+
+def test_excel_windows1252_sample(runner: CliRunner, tmp_path: Path) -> None:
+    code, out, report = check(runner, sample(tmp_path, "excel-fr-windows1252.csv"))
+    assert code == 1
+    assert out == f"6 lignes : 4 OK, 1 ALERTE, 1 ERREUR\nRapport : {report}\n"
+    assert_report_format(report)
+    assert report_rows(report) == [
+        (2, Code.OK, ()),
+        (3, Code.OK, ()),
+        (4, Code.OK, ()),
+        (5, Code.ALERTE, (messages.EMAIL_NOT_MSSANTE,)),
+        # The sample's M line names no team, but CDC3E is a role in a team (SPEC §5).
+        (6, Code.ERREUR, (messages.team_required("CDC3E"),)),
+        (7, Code.OK, ()),
+    ]
+    rows = read_report(report)
+    assert [r.cells[PASSWORD] for r in rows] == ["***", "***", "***", "***", "", ""]
+    data = report.read_bytes()
+    for password in (b"Tr3s-Secret-Pass!", b"Autre#Passe2026", b"Un-Mot2Passe", b"Encore-1-Mot"):
+        assert password not in data
+    # Windows-1252 in, UTF-8 out: the accents survive.
+    assert rows[3].cells[NOM : PRENOM + 1] == ("Œuvre", "François")
+    assert rows[2].cells[NOM : PRENOM + 1] == ("Garçon", "Cécile")
+
+
+def test_libreoffice_utf8_sample(runner: CliRunner, tmp_path: Path) -> None:
+    code, out, report = check(runner, sample(tmp_path, "libreoffice-utf8.csv"))
+    assert code == 1
+    assert out == f"2 lignes : 1 OK, 0 ALERTE, 1 ERREUR\nRapport : {report}\n"
+    assert_report_format(report)
+    # No header in this file: the first row is line 1.
+    assert report_rows(report) == [
+        (1, Code.OK, ()),
+        (2, Code.ERREUR, (messages.columns_shifted(1),)),
+    ]
+    data = report.read_bytes()
+    # The quoted « ; » stays one cell, quoted again in the report.
+    assert ';"Réanimation; médicale";'.encode() in data
+    # The shifted row's password sits in the Email column: masked all the same.
+    assert b"Paul-Martin-Pass-7" not in data
+    assert b"Cle-Tres-Longue-9" not in data
+    assert read_report(report)[1].cells[EMAIL] == "***"
+
+
+def test_spreadsheet_damage_sample(runner: CliRunner, tmp_path: Path) -> None:
+    code, out, report = check(runner, sample(tmp_path, "spreadsheet-damage.csv"))
+    assert code == 1
+    assert out == f"4 lignes : 0 OK, 0 ALERTE, 4 ERREUR\nRapport : {report}\n"
+    assert_report_format(report)
+    completed = (
+        messages.finess_completed("Finess EJ", "010780062"),
+        messages.finess_completed("Finess ET", "010780062"),
+    )
+    # The sample's passwords contain the Nom, which the default policy refuses.
+    assert report_rows(report) == [
+        (
+            2,
+            Code.ERREUR,
+            (
+                *completed,
+                messages.scientific_notation("N° RPPS"),
+                messages.PASSWORD_CONTAINS_NOM,
+            ),
+        ),
+        (
+            3,
+            Code.ERREUR,
+            (
+                *completed,
+                messages.PASSWORD_CONTAINS_NOM,
+                messages.date_iso("Date de début", "01/03/2026"),
+            ),
+        ),
+        (
+            4,
+            Code.ERREUR,
+            (
+                *completed,
+                messages.PASSWORD_CONTAINS_NOM,
+                messages.date_serial("Date de début", "01/01/2024"),
+            ),
+        ),
+        (5, Code.ERREUR, (messages.PASSWORD_CONTAINS_NOM,)),
+    ]
+    rows = read_report(report)
+    # The report shows the cells as the référent typed them, not as completed.
+    assert rows[0].cells[:2] == ("10780062", "10780062")
+    assert rows[0].cells[RPPS] == "1,00000E+10"
+    # The row whose trailing cells the spreadsheet dropped is padded to 13.
+    assert rows[3].cells == (
+        "010780062", "010780062", "", "C", "Roux", "Léa", "", "OEC1", "lroux", "***", "", "", "",
+    )  # fmt: skip
+
+
+def test_csv_injection_guard_end_to_end(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "injection.csv"
+    cells = [
+        "750712184", "750100125", "-2+3", "C", '=HYPERLINK("http://evil","x")', "@SUM(A1)",
+        "", "CDC1", "jdoe", "=Pass-Word-2026", "+33612345678", "", "",
+    ]  # fmt: skip
+    path.write_text(";".join(cells) + "\r\n", encoding="utf-8")
+    code, _, report = check(runner, path)
+    (row,) = read_report(report)
+    assert row.cells[TEAM] == "'-2+3"
+    assert row.cells[NOM] == '\'=HYPERLINK("http://evil","x")'
+    assert row.cells[PRENOM] == "'@SUM(A1)"
+    assert row.cells[PASSWORD] == "***"
+    assert row.cells[EMAIL] == "'+33612345678"
+    assert row.messages == (messages.EMAIL_MALFORMED,)
+    assert code == 0
+    assert b";=" not in report.read_bytes()
+
+
+def test_rejected_file_is_exit_2_with_a_ligne_0_report(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "virgules.csv"
+    path.write_text(
+        "750712184,750100125,,C,Dupont,Jean,10000000017,CDC3D,,,,,\r\n" * 3, encoding="utf-8"
+    )
+    result = runner.invoke(app, ["check", str(path)])
+    report = tmp_path / "virgules.rapport.csv"
+    reason = messages.wrong_separator(",")
+    assert result.exit_code == 2
+    assert result.stdout == f"Rapport : {report}\n"
+    assert result.stderr == f"erreur : fichier refusé : {reason}\n"
+    assert report.read_bytes() == REPORT_HEADER + (
+        "0;ERREUR;" + _csv_cell(reason) + ";" * NCOLS + "\r\n"
+    ).encode("utf-8")
+
+
+def test_row_limit_from_the_config_file(runner: CliRunner, tmp_path: Path) -> None:
+    path = sample(tmp_path, "excel-fr-windows1252.csv")
+    conf = tmp_path / "petit.toml"
+    conf.write_text("[limits]\nmax_rows = 2\n", encoding="utf-8")
+    result = runner.invoke(app, ["check", str(path), "--config", str(conf)])
+    assert result.exit_code == 2
+    report = tmp_path / "excel-fr-windows1252.rapport.csv"
+    assert report_rows(report) == [(0, Code.ERREUR, (messages.too_many_rows(6, 2),))]
+
+
+def test_row_limit_from_the_environment(tmp_path: Path) -> None:
+    path = sample(tmp_path, "excel-fr-windows1252.csv")
+    proc = subprocess.run(
+        [sys.executable, "-m", "profilesync", "check", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PROFILESYNC_LIMITS_MAX_ROWS": "5"},
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == f"erreur : fichier refusé : {messages.too_many_rows(6, 5)}\n"
+    assert "Traceback" not in proc.stderr
+
+
+def test_an_old_report_is_replaced_whole(runner: CliRunner, tmp_path: Path) -> None:
+    path = sample(tmp_path, "modele.csv")
+    report = tmp_path / "modele.rapport.csv"
+    report.write_bytes(b"ancien rapport, bien plus long que le nouveau\r\n" * 100)
+    assert runner.invoke(app, ["check", str(path)]).exit_code == 0
+    assert report.read_bytes() == REPORT_HEADER
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["modele.csv", "modele.rapport.csv"]
+
+
+def _csv_cell(text: str) -> str:
+    """`text` as csv.writer quotes it (RFC 4180)."""
+    if any(c in text for c in ';"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
