@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from profilesync import csvfile, rules
 from profilesync.clock import Clock, today
 from profilesync.config import Settings
-from profilesync.outcome import Outcome, Summary
+from profilesync.outcome import Code, Outcome, Summary
 from profilesync.report import ReportWriter
 
 EXIT_REJECTED = 2
@@ -57,7 +57,10 @@ def check_file(path: Path, *, settings: Settings, clock: Clock, report_path: Pat
             for row in _rows(path, settings):
                 checked = rules.check_row(row, day, policy)
                 # Checked.cells are masked by the rules; the writer masks again regardless.
-                report.write(Outcome.of(checked.number, checked.problems, checked.cells))
+                if checked.problems:
+                    report.write(Outcome.of(checked.number, checked.problems, checked.cells))
+                else:  # the common line: skip computing the worst of no problem
+                    report.write(Outcome(checked.number, Code.OK, (), checked.cells))
         except csvfile.FileRejected as exc:
             report.reject(exc.reason)
     return CheckResult(report.summary, report.rejected_reason, report_path)
