@@ -19,6 +19,7 @@ import codecs
 import csv
 import io
 import re
+import statistics
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -35,6 +36,8 @@ QUOTED_MAX = 1 << 16
 _CARRY_MAX = 2 * QUOTED_MAX + 2
 # Non-blank rows looked at to decide whether the file is `;`-separated.
 SNIFF_ROWS = 50
+# A median row this wide on `;` is a `;` file whatever other separators its cells contain.
+SURELY_SEMICOLON = 10
 
 # What trimming removes around a cell: Python whitespace (which includes U+00A0 and U+202F,
 # the no-break spaces of French typography) plus the zero-width space and a stray BOM.
@@ -62,13 +65,15 @@ _NOT_PLAIN = (b'="', "\u200b".encode(), codecs.BOM_UTF8)
 # quotes; a quote inside an unquoted cell (preceded by a non-separator) is literal; a quote
 # at the start of a cell opens a quoted cell that must close within QUOTED_MAX characters
 # (`""` is an escaped quote). The match stops at the first quote that opens a cell that does
-# not close in the buffer.
+# not close in the buffer. The first branch is only a shortcut for the all-quoted rows
+# LibreOffice writes (a run of simple quoted cells and separators in one step, 3x faster).
 _WELL_QUOTED = re.compile(
-    rb'(?:[^"]++'
+    rb'(?:(?<![^;\r\n])(?:"[^"]{0,%d}+"[;\r\n]++)++'
+    rb'|[^"]++'
     rb'|(?<=[^;\r\n])"'
     rb'|"[^"]{0,%d}+"(?!")'
     rb'|"(?:[^"]|""){0,%d}+"(?!")'
-    rb")*+" % (QUOTED_MAX, QUOTED_MAX)
+    rb")*+" % (QUOTED_MAX, QUOTED_MAX, QUOTED_MAX)
 )
 _CLOSED_QUOTED = re.compile(rb'"[^"]*+(?:""[^"]*+)*+"(?!")')
 
@@ -86,7 +91,7 @@ class Scan:
     """What the pre-pass learnt: how to decode the file and an upper bound on its rows."""
 
     encoding: str
-    lines: int
+    lines: int  # physical lines: an upper bound on rows
     # No byte sequence of _NOT_PLAIN: trimming is str.strip() alone.
     plain: bool
 
@@ -123,10 +128,9 @@ class _Scanner:
         self.hole: tuple[int, int] | None = None  # (byte, line) of the first cp1252 hole
         self.bom = False
         # Quote state: unconsumed bytes (from an opening quote or a partial line) and the
-        # context byte and line number of their first byte.
+        # byte before them.
         self.pending = b""
         self.pending_last = b"\n"
-        self.pending_line = 1
         self.plain = True
         self.tail = b""
 
@@ -152,7 +156,7 @@ class _Scanner:
         self._check_windows(buf)
         self._check_encoding(buf)
         self._check_plain(quoted)
-        self._check_quotes(quoted, breaks, final=False)
+        self._check_quotes(quoted, self.line + breaks, final=False)
         self.line += breaks
         self.offset += len(data)
         self.last = data[-1:]
@@ -160,7 +164,11 @@ class _Scanner:
     def _check_plain(self, data: bytes) -> None:
         if self.plain:
             edge = self.tail + data[:2]  # a sequence split between two chunks
-            self.plain = not any(seq in data or seq in edge for seq in _NOT_PLAIN)
+            # A one-byte `in` is memchr; the whole sequence is searched only if its first
+            # byte occurs (rare: `=`, 0xE2, 0xEF).
+            self.plain = not any(
+                (seq[:1] in data and seq in data) or seq in edge for seq in _NOT_PLAIN
+            )
             self.tail = data[-2:]
 
     def _check_windows(self, buf: bytes) -> None:
@@ -186,48 +194,55 @@ class _Scanner:
                 first = min(found)
                 self.hole = (buf[first], self.line_at(buf, first))
 
-    def _check_quotes(self, data: bytes, breaks: int, *, final: bool) -> None:
+    def _check_quotes(self, data: bytes, end_line: int, *, final: bool) -> None:
+        """`end_line` is the line number just after `data` (for error messages)."""
         if not self.pending and not final and b'"' not in data:
             # Fast path: no quote in a chunk that starts a line outside quotes.
-            self.pending_line += breaks
             self.pending_last = data[-1:] or self.pending_last
             return
         buf = self.pending_last + self.pending + data
         # Only whole lines are judged: a quote at the very end could be half of a `""`.
         cut = len(buf) if final else max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
-        stop = cut
+        stop = max(cut, 1)
         if cut > 1:
             end = _WELL_QUOTED.match(buf, 1, cut)
-            stop = end.end() if end is not None else 1
-        if stop < cut:  # an opening quote whose cell does not close before `cut`
-            self._judge_open_quote(buf, stop, cut, final=final)
-        else:
-            stop = max(cut, 1)
-        self.pending_line += _breaks(buf, 0, stop) - _breaks(buf, 0, 1)
+            if end is not None and end.end() < cut:
+                # An opening quote whose cell does not close before `cut`.
+                stop = end.end()
+                self._judge_open_quote(buf, stop, cut, end_line, final=final)
         self.pending_last, self.pending = buf[stop - 1 : stop], buf[stop:]
 
-    def _judge_open_quote(self, buf: bytes, start: int, cut: int, *, final: bool) -> None:
-        line = self.pending_line + _breaks(buf, 0, start) - _breaks(buf, 0, 1)
+    @staticmethod
+    def _judge_open_quote(buf: bytes, start: int, cut: int, end_line: int, *, final: bool) -> None:
+        if (
+            not final
+            and cut - start <= _CARRY_MAX
+            and _CLOSED_QUOTED.match(buf, start, cut) is None
+        ):
+            return  # may still close in the next chunk
+        # Counted backwards from the end: the open quote is usually near it.
+        line = end_line - (_breaks(buf, start - 1, len(buf)) - _breaks(buf, start - 1, start))
         if _CLOSED_QUOTED.match(buf, start, cut) is not None or cut - start > _CARRY_MAX:
             raise FileRejected(messages.cell_too_long(line))
-        if final:
-            raise FileRejected(messages.unterminated_quote(line))
+        raise FileRejected(messages.unterminated_quote(line))
 
     def finish(self) -> Scan:
-        self._check_quotes(b"", 0, final=True)
+        self._check_quotes(b"", self.line, final=True)
         if self.utf8 is not None:
             try:
                 self.utf8.decode(b"", final=True)
             except UnicodeDecodeError:
                 self.utf8 = None
                 self.utf8_error_line = self.line
+        # Physical lines: the last one counts only if something follows its line break.
+        lines = self.line - (self.last in (b"\r", b"\n"))
         if self.utf8 is not None:
-            return Scan("utf-8-sig", self.line, self.plain)
+            return Scan("utf-8-sig", lines, self.plain)
         if self.bom:
             raise FileRejected(messages.invalid_utf8_with_bom(self.utf8_error_line))
         if self.hole is not None:
             raise FileRejected(messages.undecodable(*self.hole))
-        return Scan("cp1252", self.line, self.plain)
+        return Scan("cp1252", lines, self.plain)
 
 
 def scan(fh: BinaryIO, max_bytes: int) -> Scan:
@@ -251,39 +266,39 @@ def _decode_head(head: bytes, encoding: str) -> str:
     return codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
 
 
-def _split_rows(text: str, delimiter: str) -> tuple[int, int]:
-    """Among the first SNIFF_ROWS non-blank rows: how many there are, how many have more
-    than one cell."""
+def _cell_counts(text: str, delimiter: str) -> list[int]:
+    """Cells per row of the first SNIFF_ROWS non-blank rows, split on `delimiter`."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    seen = split = 0
+    counts: list[int] = []
     try:
         for cells in reader:
-            if not any(c.strip(TRIM) for c in cells):
-                continue
-            seen += 1
-            split += len(cells) > 1
-            if seen == SNIFF_ROWS:
-                break
+            if any(c.strip(TRIM) for c in cells):
+                counts.append(len(cells))
+                if len(counts) == SNIFF_ROWS:
+                    break
     except csv.Error:  # another delimiter can misread the quotes of a `;` file
         pass
-    return seen, split
+    return counts
 
 
 def check_separator(head: str) -> None:
     """Reject a file that is not `;`-separated, naming the separator it uses instead.
 
-    Among the first SNIFF_ROWS non-blank rows, count those that `;` splits into several
-    cells, and likewise for `,`, tab and `|`. The file is `;`-separated unless no row has a
-    `;` outside quotes, or another separator splits strictly more rows: a `;` file whose
-    names or decimals contain commas splits every row on `;` and is kept; a comma file
-    with one `;` inside a quoted cell is rejected. A file with no non-blank row passes.
+    Split the first SNIFF_ROWS non-blank rows on `;`, and again on `,`, tab and `|`. The
+    file is `;`-separated when its (upper) median row has at least two cells split on `;`,
+    and either at least SURELY_SEMICOLON of them or no fewer than on any other separator.
+    So a `;` file whose names or decimals contain commas is kept, a title line above the
+    rows is tolerated, a comma file with a `;` inside a quoted cell is rejected. A file
+    with no non-blank row passes.
     """
-    seen, semicolons = _split_rows(head, ";")
-    if seen == 0:
+    semicolon = _cell_counts(head, ";")
+    if not semicolon:
         return
-    others = {d: _split_rows(head, d)[1] for d in (",", "\t", "|")}
+    typical = statistics.median_high(semicolon)
+    others = {d: statistics.median_high(_cell_counts(head, d) or [1]) for d in (",", "\t", "|")}
     best = max(others, key=lambda d: others[d])
-    if others[best] > semicolons or (semicolons == 0 and others[best] > 0):
+    if typical >= 2 and (typical >= SURELY_SEMICOLON or typical >= others[best]):
+        return
+    if others[best] >= 2:
         raise FileRejected(messages.wrong_separator(best))
-    if semicolons == 0:
-        raise FileRejected(messages.SINGLE_COLUMN)
+    raise FileRejected(messages.SINGLE_COLUMN)
