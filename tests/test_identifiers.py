@@ -330,3 +330,20 @@ def test_other_formats_are_refused(text: str) -> None:
 def test_format_date_writes_jj_mm_aaaa() -> None:
     assert ids.format_date(date(2026, 3, 1)) == "01/03/2026"
     assert ids.format_date(date(1900, 12, 31)) == "31/12/1900"
+
+
+def test_long_cells_are_judged_like_short_ones_without_being_cached() -> None:
+    long_finess = "7" * 10_000
+    assert ids.read_finess(long_finess, EJ) == (None, Problem.erreur(f"Finess EJ : {MALFORMED}"))
+    assert ids.read_date("1" * 10_000, DEBUT) == (None, Problem.erreur(msg.date_malformed(DEBUT)))
+    assert ids.read_date("01/01/2026" + " " * 10, DEBUT)[0] is None
+
+
+def test_cached_verdicts_keep_their_column() -> None:
+    assert ids.read_finess("10780062", EJ)[1] == Problem.alerte(
+        msg.finess_completed(EJ, "010780062")
+    )
+    assert ids.read_finess("10780062", ET)[1] == Problem.alerte(
+        msg.finess_completed(ET, "010780062")
+    )
+    assert ids.read_date("45292", "Date de fin")[1] != ids.read_date("45292", DEBUT)[1]

@@ -753,3 +753,86 @@ def test_a_create_naming_only_a_team_is_missing_a_person() -> None:
         E(msg.required("Prénom")),
         E(msg.identifiant_required("CDC4")),
     ]
+
+
+def test_a_control_character_in_a_password_is_refused() -> None:
+    assert found(check(NON_DOCTOR, password="Un-Mot2Passe\x7fLong")) == [
+        E(
+            "Mot de passe : contient un caractère de contrôle (retour à la ligne, tabulation…) "
+            "impossible à saisir à la connexion"
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The shared sample files (shared/samples), line by line
+# ---------------------------------------------------------------------------------------------
+
+EXCEL_SAMPLE = [
+    # excel-fr-windows1252.csv, decoded; the header is the parser's business.
+    (
+        "750712184;750100125;Urgences adultes;C;Dupont;Jean;10000000017;CDC3E;;"
+        "Tr3s-Secret-Pass!;jean.dupont@aphp.mssante.fr;01/01/2026;",
+        [],
+    ),
+    (
+        "750712184;750100125;;C;Lefèvre;Anaïs;10000000025;CDC3D;;Autre#Passe2026;"
+        "anais.lefevre@mssante.fr;;31/12/2027",
+        [],
+    ),
+    ("750712184;750100125;Urgences adultes;C;Garçon;Cécile;;CDC4;cgarcon;Un-Mot2Passe-Long;;;", []),
+    (
+        "750712184;750100125;;C;Œuvre;François;;CDC1;foeuvre;Encore-1-Mot-Long;"
+        "francois.oeuvre@gmail.com;;",
+        [A(msg.EMAIL_NOT_MSSANTE)],
+    ),
+    (
+        "750712184;750100125;;M;Dupont;Jean;10000000017;CDC3E;;;jean.dupont@aphp.mssante.fr;;"
+        "30/06/2027",
+        [E(msg.team_required("CDC3E"))],
+    ),
+    ("750712184;750100125;Urgences adultes;S;Garçon;Cécile;;CDC4;cgarcon;;;;", []),
+]
+
+DAMAGE_SAMPLE = [
+    # spreadsheet-damage.csv. Its test passwords contain the Nom (Luc-Bernard-Pass1 for
+    # Bernard…): the policy of SPEC §4 refuses them, so those lines are ERREUR for that too.
+    (
+        "10780062;10780062;;C;Bernard;Luc;1,00000E+10;CDC3D;;Luc-Bernard-Pass1;;;",
+        [
+            A(msg.finess_completed("Finess EJ", "010780062")),
+            A(msg.finess_completed("Finess ET", "010780062")),
+            E(msg.scientific_notation("N° RPPS")),
+            E(msg.PASSWORD_CONTAINS_NOM),
+        ],
+    ),
+    (
+        "10780062;10780062;;C;Petit;Emma;;CDC1;epetit;Emma-Petit-Pass-2;;2026-03-01;",
+        [
+            A(msg.finess_completed("Finess EJ", "010780062")),
+            A(msg.finess_completed("Finess ET", "010780062")),
+            E(msg.PASSWORD_CONTAINS_NOM),
+            A(msg.date_iso("Date de début", "01/03/2026")),
+        ],
+    ),
+    (
+        "10780062;10780062;;C;Moreau;Hugo;;SYNT;hmoreau;Hugo-Moreau-Pass-3;;45292;",
+        [
+            A(msg.finess_completed("Finess EJ", "010780062")),
+            A(msg.finess_completed("Finess ET", "010780062")),
+            E(msg.PASSWORD_CONTAINS_NOM),
+            E(msg.date_serial("Date de début", "01/01/2024")),
+        ],
+    ),
+    (
+        "010780062;010780062;;C;Roux;Léa;;OEC1;lroux;Lea-Roux-Pass-44",
+        [E(msg.PASSWORD_CONTAINS_NOM)],
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EXCEL_SAMPLE + DAMAGE_SAMPLE)
+def test_sample_lines(text: str, expected: list[tuple[Code, str]]) -> None:
+    checked = check_row(Row(2, tuple(text.split(";"))), TODAY, POLICY)
+    assert found(checked) == expected
+    assert (checked.line is None) == any(code is Code.ERREUR for code, _ in expected)
