@@ -27,7 +27,7 @@ from profilesync.report import neutralised, read_report
 
 CLOCK = FixedClock(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
 SETTINGS = Settings()
-PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def run_check(data: bytes) -> tuple[CheckResult, list[Outcome]]:
