@@ -248,6 +248,20 @@ def test_establishment_add_checks_both_finess(cli: Cli, ej: str, et: str, messag
     assert cli.count(Audit) == 0
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("x" * 201, "name is too long (201 characters, at most 200)"),
+        ("CHU\x00Nord", "name contains a control character"),
+    ],
+)
+def test_establishment_name_is_checked(cli: Cli, name: str, message: str) -> None:
+    assert cli.fails("establishment", "add", "--ej", EJ, "--et", ET, "--name", name) == (
+        f"erreur : {message}\n"
+    )
+    assert cli.count(Establishment) == 0
+
+
 def test_lower_case_corsican_finess_is_stored_upper_case(cli: Cli) -> None:
     cli.ok("establishment", "add", "--ej", EJ, "--et", "2a0000154")
     [est] = cli.rows(Establishment)

@@ -169,6 +169,8 @@ def add_establishment(
     clean_name = None if name is None else " ".join(name.split())
     if clean_name is not None and len(clean_name) > NAME_MAX:
         raise AdminError(f"name is too long ({len(clean_name)} characters, at most {NAME_MAX})")
+    if clean_name is not None and not clean_name.isprintable():
+        raise AdminError("name contains a control character")
     existing = session.scalar(sa.select(Establishment).where(Establishment.et == et))
     if existing is not None:
         if existing.ej != ej:
