@@ -36,7 +36,6 @@ _UNIT_SEP: Final = "\x1f"
 _FORMULA_CELL: Final = re.compile("\x1f[=+\\-@\t\r]")  # a literal first: fast search
 _EMPTY_CELLS: Final = ("",) * NCOLS
 _SEPARATOR: Final = ";"
-_CRLF: Final = "\r\n"
 # A cell starting like a formula (_FORMULA_STARTS), in a row whose `;` are all separators.
 _FORMULA_AFTER_SEPARATOR: Final = re.compile(";[=+\\-@\t\r]")
 _OK: Final = Code.OK
@@ -58,6 +57,13 @@ def neutralised(cell: str) -> str:
     if cell and cell[0] in _FORMULA_STARTS:
         return "'" + cell
     return cell
+
+
+def _csv_field(text: str) -> str:
+    """One field as csv.writer (QUOTE_MINIMAL, `;`, CRLF) writes it inside a row."""
+    if _SEPARATOR in text or '"' in text or "\r" in text or "\n" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def report_cells(cells: tuple[str, ...]) -> tuple[str, ...]:
@@ -189,18 +195,21 @@ class ReportWriter:
         fh = self._fh
         if fh is None or self._writer is None:
             raise ReportError("ReportWriter used outside its `with` block")
-        # The usual row needs neither quotes nor the formula guard: then what csv.writer
-        # would write is exactly the cells joined by `;`, written here without its per-cell
-        # work. The row has one `;` per separator only when no cell contains one.
-        text = _SEPARATOR.join((str(line), code, message, *cells))
+        # The usual row's cells need neither quotes nor the formula guard: then what
+        # csv.writer would write is exactly the cells joined by `;`, written here without
+        # its per-cell work. Each `;` of the join is a separator only when no cell has one.
+        text = _SEPARATOR.join(cells)
         if (
-            text.count(_SEPARATOR) == len(cells) + 2
+            text.count(_SEPARATOR) == len(cells) - 1
             and '"' not in text
             and "\r" not in text
             and "\n" not in text
+            and text[:1] not in _FORMULA_STARTS
             and _FORMULA_AFTER_SEPARATOR.search(text) is None
         ):
-            fh.write(text + _CRLF)
+            if message:
+                message = _csv_field(neutralised(message))
+            fh.write(f"{line};{code!s};{message};{text}\r\n")
             return
         texts = (message, *cells)
         # One C-level search of the whole row instead of 14 Python calls.
