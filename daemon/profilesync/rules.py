@@ -97,7 +97,7 @@ _MAX_OFFSET = 3
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _IDENTIFIANT = re.compile(rf"[a-z0-9][a-z0-9._@-]{{0,{IDENTIFIANT_MAX - 1}}}")
-_ELEVEN_DIGITS = re.compile(r"[0-9]{11}")
+_RPPS_LENGTH = 11
 _DIGIT = re.compile(r"\d")
 _OTHER = re.compile(r"[\W_]")
 
@@ -214,7 +214,9 @@ def _judge(  # noqa: C901, PLR0915 - the hot path, kept flat on purpose
     elif not team_only:
         problems.append(Problem.erreur(msg.required(_C_PRENOM)))
     rpps = ""
-    if rpps_t or (info is not None and info.doctor and not team_only):
+    if rpps_t and info is not None and info.doctor and identifiers.rpps_valid(rpps_t):
+        rpps = rpps_t  # a doctor's valid RPPS, the usual case, without _rpps's branches
+    elif rpps_t or (info is not None and info.doctor and not team_only):
         rpps = _rpps(rpps_t, info, team_only, problems)
     if info is None and (role_t or not team_only):
         message = msg.role_unknown(_ROLE_CODES) if role_t else msg.required(_C_ROLE)
@@ -251,7 +253,9 @@ def _judge(  # noqa: C901, PLR0915 - the hot path, kept flat on purpose
         fin, found = _FIN_SEEN.get(fin_t) or _remember(_FIN_SEEN, fin_t, _date(fin_t, _C_FIN))
         if found:
             problems += found
-        if fin is not None:
+        if fin is not None and (
+            (debut is not None and fin < debut) or (action is _CREATE and fin < today)
+        ):
             _check_fin(fin, debut, action, today, problems)
 
     out_cells = cells[:PASSWORD] + _MASKED + cells[PASSWORD + 1 :] if pw_t else cells
@@ -384,7 +388,7 @@ def _identifiant(
     value = text.lower()
     if _IDENTIFIANT.fullmatch(value) is None:
         problems.append(Problem.erreur(msg.identifiant_malformed(IDENTIFIANT_MAX)))
-    elif _ELEVEN_DIGITS.fullmatch(value):
+    elif len(value) == _RPPS_LENGTH and value.isdigit():  # ASCII here, so [0-9]{11}
         # A doctor's directory entry is uid=<RPPS>: an 11-digit login could collide with it.
         problems.append(Problem.erreur(msg.IDENTIFIANT_LIKE_RPPS))
     return value
