@@ -285,7 +285,7 @@ def stage_rows(lines: int, repeat: int) -> Iterator[list[str]]:
     day = today(SystemClock())
     report_row, check_row = rules.report_row, rules.check_row
     judged = [(r.number, *report_row(r, day, policy)) for r in rows]
-    flagged = [(n, cells, problems) for n, cells, problems in judged if problems]
+    flagged = [(n, problems, cells) for n, cells, problems in judged if problems]
     outcomes = [Outcome.of(n, problems, cells) for n, cells, problems in judged]
 
     def write_report(target: Path) -> None:
