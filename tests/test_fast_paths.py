@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given
@@ -22,7 +23,15 @@ from profilesync import messages as msg
 from profilesync import rules
 from profilesync.config import PasswordSettings
 from profilesync.outcome import Code, Outcome, Problem
-from profilesync.report import BOM, HEADER, ReportWriter, neutralised, report_cells
+from profilesync.report import (
+    BOM,
+    HEADER,
+    ReportError,
+    ReportWriter,
+    neutralised,
+    read_report,
+    report_cells,
+)
 
 TODAY = date(2026, 11, 26)
 POLICY = PasswordSettings()
@@ -202,3 +211,23 @@ def test_report_rows_are_byte_identical_to_csv_writer(
                 writer.write(o)
     assert target.read_bytes() == reference_report(outcomes)
     assert writer.summary.total == len(outcomes)
+
+
+def test_write_ok_counts_masks_and_is_discarded_by_reject(tmp_path: Path) -> None:
+    target = tmp_path / "r.csv"
+    cells = ("750712184", *[""] * 8, "secret", "", "", "")
+    with ReportWriter(target) as writer:
+        writer.write_ok(2, cells)
+        writer.write(Outcome(3, Code.OK, (), cells))
+        assert writer.summary.ok == 2
+        assert not target.exists()  # nothing under the final name before the end
+    reported = read_report(target)
+    assert [o.cells[9] for o in reported] == ["***", "***"]
+    assert [o.code for o in reported] == [Code.OK, Code.OK]
+    with ReportWriter(target) as writer:
+        writer.write_ok(2, cells)
+        writer.reject("refusé")
+        assert writer.summary.total == 0
+        with pytest.raises(ReportError):
+            writer.write_ok(3, cells)
+    assert [(o.line, o.messages) for o in read_report(target)] == [(0, ("refusé",))]

@@ -106,13 +106,14 @@ class ReportWriter:
         self._writer: CsvWriter | None = None
         self._header_end = 0
         self._counts = {Code.OK: 0, Code.ALERTE: 0, Code.ERREUR: 0}
+        self._ok = 0  # OK lines written by write_ok, kept apart: an int, not a dict entry
         self.rejected_reason: str | None = None
 
     @property
     def summary(self) -> Summary:
         """Counts of the rows written so far (an empty summary once rejected)."""
         c = self._counts
-        return Summary(ok=c[Code.OK], alerte=c[Code.ALERTE], erreur=c[Code.ERREUR])
+        return Summary(ok=c[Code.OK] + self._ok, alerte=c[Code.ALERTE], erreur=c[Code.ERREUR])
 
     def __enter__(self) -> ReportWriter:
         fd, self._tmp = _create_temp(self.path)
@@ -152,6 +153,7 @@ class ReportWriter:
         fh.seek(self._header_end)
         fh.truncate()
         self._counts = dict.fromkeys(self._counts, 0)
+        self._ok = 0
         self.rejected_reason = reason
         self._row(REJECTED_LINE, Code.ERREUR, reason, _EMPTY_CELLS)
 
@@ -191,7 +193,7 @@ class ReportWriter:
         if len(cells) != NCOLS or cells[PASSWORD] not in _SAFE_PASSWORD_CELLS:
             cells = report_cells(cells)  # else already as reported: skip the call
         self._row(line, _OK, "", cells)
-        self._counts[_OK] += 1
+        self._ok += 1
 
     def _row(self, line: int, code: str, message: str, cells: tuple[str, ...]) -> None:
         fh = self._fh

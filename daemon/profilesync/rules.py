@@ -4,7 +4,9 @@ Nothing here reads a database, a clock or a file: `today` and the password polic
 so `profilesync check` and the importer judge a line the same way. Every problem of the
 line is collected (the référent fixes them all in one go), in column order; the store adds
 the rules that need state. It runs once per line of files of 100,000+ lines: lookups are
-precomputed at import, and the usual path allocates little (see benchmarks/bench_rules.py).
+precomputed at import, the verdicts of the cells a file repeats (FINESS, team, names,
+dates) are cached in bounded dicts, `check` gets the verdict without a Line
+(`report_row`), and the usual path allocates little (see benchmarks/bench_rules.py).
 """
 
 from __future__ import annotations
@@ -141,8 +143,8 @@ def report_row(
 # What _judge found valid, in Line's field order (the password still plain, Secret-wrapped
 # by check_row only): a plain tuple is the cheapest way to hand 13 values back.
 _Fields = tuple[
-    str, str, str, Action, str, str, str, Role, str, "str | None", "str | None",
-    "date | None", "date | None",
+    str, str, str, Action, str, str, str, Role, str, str | None, str | None, date | None,
+    date | None,
 ]  # fmt: skip
 
 
