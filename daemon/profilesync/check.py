@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from profilesync import csvfile, rules
 from profilesync.clock import Clock, today
 from profilesync.config import Settings
-from profilesync.outcome import Code, Outcome, Summary
+from profilesync.outcome import Outcome, Summary
 from profilesync.report import ReportWriter
 
 EXIT_REJECTED = 2
@@ -55,12 +55,12 @@ def check_file(path: Path, *, settings: Settings, clock: Clock, report_path: Pat
     with ReportWriter(report_path) as report:
         try:
             for row in _rows(path, settings):
-                checked = rules.check_row(row, day, policy)
-                # Checked.cells are masked by the rules; the writer masks again regardless.
-                if checked.problems:
-                    report.write(Outcome.of(checked.number, checked.problems, checked.cells))
-                else:  # the common line: skip computing the worst of no problem
-                    report.write(Outcome(checked.number, Code.OK, (), checked.cells))
+                # report_row is check_row without the Line, which check has no use for.
+                cells, problems = rules.report_row(row, day, policy)
+                if problems:
+                    report.write(Outcome.of(row.number, problems, cells))
+                else:  # the common line: no Outcome to build, no worst of no problem
+                    report.write_ok(row.number, cells)
         except csvfile.FileRejected as exc:
             report.reject(exc.reason)
     return CheckResult(report.summary, report.rejected_reason, report_path)
