@@ -841,8 +841,12 @@ def test_sample_lines(text: str, expected: list[tuple[Code, str]]) -> None:
 def test_only_the_nom_is_cached_never_the_password() -> None:
     from profilesync import rules
 
-    rules._fold_name.cache_clear()
-    checked = check(NON_DOCTOR, nom="Lefèvre", password="Pâssword-Ünique-2026")
+    rules._FOLDED.clear()
+    password = "Pâssword-Ünique-2026"
+    checked = check(NON_DOCTOR, nom="Lefèvre", password=password)
     assert checked.problems == ()
     # One entry: the folded Nom. A password kept in a cache would outlive the file.
-    assert rules._fold_name.cache_info().currsize == 1
+    assert rules._FOLDED == {"Lefèvre": "lefevre"}
+    cached = repr([v for v in vars(rules).values() if isinstance(v, dict)])
+    assert password not in cached
+    assert "password-unique-2026" not in cached
