@@ -1,0 +1,214 @@
+"""Claiming a dropped file: one atomic rename out of the inbox, then one `import_run` row.
+
+The rename is the claim: of several daemons sharing an inbox, exactly one rename succeeds
+and the others get FileNotFoundError. The claimed file is named
+`state/work/<login>/<UTC stamp>-<short uuid>-<original name>`, which carries everything
+needed to register it again if the process dies between the rename and the row (start-up
+registers such orphans).
+
+Whoever drives a work file to its end holds an exclusive POSIX lock on a lock file beside
+it (`.<name>.lock`), taken right after the rename: the claimer, a recovering daemon and
+`rerun` never work on the same file at once, and a killed process drops its lock with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from profilesync import importer
+from profilesync.clock import Clock
+from profilesync.config import Settings
+from profilesync.faults import crash_point
+from profilesync.model import ImportRun
+
+log = logging.getLogger(__name__)
+
+# work/ and state folders of files dropped at the inbox root: a dotted name, since the
+# inbox ignores dot folders no login can collide with it.
+ROOT_FOLDER = ".root"
+STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+_WORK_NAME = re.compile(r"^(?P<stamp>\d{8}T\d{6}Z)-(?P<uid>[0-9a-f]{8})-(?P<name>.+)$")
+
+
+def stamp(now: datetime) -> str:
+    """The UTC timestamp in file names: sortable, no `:` (Windows shares refuse it)."""
+    return now.astimezone(UTC).strftime(STAMP_FORMAT)
+
+
+def parse_work_name(name: str) -> tuple[datetime, str] | None:
+    """(claim time, original file name) from a work/archive/private file name."""
+    m = _WORK_NAME.match(name)
+    if m is None:
+        return None
+    when = datetime.strptime(m["stamp"], STAMP_FORMAT).replace(tzinfo=UTC)
+    return when, m["name"]
+
+
+def folder_of(login: str | None) -> str:
+    return login if login else ROOT_FOLDER
+
+
+def login_of(folder: str) -> str | None:
+    return None if folder == ROOT_FOLDER else folder
+
+
+def work_root(settings: Settings) -> Path:
+    return settings.paths.state.resolve() / "work"
+
+
+def report_path(
+    settings: Settings, session: Session, login: str | None, file_name: str, when: str
+) -> Path:
+    """`outbox/<login>/<stem>.<stamp>.rapport.csv` (`outbox/` for the root), never reused."""
+    folder = settings.paths.outbox.resolve()
+    if login:
+        folder = folder / login
+    stem = Path(file_name).stem
+    n = 1
+    while True:
+        suffix = "" if n == 1 else f"-{n}"
+        candidate = folder / f"{stem}.{when}{suffix}.rapport.csv"
+        taken = session.scalar(
+            sa.select(sa.func.count()).where(ImportRun.report_path == str(candidate))
+        )
+        if not taken and not candidate.exists():
+            return candidate
+        n += 1
+
+
+class RunLock:
+    """An exclusive, non-blocking lock on one work file, released by close or by death."""
+
+    def __init__(self, work_path: Path) -> None:
+        self.path = work_path.with_name(f".{work_path.name}.lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            return False  # the folder went away with the file
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self, *, remove: bool = False) -> None:
+        """`remove` once the work file is gone: a stale lock file guards nothing."""
+        if self._fd is None:
+            return
+        if remove:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+        os.close(self._fd)
+        self._fd = None
+
+
+@contextlib.contextmanager
+def locked(work_path: Path) -> Iterator[RunLock | None]:
+    """The lock on `work_path`, or None when another process holds it."""
+    lock = RunLock(work_path)
+    if not lock.acquire():
+        yield None
+        return
+    try:
+        yield lock
+    finally:
+        lock.release(remove=not work_path.exists())
+
+
+@dataclass(frozen=True)
+class Claimed:
+    work_path: Path
+    login: str | None
+
+
+def claim(path: Path, login: str | None, settings: Settings, clock: Clock) -> Claimed | None:
+    """Rename `path` into work/; None when another daemon (or the référent) took it first."""
+    folder = work_root(settings) / folder_of(login)
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / f"{stamp(clock.now())}-{uuid.uuid4().hex[:8]}-{path.name}"
+    try:
+        os.rename(path, dest)
+    except FileNotFoundError:
+        return None
+    _fsync_dir(folder)
+    crash_point("after_claim")
+    return Claimed(dest, login)
+
+
+def find_run(session_factory: sessionmaker[Session], work_path: Path) -> ImportRun | None:
+    with session_factory() as session:
+        return session.scalars(
+            sa.select(ImportRun).where(ImportRun.work_path == str(work_path))
+        ).first()
+
+
+def register(
+    session_factory: sessionmaker[Session],
+    work_path: Path,
+    settings: Settings,
+    clock: Clock,
+    *,
+    source: str = "inbox",
+    rerun_of: int | None = None,
+) -> int:
+    """The run row of a work file (caller holds its lock), created if missing."""
+    existing = find_run(session_factory, work_path)
+    if existing is not None:
+        return existing.id
+    parsed = parse_work_name(work_path.name)
+    when, file_name = parsed if parsed else (clock.now(), work_path.name)
+    login = login_of(work_path.parent.name)
+    with session_factory() as session:
+        report = report_path(settings, session, login, file_name, stamp(when))
+    run_id = importer.register_run(
+        session_factory,
+        work_path=work_path,
+        submitter=login or "",
+        file_name=file_name,
+        report_path=report,
+        source=source,
+        clock=clock,
+        rerun_of=rerun_of,
+    )
+    crash_point("after_register")
+    return run_id
+
+
+def work_files(settings: Settings) -> list[Path]:
+    """Every claimed file still in work/ (oldest claim first): unfinished business."""
+    root = work_root(settings)
+    if not root.is_dir():
+        return []
+    out = [
+        f
+        for d in root.iterdir()
+        if d.is_dir()
+        for f in d.iterdir()
+        if f.is_file() and not f.name.startswith(".")
+    ]
+    return sorted(out, key=lambda p: p.name)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
