@@ -63,8 +63,8 @@ def write_atomic(path: Path, data: bytes, mode: int) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)  # the umask may have narrowed it; never widened
-        os.replace(tmp, path)
+        tmp.chmod(mode)  # the umask may have narrowed it; never widened
+        tmp.replace(path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -87,9 +87,13 @@ def finish(run_id: int, settings: Settings, session_factory: sessionmaker[Sessio
             try:
                 data = work.read_bytes()
             except OSError as exc:
-                log.warning("run %s: %s unreadable (%s): kept privately only", run_id, work.name,
-                            exc.strerror)
-                os.replace(work, private)
+                log.warning(
+                    "run %s: %s unreadable (%s): kept privately only",
+                    run_id,
+                    work.name,
+                    exc.strerror,
+                )
+                work.replace(private)
                 data, keep_archive = None, False
             if data is not None:
                 if not private.exists():

@@ -5,8 +5,6 @@ Each check is independent and says what it looked at, so one run lists every pro
 
 from __future__ import annotations
 
-
-import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,12 +34,15 @@ def _writable(name: str, path: Path) -> Check:
 def _same_filesystem(settings: Settings) -> Check:
     """The claim is a rename from inbox/ into state/work/: one filesystem, or it fails."""
     try:
-        same = os.stat(settings.paths.inbox).st_dev == os.stat(settings.paths.state).st_dev
+        same = settings.paths.inbox.stat().st_dev == settings.paths.state.stat().st_dev
     except OSError as exc:
         return Check("inbox and state", False, f"cannot stat: {exc.strerror}")
     if not same:
-        return Check("inbox and state", False,
-                     "inbox and state are on different filesystems: the claim (rename) needs one")
+        return Check(
+            "inbox and state",
+            False,
+            "inbox and state are on different filesystems: the claim (rename) needs one",
+        )
     return Check("inbox and state", True, "same filesystem")
 
 
@@ -68,13 +69,16 @@ def _ldap(settings: Settings) -> Check:
         password = s.bind_password()
         tls = ldap3.Tls(ca_certs_file=s.ca_file) if s.ca_file else None
         server = ldap3.Server(s.url, tls=tls, connect_timeout=s.timeout_seconds)
-        conn = ldap3.Connection(server, user=s.bind_dn, password=password,
-                                receive_timeout=s.timeout_seconds)
+        conn = ldap3.Connection(
+            server, user=s.bind_dn, password=password, receive_timeout=s.timeout_seconds
+        )
         if s.start_tls:
             conn.open()
             conn.start_tls()
         if not conn.bind():
-            return Check("[ldap]", False, f"bind as {s.bind_dn} refused: {conn.result['description']}")
+            return Check(
+                "[ldap]", False, f"bind as {s.bind_dn} refused: {conn.result['description']}"
+            )
         conn.unbind()
     except ConfigError as exc:
         return Check("[ldap]", False, str(exc))
@@ -92,4 +96,3 @@ def run_checks(settings: Settings) -> Iterator[Check]:
         yield _ldap(settings)
     else:
         yield Check("[ldap]", True, "url empty: no directory, changes queue up")
-

@@ -144,7 +144,7 @@ def claim(path: Path, login: str | None, settings: Settings, clock: Clock) -> Cl
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / f"{stamp(clock.now())}-{uuid.uuid4().hex[:8]}-{path.name}"
     try:
-        os.rename(path, dest)
+        path.rename(dest)
     except FileNotFoundError:
         return None
     _fsync_dir(folder)

@@ -56,7 +56,7 @@ class Heartbeat:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         tmp.write_text(json.dumps(asdict(self._beat)), encoding="utf-8")
-        os.replace(tmp, self.path)
+        tmp.replace(self.path)
 
     def remove(self) -> None:
         with contextlib.suppress(FileNotFoundError):

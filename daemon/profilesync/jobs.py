@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from profilesync import lease
+from profilesync import exports, lease
 from profilesync.archive import archive_root, private_root
 from profilesync.claim import parse_work_name
 from profilesync.clock import Clock, today
@@ -128,19 +128,13 @@ def _directory_sync(ctx: JobContext) -> str:
     return str(report)
 
 
-def export_path(settings: Settings, et: str, day: date) -> Path:
-    return settings.paths.outbox / "exports" / et / f"profils-{et}-{day:%Y%m%d}.csv"
-
-
 def _export(ctx: JobContext) -> str:
-    from profilesync import exports  # noqa: PLC0415 - keeps jobs importable without it
-
     day = today(ctx.clock)
     with ctx.session_factory() as session:
         ets = session.scalars(sa.select(Establishment.et).order_by(Establishment.et)).all()
     failed: list[str] = []
     for et in ets:
-        path = export_path(ctx.settings, et, day)
+        path = exports.default_export_path(ctx.settings.paths.outbox, et, day)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             exports.export_establishment(ctx.session_factory, et, path, ctx.clock)
@@ -245,8 +239,13 @@ def _run_leased(name: str, ctx: JobContext, *, force: bool) -> JobRun:
         _safe_release(ctx, held, status="failed", error=error)
         return JobRun(name, "failed", error, seconds)
     seconds = time.monotonic() - started
-    log.info("job %s ok in %.2fs: %s", name, seconds, summary,
-             extra={"job": name, "seconds": round(seconds, 3)})
+    log.info(
+        "job %s ok in %.2fs: %s",
+        name,
+        seconds,
+        summary,
+        extra={"job": name, "seconds": round(seconds, 3)},
+    )
     _safe_release(ctx, held, status="ok", summary=summary)
     return JobRun(name, "ok", summary, seconds)
 

@@ -50,9 +50,7 @@ def acquire(
     """The lease on `name`, or None when another owner holds it or started it after `not_since`."""
     _ensure_row(session_factory, name)
     now = clock.now()
-    free = sa.or_(
-        JobLease.expires_at.is_(None), JobLease.expires_at < now, JobLease.owner == owner
-    )
+    free = sa.or_(JobLease.expires_at.is_(None), JobLease.expires_at < now, JobLease.owner == owner)
     condition = sa.and_(JobLease.name == name, free)
     if not_since is not None:
         condition = sa.and_(

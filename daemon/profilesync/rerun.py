@@ -8,7 +8,6 @@ it first as an ordinary inbox file.
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
@@ -47,7 +46,7 @@ def rerun(daemon: Daemon, run_id: int) -> FileResult:
     try:
         staged = folder / f".{name}.staged"
         write_atomic(staged, private.read_bytes(), 0o600)
-        os.replace(staged, work)
+        staged.replace(work)
         result = daemon.drive_locked(work, source="rerun", rerun_of=run_id)
     finally:
         lock.release(remove=not work.exists())

@@ -36,6 +36,7 @@ from profilesync.faults import crash_point
 from profilesync.heartbeat import Heartbeat, identity
 from profilesync.model import ImportRun, Referent, RunStatus
 from profilesync.notify import Notifier
+from profilesync.passwords import Hasher
 from profilesync.report import ReportWriter
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class Daemon:
         monotonic: Callable[[], float] = time.monotonic,
         stability: inbox.StabilityTracker | None = None,
         notifier: Notifier | None = None,
-        hasher: Any = None,
+        hasher: Hasher | None = None,
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
@@ -104,8 +105,12 @@ class Daemon:
         """`drive` for a caller that already holds the file's lock (`rerun`)."""
         started = time.monotonic()
         run_id = claim.register(
-            self.session_factory, work, self.settings, self.clock,
-            source=source, rerun_of=rerun_of,
+            self.session_factory,
+            work,
+            self.settings,
+            self.clock,
+            source=source,
+            rerun_of=rerun_of,
         )
         run = self._run(run_id)
         if run.status in UNFINISHED:
@@ -120,13 +125,27 @@ class Daemon:
         seconds = time.monotonic() - started
         log.info(
             "run %s %s/%s: %s, %s lignes : %s OK, %s ALERTE, %s ERREUR in %.2fs%s",
-            run.id, run.submitter or "(racine)", run.file_name, run.status, run.total,
-            run.ok, run.alerte, run.erreur, seconds,
+            run.id,
+            run.submitter or "(racine)",
+            run.file_name,
+            run.status,
+            run.total,
+            run.ok,
+            run.alerte,
+            run.erreur,
+            seconds,
             f" ({run.reason})" if run.reason else "",
-            extra={"run_id": run.id, "submitter": run.submitter, "file": run.file_name,
-                   "status": run.status, "total": run.total, "ok": run.ok,
-                   "alerte": run.alerte, "erreur": run.erreur,
-                   "seconds": round(seconds, 3)},
+            extra={
+                "run_id": run.id,
+                "submitter": run.submitter,
+                "file": run.file_name,
+                "status": run.status,
+                "total": run.total,
+                "ok": run.ok,
+                "alerte": run.alerte,
+                "erreur": run.erreur,
+                "seconds": round(seconds, 3),
+            },
         )
         return FileResult(run.id, run.status, run.file_name, run.submitter)
 
@@ -157,8 +176,7 @@ class Daemon:
         except Exception:
             attempts = self._attempts.get(work, 0) + 1
             self._attempts[work] = attempts
-            log.exception("run %s: internal error (attempt %s/%s)", run.id, attempts,
-                          MAX_ATTEMPTS)
+            log.exception("run %s: internal error (attempt %s/%s)", run.id, attempts, MAX_ATTEMPTS)
             if attempts < MAX_ATTEMPTS:
                 return False
             self._reject(run, messages.INTERNAL_ERROR, status=RunStatus.FAILED)
@@ -190,8 +208,12 @@ class Daemon:
             session.execute(
                 sa.update(ImportRun)
                 .where(ImportRun.id == run.id)
-                .values(status=status.value, reason=reason, started_at=run.started_at or now,
-                        finished_at=now)
+                .values(
+                    status=status.value,
+                    reason=reason,
+                    started_at=run.started_at or now,
+                    finished_at=now,
+                )
             )
             session.commit()
 
@@ -265,8 +287,9 @@ class Daemon:
         self._events.put(("changed", None))
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s: finishing the current file, then stopping",
-                 signal.Signals(signum).name)
+        log.info(
+            "received %s: finishing the current file, then stopping", signal.Signals(signum).name
+        )
         self.stop()
 
     def _tick_seconds(self) -> float:
@@ -289,8 +312,9 @@ class Daemon:
             self.recover()
             scheduler.start()
             self.notifier.ready("watching the inbox")
-            log.info("profilesync started: inbox %s, owner %s", self.settings.paths.inbox,
-                     self.ctx.owner)
+            log.info(
+                "profilesync started: inbox %s, owner %s", self.settings.paths.inbox, self.ctx.owner
+            )
             self._loop()
         finally:
             self.notifier.stopping()
@@ -350,19 +374,22 @@ class Daemon:
         for name, sched in jobs.schedules(self.settings).items():
             if sched.interval is not None:
                 scheduler.add_job(
-                    self._fire, IntervalTrigger(seconds=sched.interval.total_seconds(),
-                                                timezone=tz),
-                    args=(name,), id=f"{name}-interval",
+                    self._fire,
+                    IntervalTrigger(seconds=sched.interval.total_seconds(), timezone=tz),
+                    args=(name,),
+                    id=f"{name}-interval",
                 )
             for i, at in enumerate(sched.daily):
                 scheduler.add_job(
-                    self._fire, CronTrigger(hour=at.hour, minute=at.minute, second=at.second,
-                                            timezone=tz),
-                    args=(name,), id=f"{name}-daily-{i}",
+                    self._fire,
+                    CronTrigger(hour=at.hour, minute=at.minute, second=at.second, timezone=tz),
+                    args=(name,),
+                    id=f"{name}-daily-{i}",
                 )
         # At start-up: validity at once, and any daily slot missed while no daemon ran.
-        scheduler.add_job(self._startup_jobs, id="startup",
-                          next_run_time=datetime.now(tz) + timedelta(seconds=1))
+        scheduler.add_job(
+            self._startup_jobs, id="startup", next_run_time=datetime.now(tz) + timedelta(seconds=1)
+        )
         return scheduler
 
     def _fire(self, name: str) -> None:

@@ -7,9 +7,9 @@ database error in place of the runs.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -71,9 +71,12 @@ def gather(settings: Settings, session_factory: sessionmaker[Session], clock: Cl
 
 
 def _from_database(session: Session, settings: Settings, now: datetime, out: Status) -> None:
-    out.awaiting_approval = session.scalar(
-        sa.select(sa.func.count()).where(ImportRun.status == RunStatus.AWAITING_APPROVAL.value)
-    ) or 0
+    out.awaiting_approval = (
+        session.scalar(
+            sa.select(sa.func.count()).where(ImportRun.status == RunStatus.AWAITING_APPROVAL.value)
+        )
+        or 0
+    )
     runs = session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc()).limit(RECENT_RUNS))
     for run in runs:
         seconds = (
@@ -93,14 +96,13 @@ def _from_database(session: Session, settings: Settings, now: datetime, out: Sta
                 "erreur": run.erreur,
                 "created_at": _iso(run.created_at),
                 "seconds": seconds,
-                "report": os.path.basename(run.report_path or ""),
+                "report": Path(run.report_path or "").name,
             }
         )
     not_parked = DirectoryChange.parked.is_(False)
     count = sa.select(sa.func.count()).select_from(DirectoryChange)
     out.directory = {
-        "due": session.scalar(count.where(not_parked, DirectoryChange.next_attempt_at <= now))
-        or 0,
+        "due": session.scalar(count.where(not_parked, DirectoryChange.next_attempt_at <= now)) or 0,
         "waiting": session.scalar(count.where(not_parked, DirectoryChange.next_attempt_at > now))
         or 0,
         "parked": session.scalar(count.where(DirectoryChange.parked.is_(True))) or 0,
@@ -145,14 +147,16 @@ def render(status: Status, tz: ZoneInfo) -> str:
     waiting = sum(status.inbox_waiting.values())
     detail = ", ".join(f"{k}: {v}" for k, v in sorted(status.inbox_waiting.items()))
     lines.append(f"inbox: {waiting} file(s) waiting" + (f" ({detail})" if detail else ""))
-    lines.append(f"in progress (work/): {status.in_work}; awaiting approval: "
-                 f"{status.awaiting_approval}")
+    lines.append(
+        f"in progress (work/): {status.in_work}; awaiting approval: {status.awaiting_approval}"
+    )
     if status.database_error:
         lines.append(f"database: UNAVAILABLE: {status.database_error}")
         return "\n".join(lines)
     d = status.directory
-    lines.append(f"directory backlog: {d['due']} due, {d['waiting']} retrying later, "
-                 f"{d['parked']} parked")
+    lines.append(
+        f"directory backlog: {d['due']} due, {d['waiting']} retrying later, {d['parked']} parked"
+    )
     lines.append("recent runs:")
     if not status.recent_runs:
         lines.append("  (none)")

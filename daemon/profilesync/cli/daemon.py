@@ -15,8 +15,9 @@ from profilesync.clock import SystemClock
 from profilesync.config import Settings
 from profilesync.heartbeat import identity
 
-jobs_app = typer.Typer(help="Tâches planifiées : les lister, en lancer une maintenant.",
-                       no_args_is_help=True)
+jobs_app = typer.Typer(
+    help="Tâches planifiées : les lister, en lancer une maintenant.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
