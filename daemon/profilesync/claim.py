@@ -177,6 +177,7 @@ def register(
     login = login_of(work_path.parent.name)
     with session_factory() as session:
         report = report_path(settings, session, login, file_name, stamp(when))
+    report.parent.mkdir(parents=True, exist_ok=True)
     run_id = importer.register_run(
         session_factory,
         work_path=work_path,

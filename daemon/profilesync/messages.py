@@ -307,15 +307,6 @@ FILE_AT_INBOX_ROOT = (
 )
 
 
-def unknown_login(login: str) -> str:
-    """A folder of the inbox whose name is not a registered référent."""
-    return (
-        f"Le dossier « {login} » ne correspond à aucun référent enregistré : aucune ligne "
-        "n'a été appliquée. Vérifiez le nom du dossier ou demandez à l'équipe informatique "
-        "de vous enregistrer comme référent."
-    )
-
-
 FILE_UNREADABLE = (
     "Le fichier n'a pas pu être lu (droits d'accès ou fichier endommagé) : aucune ligne "
     "n'a été appliquée. Enregistrez-le à nouveau puis déposez-le une seconde fois."

@@ -34,7 +34,7 @@ from profilesync.clock import Clock, SystemClock
 from profilesync.config import Settings
 from profilesync.faults import crash_point
 from profilesync.heartbeat import Heartbeat, identity
-from profilesync.model import ImportRun, Referent, RunStatus
+from profilesync.model import ImportRun, RunStatus
 from profilesync.notify import Notifier
 from profilesync.passwords import Hasher
 from profilesync.report import ReportWriter
@@ -183,13 +183,10 @@ class Daemon:
         return True
 
     def _whole_file_rejection(self, run: ImportRun, work: Path) -> str | None:
-        """SPEC §6: a file at the root or in an unknown login's folder is rejected whole."""
+        """A file at the root (SPEC §6) or that cannot be read is rejected whole here; an
+        unknown login's file is the importer's (it knows who is a référent)."""
         if not run.submitter:
             return messages.FILE_AT_INBOX_ROOT
-        with self.session_factory() as session:
-            known = session.scalar(sa.select(Referent.id).where(Referent.login == run.submitter))
-        if known is None:
-            return messages.unknown_login(run.submitter)
         try:
             with work.open("rb") as fh:
                 fh.read(1)
