@@ -31,7 +31,7 @@ from profilesync import importer
 from profilesync.clock import Clock
 from profilesync.config import Settings
 from profilesync.faults import crash_point
-from profilesync.model import ImportRun
+from profilesync.model import ImportRun, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -178,18 +178,44 @@ def register(
     with session_factory() as session:
         report = report_path(settings, session, login, file_name, stamp(when))
     report.parent.mkdir(parents=True, exist_ok=True)
-    run_id = importer.register_run(
-        session_factory,
-        work_path=work_path,
-        submitter=login or "",
-        file_name=file_name,
-        report_path=report,
-        source=source,
-        clock=clock,
-        rerun_of=rerun_of,
-    )
+    fields = {
+        "work_path": work_path,
+        "submitter": login or "",
+        "file_name": file_name,
+        "report_path": report,
+        "source": source,
+        "rerun_of": rerun_of,
+    }
+    try:
+        run_id = importer.register_run(session_factory, clock=clock, **fields)  # type: ignore[arg-type]
+    except OSError as exc:
+        # The importer hashes the file; one we cannot read still needs its run, so that
+        # it ends with a report (FILE_UNREADABLE) instead of waiting in work/ for ever.
+        log.warning("%s unreadable (%s): registered without content", work_path, exc.strerror)
+        run_id = _register_unreadable(session_factory, clock, fields)
     crash_point("after_register")
     return run_id
+
+
+def _register_unreadable(
+    session_factory: sessionmaker[Session], clock: Clock, fields: dict[str, object]
+) -> int:
+    with session_factory() as session:
+        run = ImportRun(
+            submitter=fields["submitter"],
+            file_name=fields["file_name"],
+            content_sha256="",
+            size_bytes=0,
+            work_path=str(fields["work_path"]),
+            report_path=str(fields["report_path"]),
+            status=RunStatus.CLAIMED.value,
+            source=fields["source"],
+            rerun_of=fields["rerun_of"],
+            created_at=clock.now(),
+        )
+        session.add(run)
+        session.commit()
+        return run.id
 
 
 def work_files(settings: Settings) -> list[Path]:
