@@ -1,0 +1,145 @@
+"""The daemon as systemd runs it: sd_notify on a real socket, the inotify observer, SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from daemonkit import REFERENT, Inbox, account_row, write_csv
+from servicekit import NotifySocket, start_daemon, wait_for, write_config
+
+from profilesync.notify import Notifier
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[NotifySocket]:
+    sock = NotifySocket(tmp_path / "notify.sock")
+    yield sock
+    sock.close()
+
+
+def test_notifier_sends_ready_watchdog_and_stopping_datagrams(
+    notify_socket: NotifySocket,
+) -> None:
+    now = [0.0]
+    env = {"NOTIFY_SOCKET": str(notify_socket.path), "WATCHDOG_USEC": "4000000"}
+    notifier = Notifier(env, monotonic=lambda: now[0])
+    assert notifier.watchdog_interval == 2.0
+    assert notifier.ready("watching")
+    assert notifier.ping()
+    assert not notifier.ping()  # less than half the watchdog period since the last one
+    now[0] = 2.0
+    assert notifier.ping()
+    assert notifier.stopping()
+    got = [notify_socket.sock.recv(100).decode() for _ in range(4)]
+    assert got == ["READY=1\nSTATUS=watching", "WATCHDOG=1", "WATCHDOG=1", "STOPPING=1"]
+
+
+def test_notifier_uses_the_abstract_namespace_for_an_at_address() -> None:
+    name = f"profilesync-test-{os.getpid()}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind("\0" + name)
+        assert Notifier({"NOTIFY_SOCKET": "@" + name}).ready()
+        assert server.recv(100) == b"READY=1"
+
+
+def test_without_systemd_the_notifier_does_nothing() -> None:
+    notifier = Notifier({})
+    assert not notifier.enabled
+    assert not notifier.ready()
+    assert notifier.watchdog_interval is None
+    assert not notifier.ping()
+
+
+def test_a_watchdog_for_another_pid_is_not_ours() -> None:
+    env = {"NOTIFY_SOCKET": "/nonexistent", "WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"}
+    assert Notifier(env).watchdog_interval is None
+
+
+def test_daemon_notifies_processes_dropped_files_and_stops_cleanly_on_sigterm(
+    db_url: str, tmp_path: Path, notify_socket: NotifySocket
+) -> None:
+    world = Inbox(db_url, tmp_path)  # registers the référent in the database
+    config = write_config(tmp_path, db_url, rescan_seconds="300")
+    env = dict(os.environ, NOTIFY_SOCKET=str(notify_socket.path), WATCHDOG_USEC="2000000")
+    proc = start_daemon(config, env)
+    try:
+        notify_socket.expect("READY=1")
+        # Written elsewhere then renamed in: inotify's move event, no rescan needed (300 s).
+        staged = write_csv(tmp_path / "staged.csv", [account_row(1)])
+        staged.rename(world.folder() / "deplace.csv")
+        wait_for(lambda: len(world.reports()) == 1, "the report of the renamed file")
+        notify_socket.expect("WATCHDOG=1")
+        heartbeats = list((world.state / "daemons").glob("*.json"))
+        assert len(heartbeats) == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    notify_socket.expect("STOPPING=1")
+    assert "profilesync stopped" in err
+    assert not list((world.state / "daemons").glob("*.json"))
+    assert [r.status for r in world.runs()] == ["done"]
+    world.close()
+
+
+def test_sigterm_finishes_the_file_in_progress_then_exits_0(db_url: str, tmp_path: Path) -> None:
+    world = Inbox(db_url, tmp_path)
+    config = write_config(tmp_path, db_url, batch_size="50", rescan_seconds="300")
+    proc = start_daemon(config)
+    try:
+        wait_for(lambda: any((world.state / "daemons").glob("*.json")), "the daemon to start")
+        big = write_csv(tmp_path / "gros.csv", [account_row(n) for n in range(1, 1501)])
+        big.rename(world.folder() / "a-gros.csv")
+
+        def processing() -> bool:
+            return any(b"processing" in p.read_bytes()
+                       for p in (world.state / "daemons").glob("*.json"))
+
+        wait_for(processing, "the daemon to start on the big file")
+        write_csv(world.folder() / "b-suivant.csv", [account_row(9999)])
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    runs = world.runs()
+    big_run = next(r for r in runs if r.file_name == "a-gros.csv")
+    assert (big_run.status, big_run.total) == ("done", 1500)
+    assert world.scalar("SELECT count(*) FROM line_outcome WHERE run_id = :r", r=big_run.id) == 1500
+    assert not [p for p in (world.state / "work").rglob("*") if p.is_file()]
+    # The next file was not started: it waits in the inbox for the next start.
+    if all(r.file_name != "b-suivant.csv" for r in runs):
+        assert (world.folder() / "b-suivant.csv").exists()
+    world.close()
+
+
+def test_signal_handler_sets_stop_and_run_once_stops_between_files(
+    db_url: str, tmp_path: Path
+) -> None:
+    world = Inbox(db_url, tmp_path)
+    for n in range(3):
+        world.drop(f"f{n}.csv", [account_row(n)])
+    world.daemon.run_once()
+    world.mono.advance(world.settings.daemon.stable_seconds)
+    original = world.daemon.drive
+
+    def drive_then_signal(work: Path) -> object:
+        result = original(work)
+        world.daemon._on_signal(signal.SIGTERM, None)
+        return result
+
+    world.daemon.drive = drive_then_signal  # type: ignore[method-assign]
+    result = world.daemon.run_once()
+    assert len(result.files) == 1
+    assert len(list(world.folder().glob("*.csv"))) == 2
+    with world.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM import_run")).scalar() == 1
+    assert REFERENT
+    world.close()
