@@ -18,6 +18,7 @@ import fcntl
 import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -231,6 +232,26 @@ def work_files(settings: Settings) -> list[Path]:
         if f.is_file() and not f.name.startswith(".")
     ]
     return sorted(out, key=lambda p: p.name)
+
+
+# A lock file is created just before its work file appears (rerun): never sweep a young one.
+STALE_LOCK_SECONDS = 3600
+
+
+def sweep_locks(settings: Settings) -> int:
+    """Remove lock files left by a process killed after it removed its work file."""
+    root = work_root(settings)
+    removed = 0
+    for lock in root.glob("*/.*.lock") if root.is_dir() else []:
+        work = lock.with_name(lock.name[1 : -len(".lock")])
+        try:
+            old = time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS
+        except FileNotFoundError:
+            continue
+        if old and not work.exists():
+            lock.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -224,6 +224,7 @@ class Daemon:
     def recover(self) -> list[FileResult]:
         """Finish whatever is in work/: crashed runs, orphans of a rename, pending archives."""
         out = []
+        claim.sweep_locks(self.settings)
         for work in claim.work_files(self.settings):
             if self._stop.is_set():
                 break
