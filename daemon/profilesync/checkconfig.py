@@ -6,6 +6,7 @@ Each check is independent and says what it looked at, so one run lists every pro
 from __future__ import annotations
 
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,8 +62,10 @@ def _database(settings: Settings) -> Check:
 
 
 def _ldap(settings: Settings) -> Check:
-    import ldap3  # noqa: PLC0415
-    from ldap3.core.exceptions import LDAPException  # noqa: PLC0415
+    with warnings.catch_warnings():  # ldap3 imports pyasn1 names deprecated since 0.6
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import ldap3  # noqa: PLC0415
+        from ldap3.core.exceptions import LDAPException  # noqa: PLC0415
 
     s = settings.ldap
     try:

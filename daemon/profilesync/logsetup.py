@@ -31,9 +31,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is now (a test runner swaps it between commands)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure(fmt: str = "text", level: str = "INFO") -> None:
     """Log to stderr (journald captures it); `fmt` is "text" or "json"."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
@@ -46,3 +58,4 @@ def configure(fmt: str = "text", level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # APScheduler logs every execution at INFO: our own job line is enough.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

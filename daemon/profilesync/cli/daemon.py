@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -14,6 +16,7 @@ from profilesync.cli.common import ConfigOption, fail, load_settings
 from profilesync.clock import SystemClock
 from profilesync.config import Settings
 from profilesync.heartbeat import identity
+from profilesync.passwords import Hasher
 
 jobs_app = typer.Typer(
     help="Tâches planifiées : les lister, en lancer une maintenant.", no_args_is_help=True
@@ -31,14 +34,22 @@ def register(app: typer.Typer) -> None:
     jobs_app.command("list")(jobs_list)
 
 
-def _open(settings: Settings) -> sessionmaker[Session]:
-    """A session factory on a reachable, migrated database, or a clean exit 2."""
+@contextmanager
+def _open(settings: Settings, *, migrated: bool = True) -> Iterator[sessionmaker[Session]]:
+    """A session factory on a reachable (and migrated) database, or a clean exit 2."""
     try:
         engine = db.make_engine(settings.database.url)
-        db.require_current(engine)
     except db.DatabaseError as exc:
         fail(str(exc))
-    return db.session_factory(engine)
+    try:
+        if migrated:
+            try:
+                db.require_current(engine)
+            except db.DatabaseError as exc:
+                fail(str(exc))
+        yield db.session_factory(engine)
+    finally:
+        engine.dispose()
 
 
 def run(
@@ -58,17 +69,17 @@ def run(
     if fmt not in {"text", "json"}:
         fail(f"--log-format must be text or json, not {fmt!r}")
     logsetup.configure(fmt, settings.daemon.log_level)
-    session_factory = _open(settings)
-    if once:
+    with _open(settings) as session_factory, Hasher(settings.passwords) as hasher:
+        if not once:
+            code = service.Daemon(settings, session_factory, hasher=hasher).run()
+            raise typer.Exit(code)
         tracker = inbox.StabilityTracker(settings.daemon.stable_seconds, trust_mtime=True)
-        daemon = service.Daemon(settings, session_factory, stability=tracker)
+        daemon = service.Daemon(settings, session_factory, stability=tracker, hasher=hasher)
         result = daemon.run_once()
-        typer.echo(
-            f"{len(result.files)} fichier(s) traité(s), {result.waiting} en cours de dépôt, "
-            f"{len(result.jobs)} tâche(s) lancée(s)"
-        )
-        raise typer.Exit(0)
-    raise typer.Exit(service.Daemon(settings, session_factory).run())
+    typer.echo(
+        f"{len(result.files)} fichier(s) traité(s), {result.waiting} en cours de dépôt, "
+        f"{len(result.jobs)} tâche(s) lancée(s)"
+    )
 
 
 def status_cmd(
@@ -77,11 +88,9 @@ def status_cmd(
 ) -> None:
     """État : démon actif ?, fichiers en attente, derniers traitements, annuaire, tâches."""
     settings = load_settings(config)
-    try:
-        engine = db.make_engine(settings.database.url)
-    except db.DatabaseError as exc:
-        fail(str(exc))
-    report = status.gather(settings, db.session_factory(engine), SystemClock())
+    # Unmigrated or down, the database is one line of the status, not a refusal to answer.
+    with _open(settings, migrated=False) as session_factory:
+        report = status.gather(settings, session_factory, SystemClock())
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
@@ -98,11 +107,12 @@ def rerun_cmd(
 
     settings = load_settings(config)
     logsetup.configure(settings.daemon.log_format, settings.daemon.log_level)
-    daemon = service.Daemon(settings, _open(settings))
-    try:
-        result = rerun.rerun(daemon, run_id)
-    except rerun.RerunUnavailable as exc:
-        fail(str(exc))
+    with _open(settings) as session_factory, Hasher(settings.passwords) as hasher:
+        daemon = service.Daemon(settings, session_factory, hasher=hasher)
+        try:
+            result = rerun.rerun(daemon, run_id)
+        except rerun.RerunUnavailable as exc:
+            fail(str(exc))
     typer.echo(f"traitement {result.run_id} ({result.file_name}) : {result.status}")
 
 
@@ -115,8 +125,9 @@ def jobs_run(
     logsetup.configure(settings.daemon.log_format, settings.daemon.log_level)
     if name not in jobs.JOBS:
         fail(f"unknown job {name!r}; jobs: {', '.join(jobs.JOBS)}")
-    ctx = jobs.JobContext(settings, _open(settings), SystemClock(), identity())
-    result = jobs.run_leased(name, ctx, force=True)
+    with _open(settings) as session_factory:
+        ctx = jobs.JobContext(settings, session_factory, SystemClock(), identity())
+        result = jobs.run_leased(name, ctx, force=True)
     typer.echo(f"{name}: {result.status}: {result.summary}")
     raise typer.Exit(0 if result.status == "ok" else 1)
 
@@ -124,7 +135,8 @@ def jobs_run(
 def jobs_list(config: ConfigOption = None) -> None:
     """Liste les tâches, leur dernier passage et le prochain."""
     settings = load_settings(config)
-    report = status.gather(settings, _open(settings), SystemClock())
+    with _open(settings) as session_factory:
+        report = status.gather(settings, session_factory, SystemClock())
     tz = ZoneInfo(settings.daemon.timezone)
     text = status.render(report, tz)
     typer.echo(text[text.index("jobs:") :])
