@@ -5,6 +5,7 @@ Each check is independent and says what it looked at, so one run lists every pro
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -70,24 +71,35 @@ def _ldap(settings: Settings) -> Check:
     s = settings.ldap
     try:
         password = s.bind_password()
-        tls = ldap3.Tls(ca_certs_file=s.ca_file) if s.ca_file else None
-        server = ldap3.Server(s.url, tls=tls, connect_timeout=s.timeout_seconds)
-        conn = ldap3.Connection(
-            server, user=s.bind_dn, password=password, receive_timeout=s.timeout_seconds
-        )
+    except ConfigError as exc:
+        return Check("[ldap]", False, str(exc))
+    tls = ldap3.Tls(ca_certs_file=s.ca_file) if s.ca_file else None
+    server = ldap3.Server(s.url, tls=tls, connect_timeout=s.timeout_seconds)
+    conn = ldap3.Connection(
+        server, user=s.bind_dn, password=password, receive_timeout=s.timeout_seconds
+    )
+    try:
         if s.start_tls:
             conn.open()
             conn.start_tls()
         if not conn.bind():
-            return Check(
-                "[ldap]", False, f"bind as {s.bind_dn} refused: {conn.result['description']}"
-            )
-        conn.unbind()
-    except ConfigError as exc:
-        return Check("[ldap]", False, str(exc))
+            refused = conn.result.get("description", "refused")
+            return Check("[ldap]", False, f"bind as {s.bind_dn} refused: {refused}")
     except LDAPException as exc:
         return Check("[ldap]", False, f"{s.url}: {type(exc).__name__}: {exc}")
+    finally:
+        _close(conn)
     return Check("[ldap]", True, f"bound to {s.url} as {s.bind_dn}")
+
+
+def _close(conn: object) -> None:
+    """Unbind, and close the socket ldap3 keeps after a failed open."""
+    with contextlib.suppress(Exception):
+        conn.unbind()  # type: ignore[attr-defined]
+    sock = getattr(conn, "socket", None)
+    if sock is not None:
+        with contextlib.suppress(Exception):
+            sock.close()
 
 
 def run_checks(settings: Settings) -> Iterator[Check]:
