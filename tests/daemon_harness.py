@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
 
-from daemonkit import ensure_csvfile  # noqa: E402
+from daemonkit import ensure_csvfile
 
 ensure_csvfile()
 

@@ -61,9 +61,9 @@ def ensure_csvfile() -> None:
         rows = []
         header_seen = False
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
-        for cells in reader:
+        for raw in reader:
             number = reader.line_num
-            cells = [c.strip().replace("\xa0", " ").strip() for c in cells]
+            cells = [c.strip().replace("\xa0", " ").strip() for c in raw]
             if not any(cells):
                 continue
             if not header_seen and [c.lower() for c in cells[:NCOLS]] == [
@@ -94,8 +94,8 @@ ensure_csvfile()
 
 # ruff: noqa: E402 - the stand-in must exist before the importer is imported
 import sqlalchemy as sa
-from importkit import EJ1, ET1, GOOD_PW, REFERENT, T0, fast_settings, row, write_csv
 
+from importkit import EJ1, ET1, GOOD_PW, REFERENT, T0, fast_settings, row, write_csv
 from profilesync import db
 from profilesync.clock import FixedClock
 from profilesync.config import Settings
@@ -161,9 +161,7 @@ class Inbox:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def drop(
-        self, name: str, rows: Iterable[Sequence[str]], login: str | None = REFERENT
-    ) -> Path:
+    def drop(self, name: str, rows: Iterable[Sequence[str]], login: str | None = REFERENT) -> Path:
         return write_csv(self.folder(login) / name, rows)
 
     def settle(self) -> Any:

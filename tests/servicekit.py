@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import time
@@ -39,8 +38,9 @@ def write_config(tmp: Path, url: str, **extra: str) -> Path:
     return path
 
 
-def profilesync(config: Path, *args: str, env: dict[str, str] | None = None,
-                **kw: object) -> subprocess.CompletedProcess[str]:
+def profilesync(
+    config: Path, *args: str, env: dict[str, str] | None = None, **kw: object
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*cli_command(), *args, "--config", str(config)],
         capture_output=True,
@@ -87,4 +87,4 @@ class NotifySocket:
 
     def close(self) -> None:
         self.sock.close()
-        os.unlink(self.path)
+        self.path.unlink()

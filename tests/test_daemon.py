@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, report_rows, write_csv
 
+from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, report_rows, write_csv
 from profilesync import messages
 from profilesync.columns import COLUMNS
 from profilesync.jobs import JobContext, run_job
@@ -160,7 +160,7 @@ def test_rerun_processes_the_private_copy_as_a_new_run_until_it_expires(box: Inb
     box.clock.advance(timedelta(days=box.settings.daemon.private_copy_days, seconds=1))
     ctx = JobContext(box.settings, box.sf, box.clock, "test")
     assert "2 private copies" in run_job("prune", ctx)
-    with pytest.raises(RerunUnavailable, match="private copy of r.csv has expired"):
+    with pytest.raises(RerunUnavailable, match=r"private copy of r\.csv has expired"):
         rerun(box.daemon, first.id)
     assert Path(first.archive_path).exists()  # archives are kept longer
 

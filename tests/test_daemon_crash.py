@@ -13,18 +13,16 @@ import stat
 from pathlib import Path
 
 import pytest
-from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, report_rows
-from servicekit import profilesync, write_config
 
+from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, report_rows
 from profilesync.faults import CRASH_ENV, POINTS
+from servicekit import profilesync, write_config
 
 LINES = 5
 
 
 @pytest.mark.parametrize("point", POINTS)
-def test_a_kill_9_anywhere_resumes_to_exactly_once(
-    point: str, db_url: str, tmp_path: Path
-) -> None:
+def test_a_kill_9_anywhere_resumes_to_exactly_once(point: str, db_url: str, tmp_path: Path) -> None:
     world = Inbox(db_url, tmp_path)
     config = write_config(tmp_path, db_url, batch_size="2")
     path = world.drop("crash.csv", [account_row(n) for n in range(1, LINES + 1)])
@@ -48,7 +46,8 @@ def test_a_kill_9_anywhere_resumes_to_exactly_once(
     assert GOOD_PW.encode() not in archive.read_bytes()
     assert stat.S_IMODE(private.stat().st_mode) == 0o600
     assert list((world.state / "archive" / REFERENT).iterdir()) == [archive]
-    assert not [p for p in (world.state / "work").rglob("*") if p.is_file() and
-                not p.name.endswith(".lock")]
+    assert not [
+        p for p in (world.state / "work").rglob("*") if p.is_file() and not p.name.endswith(".lock")
+    ]
     assert not list(world.folder().iterdir())
     world.close()

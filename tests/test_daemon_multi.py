@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from daemonkit import Inbox, account_row, write_csv
 from fixtures_db import _truncate
 from servicekit import start_daemon, wait_for, write_config
@@ -24,26 +24,20 @@ def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
     yield url
 
 
-def test_two_daemons_share_an_inbox_and_process_each_file_once(
-    pg_url: str, tmp_path: Path
-) -> None:
+def test_two_daemons_share_an_inbox_and_process_each_file_once(pg_url: str, tmp_path: Path) -> None:
     world = Inbox(pg_url, tmp_path)
     config = write_config(tmp_path, pg_url, rescan_seconds="2")
     daemons = [start_daemon(config), start_daemon(config)]
     try:
-        wait_for(
-            lambda: len(list((world.state / "daemons").glob("*.json"))) == 2, "both daemons"
-        )
+        wait_for(lambda: len(list((world.state / "daemons").glob("*.json"))) == 2, "both daemons")
         staging = tmp_path / "staging"
         staging.mkdir()
         for n in range(FILES):
             write_csv(staging / f"f{n:02d}.csv", [account_row(n)])
         for n in range(FILES):
-            os.rename(staging / f"f{n:02d}.csv", world.folder() / f"f{n:02d}.csv")
+            (staging / f"f{n:02d}.csv").rename(world.folder() / f"f{n:02d}.csv")
         wait_for(lambda: len(world.reports()) == FILES, f"{FILES} reports", timeout=240)
-        wait_for(
-            lambda: not [p for p in (world.state / "work").rglob("*.csv")], "work/ to empty"
-        )
+        wait_for(lambda: not [p for p in (world.state / "work").rglob("*.csv")], "work/ to empty")
     finally:
         for proc in daemons:
             proc.send_signal(signal.SIGTERM)

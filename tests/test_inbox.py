@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from daemonkit import FakeMonotonic
 
+from daemonkit import FakeMonotonic
 from profilesync.inbox import Dropped, StabilityTracker, is_candidate, scan
 from profilesync.masking import mask_passwords
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from daemonkit import ET1, Inbox, account_row, utc
 
+from daemonkit import ET1, Inbox, account_row, utc
 from profilesync import lease
 from profilesync.clock import FixedClock
 from profilesync.jobs import JobContext, Schedule, UnknownJob, due_jobs, run_job, run_leased
@@ -70,7 +70,9 @@ def test_validity_follows_debut_and_fin_across_midnight_in_paris(box: Inbox) -> 
 
     at_paris(box, 2026, 3, 20, 0, 0, 30)
     summary = run_job("validity", ctx)
-    assert summary.startswith("1 activated, 0 ended, 0 back to pending, 0 accounts locked, 1 unlocked")
+    assert summary.startswith(
+        "1 activated, 0 ended, 0 back to pending, 0 accounts locked, 1 unlocked"
+    )
     assert state(box, "user1") == ("active", False)
     assert changes(box, "user1") == before + 1
     assert run_job("validity", ctx).startswith("0 activated")  # idempotent
@@ -86,7 +88,8 @@ def test_validity_follows_debut_and_fin_across_midnight_in_paris(box: Inbox) -> 
     assert changes(box, "user1") == before + 2
     assert state(box, "user2") == ("active", False)
     audits = box.scalar(
-        "SELECT count(*) FROM audit WHERE actor = 'profilesync:validity' AND entity_key LIKE 'user1%'"
+        "SELECT count(*) FROM audit "
+        "WHERE actor = 'profilesync:validity' AND entity_key LIKE 'user1%'"
     )
     assert audits == 4  # activate, unlock, end, lock
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from daemonkit import REFERENT, Inbox, account_row, write_csv
-from servicekit import NotifySocket, start_daemon, wait_for, write_config
 
+from daemonkit import REFERENT, Inbox, account_row, write_csv
 from profilesync.notify import Notifier
+from servicekit import NotifySocket, start_daemon, wait_for, write_config
 
 
 @pytest.fixture
@@ -98,8 +98,9 @@ def test_sigterm_finishes_the_file_in_progress_then_exits_0(db_url: str, tmp_pat
         big.rename(world.folder() / "a-gros.csv")
 
         def processing() -> bool:
-            return any(b"processing" in p.read_bytes()
-                       for p in (world.state / "daemons").glob("*.json"))
+            return any(
+                b"processing" in p.read_bytes() for p in (world.state / "daemons").glob("*.json")
+            )
 
         wait_for(processing, "the daemon to start on the big file")
         write_csv(world.folder() / "b-suivant.csv", [account_row(9999)])

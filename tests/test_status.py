@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from daemonkit import Inbox, account_row
-from servicekit import write_config
 from typer.testing import CliRunner
 
+from daemonkit import Inbox, account_row
 from profilesync.cli import app
 from profilesync.heartbeat import Heartbeat
+from servicekit import write_config
 
 runner = CliRunner()
 
