@@ -1,13 +1,16 @@
 """Database fixtures: every database test runs on SQLite and on PostgreSQL.
 
-`db_url` yields the URL of an empty, fully migrated database. PostgreSQL gets one
-throw-away database per test session (dropped at the end), truncated between tests.
-A missing PostgreSQL skips loudly, or fails when PROFILESYNC_TEST_REQUIRE_ALL=1 (CI).
+`db_url` yields the URL of an empty database migrated by the real Alembic migrations (the
+schema production gets, not `create_all`). PostgreSQL gets one throw-away database per
+test session (dropped at the end), truncated between tests; SQLite gets a copy of a file
+migrated once per session. A missing PostgreSQL skips loudly, or fails when
+PROFILESYNC_TEST_REQUIRE_ALL=1 (CI).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from profilesync import db
 from profilesync.model import Base
 
 PG_ENV = "PROFILESYNC_TEST_POSTGRES_URL"
@@ -33,37 +37,70 @@ def missing_backend(what: str) -> None:
     pytest.skip(message)
 
 
-def _create_schema(url: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        Base.metadata.create_all(engine)
-    finally:
-        engine.dispose()
+def pg_base_url() -> str:
+    return os.environ.get(PG_ENV, DEFAULT_PG)
 
 
 @pytest.fixture(scope="session")
-def _pg_database() -> Iterator[str | None]:
-    base_url = sa.make_url(os.environ.get(PG_ENV, DEFAULT_PG))
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    name = f"profilesync_test_{uuid.uuid4().hex[:10]}"
+def pg_server() -> Iterator[sa.Engine | None]:
+    """An AUTOCOMMIT engine on the PostgreSQL server (to create databases), or None."""
+    admin = sa.create_engine(pg_base_url(), isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
+        with admin.connect():
+            pass
+    except sa.exc.OperationalError:
         admin.dispose()
         yield None
-        _ = exc
         return
-    url = base_url.set(database=name).render_as_string(hide_password=False)
-    _create_schema(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield admin
     admin.dispose()
 
 
+@pytest.fixture
+def pg_empty_url(pg_server: sa.Engine | None) -> Iterator[str]:
+    """A brand-new PostgreSQL database with no schema at all (dropped afterwards)."""
+    if pg_server is None:
+        missing_backend(f"PostgreSQL at {pg_base_url()}")
+    assert pg_server is not None
+    name = f"profilesync_test_{uuid.uuid4().hex[:10]}"
+    with pg_server.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield sa.make_url(pg_base_url()).set(database=name).render_as_string(hide_password=False)
+    with pg_server.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def _pg_database(pg_server: sa.Engine | None) -> Iterator[str | None]:
+    if pg_server is None:
+        yield None
+        return
+    name = f"profilesync_test_{uuid.uuid4().hex[:10]}"
+    with pg_server.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(pg_base_url()).set(database=name).render_as_string(hide_password=False)
+    db.upgrade(url)
+    yield url
+    with pg_server.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per session; each test gets a copy (migrating is slow)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "profilesync.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    try:
+        db.upgrade(engine)
+    finally:
+        # The last connection closing checkpoints the WAL into the main file.
+        engine.dispose()
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
 def _truncate(url: str) -> None:
-    engine = sa.create_engine(url)
+    engine = db.make_engine(url)
     try:
         with engine.begin() as conn:
             names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
@@ -76,12 +113,12 @@ def _truncate(url: str) -> None:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty migrated database, once per engine."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'profilesync.db'}"
-        _create_schema(url)
-        yield url
+        path = tmp_path / "profilesync.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
     pg = request.getfixturevalue("_pg_database")
     if pg is None:
-        missing_backend(f"PostgreSQL at {os.environ.get(PG_ENV, DEFAULT_PG)}")
+        missing_backend(f"PostgreSQL at {pg_base_url()}")
     _truncate(pg)
     yield pg

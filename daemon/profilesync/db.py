@@ -1,0 +1,220 @@
+"""Opening the profile database and keeping its schema in step with the code (Alembic).
+
+One place decides how an engine is made, so that SQLite behaves like a real transactional
+database (WAL, foreign keys, a busy timeout, SAVEPOINTs that work) and PostgreSQL always
+goes through psycopg 3. The schema belongs to the migrations shipped inside the package;
+commands refuse to run on a database whose revision is not the one the code expects,
+rather than failing later on a missing column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+UPGRADE_HINT = "run `profilesync db upgrade`"
+# SQLite waits this long for another writer before giving up with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Any constant of our own: two processes upgrading one PostgreSQL database take turns.
+_PG_MIGRATION_LOCK = 0x70726F66  # "prof"
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or used as configured."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database server or file cannot be reached or opened."""
+
+
+class SchemaOutOfDate(DatabaseError):
+    """The database schema is not the revision this version of profilesync expects."""
+
+
+@dataclass(frozen=True)
+class UpgradeResult:
+    """The revisions before and after `upgrade`; equal when there was nothing to do."""
+
+    before: str | None
+    after: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def normalise_url(url: str | URL) -> URL:
+    """`postgresql://` and `postgres://` mean psycopg 3: the only PostgreSQL driver we ship."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise DatabaseError(f"[database] url is not a database URL: {_safe(url)!r}") from None
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def display_url(url: str | URL) -> str:
+    """The URL for messages and logs: never with its password."""
+    return normalise_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine for the configured URL; extra keyword arguments go to `create_engine`."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, **kwargs)
+    if parsed.get_backend_name() == "postgresql":
+        # A daemon keeps connections for days: check them before use rather than fail
+        # the first query after a server restart or a firewall's idle timeout.
+        kwargs.setdefault("pool_pre_ping", True)
+        connect_args = kwargs.setdefault("connect_args", {})
+        if "application_name" not in parsed.query:
+            connect_args.setdefault("application_name", "profilesync")
+    try:
+        return sa.create_engine(parsed, **kwargs)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise DatabaseError(f"cannot use database {display_url(parsed)}: {exc}") from None
+
+
+def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseUnavailable(
+                f"cannot create the folder of the database {path}: {exc.strerror}"
+            ) from None
+    engine = sa.create_engine(url, **kwargs)
+    sa.event.listen(engine, "connect", _sqlite_on_connect)
+    sa.event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module, whose legacy mode neither
+    # begins before a SAVEPOINT nor before DDL: `_sqlite_on_begin` emits our own BEGIN.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock up front, where the busy timeout applies; a deferred
+    # transaction that reads and then writes can fail at once with "database is locked"
+    # when another writer committed in between (the busy handler cannot help there).
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (reports are built from them)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """The Alembic configuration, without an alembic.ini: the scripts live in the package.
+
+    Developers create a revision with
+    `alembic.command.revision(db.alembic_config(), autogenerate=True, message=…)` after
+    setting `sqlalchemy.url` with `cfg.set_main_option`.
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    """The revision this version of the code expects."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships its migrations
+        raise DatabaseError("no migration found in the package: broken installation")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's revision, or None for a database that was never initialised."""
+    with _connect(engine) as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(target: str | URL | Engine, revision: str = "head") -> UpgradeResult:
+    """Bring the schema to `revision` in one transaction; a no-op when already there."""
+    engine = target if isinstance(target, Engine) else make_engine(target)
+    try:
+        with _connect(engine) as conn, conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            before = MigrationContext.configure(conn).get_current_revision()
+            command.upgrade(alembic_config(conn), revision)
+            after = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        if engine is not target:
+            engine.dispose()
+    return UpgradeResult(before, after)
+
+
+def require_current(engine: Engine) -> None:
+    """Raise `SchemaOutOfDate` unless the database is exactly at the code's revision."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return
+    where = display_url(engine.url)
+    if current is None:
+        raise SchemaOutOfDate(f"the database {where} is not initialised: {UPGRADE_HINT}")
+    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if current not in known:
+        raise SchemaOutOfDate(
+            f"the database {where} is at revision {current}, unknown to this version of "
+            f"profilesync (which expects {head}): it was upgraded by a newer version; "
+            "install that version again"
+        )
+    raise SchemaOutOfDate(
+        f"the database {where} is at revision {current}, this version of profilesync "
+        f"expects {head}: {UPGRADE_HINT}"
+    )
+
+
+@contextmanager
+def _connect(engine: Engine) -> Iterator[Connection]:
+    try:
+        conn = engine.connect()
+    except sa.exc.OperationalError as exc:
+        raise DatabaseUnavailable(
+            f"cannot open the database {display_url(engine.url)}: {_first_line(exc.orig)}"
+        ) from None
+    with conn:
+        yield conn
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error or "").strip()
+    return text.splitlines()[0] if text else "unknown error"
+
+
+def _safe(url: str | URL) -> str:
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    # An unparsable URL may still hold a password after "user:": keep only the scheme.
+    return url.split("://", 1)[0] + "://…" if "://" in url else "…"
