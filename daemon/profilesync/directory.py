@@ -209,9 +209,7 @@ def skeletons(session: Session, tree: Tree, ets: Collection[str]) -> dict[str, S
         teams: dict[str, list[str]] = defaultdict(list)
         if ids:
             for est_id, name in session.execute(
-                select(Team.establishment_id, Team.name).where(
-                    Team.establishment_id.in_(list(ids))
-                )
+                select(Team.establishment_id, Team.name).where(Team.establishment_id.in_(list(ids)))
             ):
                 teams[ids[est_id]].append(name)
         for et in ids.values():

@@ -182,7 +182,9 @@ class Pipeline:
         try:
             message_id = op()
         except LDAPException as exc:
-            raise DirectoryUnavailable(f"directory connection failed: {type(exc).__name__}") from None
+            raise DirectoryUnavailable(
+                f"directory connection failed: {type(exc).__name__}"
+            ) from None
         if not isinstance(message_id, int) or isinstance(message_id, bool):
             raise DirectoryUnavailable("the directory connection refused a request")
         self._pending.append((message_id, done))
@@ -203,7 +205,9 @@ class Pipeline:
                 if self._conn.closed or waited >= self._timeout:
                     raise DirectoryUnavailable("no answer from the directory") from None
             except LDAPException as exc:
-                raise DirectoryUnavailable(f"directory connection lost: {type(exc).__name__}") from None
+                raise DirectoryUnavailable(
+                    f"directory connection lost: {type(exc).__name__}"
+                ) from None
         entries = tuple(r for r in (response or ()) if r.get("type") == "searchResEntry")
         return Result(
             int(result["result"]),

@@ -298,4 +298,3 @@ def _send_group(pipe: Pipeline, change: _GroupChange, report: PushReport) -> Non
                 report.fail((ACCOUNT, key), result)
 
     pipe.modify(change.dn, {"member": ops}, done)
-

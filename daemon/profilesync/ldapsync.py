@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import and_, case, delete, func, select, text
 from sqlalchemy.orm import Session
@@ -67,8 +68,9 @@ class SyncReport:
         return text + (f" ; annuaire indisponible : {self.error}" if self.error else "")
 
 
-@dataclass(frozen=True)
-class Backlog:
+class Backlog(NamedTuple):
+    """The queue as `status` shows it."""
+
     due: int
     waiting: int
     parked: int
@@ -171,7 +173,9 @@ def _one_batch(
                 report.parked += len(by_key[key])
                 log.error("directory change %s %r parked: %s", key[0], key[1], failure.error)
         for i in range(0, len(done), 500):
-            session.execute(delete(DirectoryChange).where(DirectoryChange.id.in_(done[i : i + 500])))
+            session.execute(
+                delete(DirectoryChange).where(DirectoryChange.id.in_(done[i : i + 500]))
+            )
         report.pushed += len(done)
         report.entries_added += result.entries_added
         report.entries_modified += result.entries_modified

@@ -302,23 +302,34 @@ def _configure(
         raise SlapdError(f"slapadd could not load the base entries: {seed.stderr[-500:]}")
 
 
+def _listening(inst: Instance) -> bool:
+    """A plain TCP probe first: ldap3 leaks its socket when the connect itself fails."""
+    try:
+        with socket.create_connection((inst.host, inst.port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def _wait_ready(inst: Instance, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
-        if inst.pid() is not None:
+        if inst.pid() is not None and _listening(inst):
+            conn = Connection(
+                Server(inst.url, get_info=NONE, connect_timeout=1),
+                inst.root_dn,
+                inst.root_password(),
+                receive_timeout=2,
+            )
             try:
-                conn = Connection(
-                    Server(inst.url, get_info=NONE, connect_timeout=1),
-                    inst.root_dn,
-                    inst.root_password(),
-                    receive_timeout=2,
-                )
                 if conn.bind():
-                    conn.unbind()
                     return
                 last = str(conn.result.get("description"))
             except LDAPException as exc:
                 last = type(exc).__name__
+            finally:
+                with contextlib.suppress(LDAPException, OSError):
+                    conn.unbind()
         time.sleep(0.05)  # slapd gives no readiness signal: poll, with a deadline
     raise SlapdError(f"slapd at {inst.url} did not answer within {timeout:.0f} s ({last})")
