@@ -11,6 +11,7 @@ appears in no message: errors name the server and the bind DN, never the secret.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections import deque
 from collections.abc import Callable
@@ -118,17 +119,21 @@ def connect(settings: LdapSettings, *, pipelined: bool = True) -> Connection:
         _close(conn)
         raise DirectoryUnavailable(f"cannot reach {where}: {type(exc).__name__}") from None
     if not bound:
-        description = (conn.result or {}).get("description", "refused")
+        # ASYNC connections leave `result` empty and put the description in last_error.
+        description = (conn.result or {}).get("description") or conn.last_error or "refused"
         _close(conn)
         raise DirectoryUnavailable(f"bind to {where} refused: {description}")
     return conn
 
 
 def _close(conn: Connection) -> None:
-    try:
+    with contextlib.suppress(LDAPException, OSError):
         conn.unbind()
-    except (LDAPException, OSError):
-        pass
+    # ldap3 keeps the socket of a failed connect() open: close it ourselves.
+    sock = getattr(conn, "socket", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.close()
 
 
 def close(conn: Connection) -> None:

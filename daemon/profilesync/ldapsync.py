@@ -99,6 +99,9 @@ def sync_once(
     if not ldap.url:
         report.error = "aucun annuaire configuré ([ldap] url)"
         return report
+    with session_factory() as session:
+        if backlog(session, clock.now()).due == 0:
+            return report  # nothing due: do not even connect
     try:
         conn = connect(ldap)
     except (DirectoryUnavailable, DirectoryNotConfigured) as exc:
