@@ -12,4 +12,4 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p
 )
 
-pytest_plugins = ["fixtures_db"]
+pytest_plugins = ["fixtures_db", "fixtures_ldap"]
