@@ -230,3 +230,19 @@ def test_run_once_runs_due_jobs_and_validity_at_start(box: Inbox) -> None:
         ("directory_sync", "ok"),
     ]
     assert box.daemon.run_once().jobs == []
+
+
+def test_directory_sync_with_the_directory_down_fails_and_keeps_the_queue(box: Inbox) -> None:
+    box.drop("p.csv", [account_row(1)])
+    box.settle()
+    queued = box.scalar("SELECT count(*) FROM directory_change")
+    assert queued >= 1
+    down = box.settings.with_overrides(ldap={"url": "ldap://127.0.0.1:1", "timeout_seconds": 2})
+    ctx = JobContext(down, box.sf, box.clock, "test:1")
+    result = run_leased("directory_sync", ctx, force=True)
+    assert result.status == "failed"
+    assert "annuaire indisponible" in result.summary
+    assert box.scalar("SELECT count(*) FROM directory_change") == queued
+    assert box.scalar("SELECT last_status FROM job_lease WHERE name = 'directory_sync'") == (
+        "failed"
+    )

@@ -122,10 +122,13 @@ def _validity(ctx: JobContext) -> str:
 def _directory_sync(ctx: JobContext) -> str:
     if not ctx.settings.ldap.url:
         return "no directory configured ([ldap] url empty): changes stay queued"
-    from profilesync import ldapsync  # noqa: PLC0415 - LDAP only when configured
+    from profilesync import ldapsync  # noqa: PLC0415 - ldap3 only when a directory is set
 
     report = ldapsync.sync_once(ctx.session_factory, ctx.settings, clock=ctx.clock)
-    return str(report)
+    if report.error:
+        # Recorded as failed so `status` shows the outage; the queue waits, nothing is lost.
+        raise JobFailed(report.line())
+    return report.line()
 
 
 def _export(ctx: JobContext) -> str:

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from profilesync import claim, heartbeat, inbox, jobs
+from profilesync import claim, heartbeat, inbox, jobs, ldapsync
 from profilesync.clock import Clock
 from profilesync.config import Settings
-from profilesync.model import DirectoryChange, ImportRun, JobLease, RunStatus
+from profilesync.model import ImportRun, JobLease, RunStatus
 
 RECENT_RUNS = 10
 # A heartbeat older than this many beat intervals means the daemon is gone.
@@ -99,14 +99,7 @@ def _from_database(session: Session, settings: Settings, now: datetime, out: Sta
                 "report": Path(run.report_path or "").name,
             }
         )
-    not_parked = DirectoryChange.parked.is_(False)
-    count = sa.select(sa.func.count()).select_from(DirectoryChange)
-    out.directory = {
-        "due": session.scalar(count.where(not_parked, DirectoryChange.next_attempt_at <= now)) or 0,
-        "waiting": session.scalar(count.where(not_parked, DirectoryChange.next_attempt_at > now))
-        or 0,
-        "parked": session.scalar(count.where(DirectoryChange.parked.is_(True))) or 0,
-    }
+    out.directory = ldapsync.backlog(session, now)._asdict()
     leases = {row.name: row for row in session.scalars(sa.select(JobLease))}
     tz = ZoneInfo(settings.daemon.timezone)
     for name, sched in jobs.schedules(settings).items():
