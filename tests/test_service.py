@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -11,9 +12,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from daemonkit import REFERENT, Inbox, account_row, write_csv
+from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, write_csv
 from profilesync.notify import Notifier
-from servicekit import NotifySocket, start_daemon, wait_for, write_config
+from servicekit import NotifySocket, profilesync, start_daemon, wait_for, write_config
 
 
 @pytest.fixture
@@ -144,3 +145,50 @@ def test_signal_handler_sets_stop_and_run_once_stops_between_files(
         assert conn.execute(sa.text("SELECT count(*) FROM import_run")).scalar() == 1
     assert REFERENT
     world.close()
+
+
+def test_run_once_logs_one_json_line_per_file_without_secrets(db_url: str, tmp_path: Path) -> None:
+    world = Inbox(db_url, tmp_path)
+    config = write_config(tmp_path, db_url)
+    path = world.drop("j.csv", [account_row(1), account_row(2)])
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    done = profilesync(config, "run", "--once", "--log-format", "json")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("1 fichier(s) traité(s), 0 en cours de dépôt")
+    records = [json.loads(line) for line in done.stderr.splitlines()]
+    [file_line] = [r for r in records if r.get("run_id") == 1]
+    assert file_line["status"] == "done"
+    assert (file_line["total"], file_line["ok"], file_line["file"]) == (2, 2, "j.csv")
+    assert file_line["level"] == "INFO" and isinstance(file_line["seconds"], float)
+    assert {r.get("job") for r in records} >= {"validity", "directory_sync"}
+    assert GOOD_PW not in done.stderr
+    world.close()
+
+
+def test_the_systemd_unit_is_a_hardened_notify_service() -> None:
+    unit = (Path(__file__).resolve().parents[1] / "systemd" / "profilesync.service").read_text()
+    directives = {
+        line.partition("=")[0]: line.partition("=")[2]
+        for line in unit.splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    assert directives["Type"] == "notify"
+    assert directives["ExecStart"].startswith(
+        "/opt/profilesync/.venv/bin/profilesync run --config /etc/profilesync/profilesync.toml"
+    )
+    assert directives["User"] == "profilesync"
+    assert int(directives["WatchdogSec"]) > 0
+    assert directives["Restart"] == "on-failure"
+    for key, value in {
+        "ProtectSystem": "strict",
+        "NoNewPrivileges": "yes",
+        "PrivateTmp": "yes",
+        "ProtectHome": "yes",
+        "PrivateDevices": "yes",
+        "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+        "CapabilityBoundingSet": "",
+        "UMask": "0027",
+    }.items():
+        assert directives[key] == value, key
+    assert "@system-service" in unit
+    assert "ReadWritePaths=" in unit
