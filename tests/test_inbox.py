@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from daemonkit import FakeMonotonic
+from profilesync.columns import PASSWORD
 from profilesync.inbox import Dropped, StabilityTracker, is_candidate, scan
 from profilesync.masking import mask_passwords
 
@@ -151,3 +156,29 @@ def test_masking_keeps_lf_and_a_quoted_newline() -> None:
 def test_binary_is_not_masked_but_refused() -> None:
     assert mask_passwords(b"PK\x03\x04\x00\x00binary") is None
     assert mask_passwords(b"\x81\x8d\x8f") is None  # neither UTF-8 nor Windows-1252
+
+
+_cell = st.text(alphabet=st.sampled_from(list('ab;"\r\né€ \t=')), max_size=6)
+
+
+@given(
+    rows=st.lists(st.lists(_cell, min_size=10, max_size=13), min_size=1, max_size=5),
+    newline=st.sampled_from(["\r\n", "\n"]),
+    encoding=st.sampled_from(["utf-8", "cp1252"]),
+)
+def test_masking_hides_every_password_and_keeps_every_other_cell(
+    rows: list[list[str]], newline: str, encoding: str
+) -> None:
+    if newline == "\n":  # the csv module leaves a bare CR unquoted with LF line ends
+        rows = [[c.replace("\r", "") for c in r] for r in rows]
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, delimiter=";", lineterminator=newline).writerows(rows)
+    masked = mask_passwords(buffer.getvalue().encode(encoding))
+    assert masked is not None
+    parsed = list(csv.reader(io.StringIO(masked.decode(encoding), newline=""), delimiter=";"))
+    expected = [
+        [("***" if i == PASSWORD and c.strip() else c) for i, c in enumerate(r)]
+        for r in rows
+        if r != [""]  # csv writes a lone empty cell as an empty line
+    ]
+    assert [r for r in parsed if r] == [r for r in expected if r]

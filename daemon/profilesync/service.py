@@ -89,6 +89,7 @@ class Daemon:
         self._attempts: dict[Path, int] = {}
         self._unreadable_logged: set[Path] = set()
         self.heartbeat = Heartbeat(settings, self.clock.now(), self._tick_seconds())
+        self._last_beat = float("-inf")
 
     # --- one file ------------------------------------------------------------------------
 
@@ -215,8 +216,13 @@ class Daemon:
             session.commit()
 
     def _progress(self, *_args: object, **_kwargs: object) -> None:
-        """Called by the importer between batches: keep systemd's watchdog fed."""
+        """Called by the importer after each batch: a long file must not look like a hang
+        to systemd's watchdog nor to `status`."""
         self.notifier.ping()
+        now = self.monotonic()
+        if now - self._last_beat >= self._tick_seconds():
+            self._last_beat = now
+            self.heartbeat.beat(self.clock.now())
         crash_point("mid_file")
 
     # --- the inbox -----------------------------------------------------------------------
