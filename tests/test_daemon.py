@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, report_rows, write_csv
+from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, report_rows, row, write_csv
 from profilesync import messages
 from profilesync.columns import COLUMNS
+from profilesync.importer import approve_run
 from profilesync.jobs import JobContext, run_job
 from profilesync.rerun import RerunUnavailable, rerun
 
@@ -191,3 +192,28 @@ def test_an_unreadable_file_is_rejected_and_kept_privately(
     assert Path(run.private_copy_path).exists()
     assert not Path(run.work_path).exists()
     assert box.scalar("SELECT count(*) FROM account") == 0
+
+
+def test_a_mass_delete_waits_in_work_until_approved_then_is_archived(box: Inbox) -> None:
+    n = 12
+    box.drop("creation.csv", [account_row(i) for i in range(n)])
+    box.settle()
+    box.drop(
+        "suppression.csv",
+        [row("S", f"Nom{i}", f"Prenom{i}", ident=f"user{i}") for i in range(n)],
+    )
+    [held] = box.settle().files
+    assert held.status == "awaiting_approval"
+    run = box.runs()[-1]
+    assert Path(run.work_path).exists()
+    assert report_rows(Path(run.report_path))[1][:2] == ["0", "ERREUR"]
+    assert box.settle().files == []  # looked at again, nothing to do, nothing logged
+    approve_run(
+        run.id, approver="ops", settings=box.settings, session_factory=box.sf, clock=box.clock
+    )
+    [archived] = box.daemon.run_once().files
+    assert (archived.run_id, archived.status) == (run.id, "done")
+    run = box.runs()[-1]
+    assert not Path(run.work_path).exists()
+    assert Path(run.archive_path).exists()
+    assert box.scalar("SELECT count(*) FROM profile WHERE state = 'deleted'") == n

@@ -114,15 +114,20 @@ class Daemon:
             rerun_of=rerun_of,
         )
         run = self._run(run_id)
+        acted = False
         if run.status in UNFINISHED:
             self.heartbeat.beat(self.clock.now(), f"processing {run.file_name}")
             if not self._process(run, work):
                 return None
+            acted = True
         crash_point("after_process")
         run = self._run(run_id)
         if run.status in FINISHED:
             archive.finish(run_id, self.settings, self.session_factory)
             self._attempts.pop(work, None)
+            acted = True
+        if not acted:  # awaiting approval: looked at on every rescan, logged once
+            return None
         seconds = time.monotonic() - started
         log.info(
             "run %s %s/%s: %s, %s lignes : %s OK, %s ALERTE, %s ERREUR in %.2fs%s",
