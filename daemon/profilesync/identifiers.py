@@ -22,6 +22,11 @@ from profilesync import messages as msg
 from profilesync.outcome import Problem
 
 Parsed = tuple[str | None, Problem | None]
+
+# Verdicts on short cells are cached (a file repeats its EJ, ET and dates on every line);
+# long cells are never kept, so a hostile file cannot make the daemon hoard its content.
+_CACHE_SIZE = 4096
+_CACHED_MAX = 16
 ParsedDate = tuple[date | None, Problem | None]
 
 _DOUBLED = str.maketrans("0123456789", "0246813579")  # digit -> digit sum of its double
@@ -57,9 +62,14 @@ def finess_valid(value: str) -> bool:
     return luhn_ok(CORSICA_DIGITS.get(value[:2], value[:2]) + value[2:])
 
 
-@lru_cache(maxsize=4096)
 def read_finess(text: str, column: str) -> Parsed:
     """A FINESS cell; an 8-digit value whose leading 0 a spreadsheet dropped is completed."""
+    if len(text) > _CACHED_MAX:
+        return _read_finess(text, column)
+    return _read_finess_cached(text, column)
+
+
+def _read_finess(text: str, column: str) -> Parsed:
     value = text.upper()
     if finess_valid(value):
         return value, None
@@ -73,6 +83,9 @@ def read_finess(text: str, column: str) -> Parsed:
     if _FINESS.fullmatch(value):
         return None, Problem.erreur(msg.finess_key(column))
     return None, Problem.erreur(msg.finess_malformed(column))
+
+
+_read_finess_cached = lru_cache(maxsize=_CACHE_SIZE)(_read_finess)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,6 +172,12 @@ def _calendar(year: int, month: int, day: int) -> date | None:
 
 def read_date(text: str, column: str) -> ParsedDate:
     """A date cell: JJ/MM/AAAA or J/M/AAAA; ISO accepted with ALERTE; serials refused."""
+    if len(text) > _CACHED_MAX:
+        return _read_date(text, column)
+    return _read_date_cached(text, column)
+
+
+def _read_date(text: str, column: str) -> ParsedDate:
     m = _DMY.fullmatch(text)
     if m is not None:
         day, month, year = m.groups()
@@ -179,3 +198,7 @@ def read_date(text: str, column: str) -> ParsedDate:
         guess = format_date(_SERIAL_EPOCH + timedelta(days=int(m.group(1))))
         return None, Problem.erreur(msg.date_serial(column, guess))
     return None, Problem.erreur(msg.date_malformed(column))
+
+
+# A file's lines share a handful of début and fin dates.
+_read_date_cached = lru_cache(maxsize=_CACHE_SIZE)(_read_date)
