@@ -58,9 +58,10 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 # The five bytes Windows-1252 leaves undefined (Python's cp1252 codec rejects them too).
 _CP1252_HOLES = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
-# Byte sequences that need more than str.strip() in csvfile: the `="…"` spreadsheet
-# trick, and (UTF-8 only) a zero-width space or a BOM inside the file.
-_NOT_PLAIN = (b'="', "\u200b".encode(), codecs.BOM_UTF8)
+# What makes csvfile do more than str.strip() on every cell: the `="…"` spreadsheet trick,
+# and (UTF-8 only) a zero-width space or a BOM inside the file.
+_FORMULA = b'="'
+_EXOTIC_SPACES = ("\u200b".encode(), codecs.BOM_UTF8)
 # The quote structure of RFC 4180 as the csv module reads it (non-strict): runs without
 # quotes; a quote inside an unquoted cell (preceded by a non-separator) is literal; a quote
 # at the start of a cell opens a quoted cell that must close within QUOTED_MAX characters
@@ -92,8 +93,8 @@ class Scan:
 
     encoding: str
     lines: int  # physical lines: an upper bound on rows
-    # No byte sequence of _NOT_PLAIN: trimming is str.strip() alone.
-    plain: bool
+    formulas: bool  # some cell may be a `="…"`
+    exotic_spaces: bool  # a zero-width space or an inner BOM: str.strip() is not enough
 
 
 def _breaks(buf: bytes, start: int, end: int) -> int:
@@ -131,7 +132,8 @@ class _Scanner:
         # byte before them.
         self.pending = b""
         self.pending_last = b"\n"
-        self.plain = True
+        self.formulas = False
+        self.exotic_spaces = False
         self.tail = b""
 
     def line_at(self, buf: bytes, pos: int) -> int:
@@ -162,14 +164,16 @@ class _Scanner:
         self.last = data[-1:]
 
     def _check_plain(self, data: bytes) -> None:
-        if self.plain:
-            edge = self.tail + data[:2]  # a sequence split between two chunks
-            # A one-byte `in` is memchr; the whole sequence is searched only if its first
-            # byte occurs (rare: `=`, 0xE2, 0xEF).
-            self.plain = not any(
-                (seq[:1] in data and seq in data) or seq in edge for seq in _NOT_PLAIN
+        edge = self.tail + data[:2]  # a sequence split between two chunks
+        self.tail = data[-2:]
+        # A one-byte `in` is memchr; the whole sequence is searched only if its first
+        # byte occurs (`=` is rare, and 0xE2 0xEF are in UTF-8 files only).
+        if not self.formulas:
+            self.formulas = (b"=" in data and _FORMULA in data) or _FORMULA in edge
+        if not self.exotic_spaces:
+            self.exotic_spaces = any(
+                (seq[:1] in data and seq in data) or seq in edge for seq in _EXOTIC_SPACES
             )
-            self.tail = data[-2:]
 
     def _check_windows(self, buf: bytes) -> None:
         # Windows aligned on file offsets: chunks start at multiples of CHUNK, itself a
@@ -237,12 +241,12 @@ class _Scanner:
         # Physical lines: the last one counts only if something follows its line break.
         lines = self.line - (self.last in (b"\r", b"\n"))
         if self.utf8 is not None:
-            return Scan("utf-8-sig", lines, self.plain)
+            return Scan("utf-8-sig", lines, self.formulas, self.exotic_spaces)
         if self.bom:
             raise FileRejected(messages.invalid_utf8_with_bom(self.utf8_error_line))
         if self.hole is not None:
             raise FileRejected(messages.undecodable(*self.hole))
-        return Scan("cp1252", lines, self.plain)
+        return Scan("cp1252", lines, self.formulas, self.exotic_spaces)
 
 
 def scan(fh: BinaryIO, max_bytes: int) -> Scan:
