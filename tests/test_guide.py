@@ -1,0 +1,74 @@
+"""The référents' guide explains every message of the catalogue, so it cannot drift from the code.
+
+Each constant of `messages.py` must appear verbatim in `docs/guide-referent.md`. Each
+function is rendered with marker arguments; the text between the markers (the fixed part of
+the message) must appear verbatim in the guide, where the guide writes `<valeur>` (or any
+placeholder) for the variable parts.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from profilesync import messages
+
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guide-referent.md"
+
+# A value per parameter type, and the pattern it shows as once rendered.
+_SAMPLES: dict[Any, tuple[Callable[[int], Any], Callable[[int], str]]] = {
+    str: (lambda i: f"\x00{i}\x00", lambda i: re.escape(f"\x00{i}\x00")),
+    int: (lambda i: 987650 + i, lambda i: rf"987[\s\u202f\u00a0.,]?65{i}"),
+    float: (lambda i: 987650.0 + i, lambda i: rf"987[\s\u202f\u00a0.,]?65{i}(?:[.,]0+)?"),
+    date: (lambda i: date(2031, 7, 10 + i), lambda i: rf"(?:{10 + i}/07/2031|2031-07-{10 + i})"),
+    Path: (lambda i: Path(f"/x/\x00{i}\x00"), lambda i: rf"\S*\x00{i}\x00"),
+}
+
+
+def catalogue() -> Iterator[tuple[str, object]]:
+    for name, value in vars(messages).items():
+        if name.startswith("_") or name == "annotations":
+            continue
+        constant = isinstance(value, str) and name.isupper()
+        function = inspect.isfunction(value) and value.__module__ == messages.__name__
+        if constant or function:
+            yield name, value
+
+
+def fixed_parts(fn: Callable[..., object]) -> list[str]:
+    """The literal text of a message function, split where its arguments appear."""
+    hints = typing.get_type_hints(fn)
+    args: dict[str, Any] = {}
+    patterns: list[str] = []
+    for i, (pname, param) in enumerate(inspect.signature(fn).parameters.items()):
+        hint = hints.get(pname, str)
+        if typing.get_origin(hint) is not None or hint not in _SAMPLES:
+            if param.default is not inspect.Parameter.empty:
+                continue
+            pytest.fail(f"messages.{fn.__name__}: add a sample for parameter type {hint!r}")
+        make, pattern = _SAMPLES[hint]
+        args[pname] = make(i)
+        patterns.append(pattern(i))
+    text = fn(**args)
+    assert isinstance(text, str)
+    parts = re.split("|".join(patterns), text) if patterns else [text]
+    return [p.strip() for p in parts if sum(c.isalnum() for c in p) >= 3]
+
+
+def test_the_catalogue_is_not_empty() -> None:
+    assert dict(catalogue()), "messages.py has no message: is the catalogue filled?"
+
+
+@pytest.mark.parametrize(("name", "message"), list(catalogue()))
+def test_every_message_is_in_the_guide(name: str, message: object) -> None:
+    guide = GUIDE.read_text(encoding="utf-8")
+    parts = [message] if isinstance(message, str) else fixed_parts(message)  # type: ignore[arg-type]
+    missing = [p for p in parts if p not in guide]
+    assert not missing, f"docs/guide-referent.md does not explain messages.{name}: {missing}"
