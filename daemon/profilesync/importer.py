@@ -10,6 +10,7 @@ replayed one line per savepoint so that a single bad line cannot block the file.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import uuid
 from collections import Counter
@@ -46,6 +47,15 @@ from profilesync.secret import Secret
 from profilesync.store import Context, apply
 
 OUTCOME = LineOutcome.__table__
+# Cells go as JSON text: sqlite3 stores it as is; psycopg sends str untyped, so PostgreSQL
+# casts it to the json column.
+_INSERT_OUTCOME = (
+    "INSERT INTO line_outcome (run_id, line, code, messages, cells) "
+    "VALUES ({m}, {m}, {m}, {m}, {m})"
+)
+_SELECT_OUTCOMES = sa.text(
+    "SELECT line, code, messages, cells FROM line_outcome WHERE run_id = :run ORDER BY line"
+)
 RUN = ImportRun.__table__
 Progress = Callable[[int, int], None]
 SessionFactory = sessionmaker[Session]
@@ -281,7 +291,6 @@ class _Processor:
         self.clock = clock
         self.progress = progress
         self.dry = dry
-        self._memo: dict[Secret, Future[str]] = {}
         self._hash_fn = hash_fn
         self.path = Path(run.work_path or "")
 
@@ -290,11 +299,6 @@ class _Processor:
             self.session.flush()
         else:
             self.session.commit()
-
-    def _hash(self, secret: Secret) -> Future[str]:
-        if secret not in self._memo:
-            self._memo[secret] = self._hash_fn(secret)
-        return self._memo[secret]
 
     def run(self) -> None:
         run = self.run_row
@@ -393,7 +397,7 @@ class _Processor:
             policy=self.settings.passwords,
             establishments=load_establishments(conn),
             allowed=allowed,
-            hash=self._hash,
+            hash=self._hash_fn,
         )
         size = max(1, self.settings.database.batch_size)
         batch: list[Checked] = []
@@ -429,7 +433,6 @@ class _Processor:
                     problems = (*checked.problems, _db_error())
                     self._write_outcomes(conn, [Outcome.of(checked.number, problems, checked.cells)])
         self._commit()
-        self._memo.clear()
         return len(batch)
 
     def _decide_and_write(self, conn: Connection, batch: list[Checked], ctx: Context) -> None:
@@ -446,18 +449,15 @@ class _Processor:
         self._write_outcomes(conn, outcomes)
 
     def _write_outcomes(self, conn: Connection, outcomes: list[Outcome]) -> None:
+        """One executemany straight to the driver: the hot path of an unchanged re-import."""
+        run_id = self.run_row.id
         rows = [
-            {
-                "run_id": self.run_row.id,
-                "line": o.line,
-                "code": o.code.value,
-                "messages": " | ".join(o.messages),
-                "cells": list(o.cells),
-            }
+            (run_id, o.line, o.code.value, " | ".join(o.messages), json.dumps(list(o.cells)))
             for o in outcomes
         ]
         if rows:
-            conn.execute(OUTCOME.insert(), rows)
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            conn.exec_driver_sql(_INSERT_OUTCOME.format(m=mark), rows)
 
     def _counts(self) -> Summary:
         return _summary(self.session, self.run_row.id)
@@ -483,18 +483,14 @@ def _summary(session: Session, run_id: int) -> Summary:
 
 def outcomes(session: Session, run_id: int) -> Iterator[Outcome]:
     """A run's outcomes in line order, streamed (the report and `show` read them)."""
-    query = (
-        sa.select(OUTCOME.c.line, OUTCOME.c.code, OUTCOME.c.messages, OUTCOME.c.cells)
-        .where(OUTCOME.c.run_id == run_id)
-        .order_by(OUTCOME.c.line)
-        .execution_options(yield_per=2000)
-    )
-    for r in session.execute(query):
+    query = _SELECT_OUTCOMES.execution_options(yield_per=2000)
+    codes = {c.value: c for c in Code}
+    for line, code, text, cells in session.execute(query, {"run": run_id}):
         yield Outcome(
-            line=r.line,
-            code=Code(r.code),
-            messages=tuple(r.messages.split(" | ")) if r.messages else (),
-            cells=tuple(r.cells),
+            line=line,
+            code=codes[code],
+            messages=tuple(text.split(" | ")) if text else (),
+            cells=tuple(json.loads(cells) if isinstance(cells, str) else cells),
         )
 
 
