@@ -11,6 +11,132 @@ from __future__ import annotations
 # Whole-file rejections (csvfile.py): the report's single row, Ligne 0.
 # ---------------------------------------------------------------------------------------------
 
+_RESAVE = "enregistrez-le au format CSV (séparateur : point-virgule)"
+
+
+def _mio(size: int, *, up: bool) -> str:
+    """A size in Mio with one decimal (French comma); sizes round up, limits down, so that
+    a file over its limit never reads as equal to it."""
+    tenths = -(-size * 10 // 2**20) if up else size * 10 // 2**20
+    whole, frac = divmod(tenths, 10)
+    return f"{whole} Mio" if frac == 0 else f"{whole},{frac} Mio"
+
+
+def _count(n: int) -> str:
+    """An integer with French digit grouping (a space every three digits)."""
+    return f"{n:,}".replace(",", " ")
+
+
+def file_too_big(size: int, limit: int) -> str:
+    return (
+        f"Fichier trop volumineux : {_mio(size, up=True)} pour une limite de "
+        f"{_mio(limit, up=False)}. Découpez-le en plusieurs fichiers."
+    )
+
+
+def too_many_rows(count: int, limit: int) -> str:
+    return (
+        f"Fichier trop long : {_count(count)} lignes pour une limite de {_count(limit)}. "
+        "Découpez-le en plusieurs fichiers."
+    )
+
+
+# What a binary file really is, by its first bytes (see csvscan.sniff_binary).
+_NOT_TEXT = {
+    "xlsx": "un classeur (xlsx/ods)",
+    "xls": "un classeur Excel 97-2003 (xls)",
+    "pdf": "un document PDF",
+    "png": "une image PNG",
+    "jpeg": "une image JPEG",
+    "gif": "une image GIF",
+    "utf16": "un texte Unicode UTF-16 (« Texte Unicode » d'Excel)",
+}
+
+
+def not_text(kind: str) -> str:
+    """`kind` is a key of _NOT_TEXT, or anything else for an unrecognised binary file."""
+    if kind in _NOT_TEXT:
+        return f"Ce fichier n'est pas un fichier CSV mais {_NOT_TEXT[kind]} : {_RESAVE}."
+    return (
+        "Ce fichier n'est pas un fichier texte (il contient des octets nuls) : "
+        f"ouvrez-le dans votre tableur et {_RESAVE}."
+    )
+
+
+def undecodable(byte: int, line: int) -> str:
+    return (
+        f"Fichier illisible : l'octet 0x{byte:02X} de la ligne {line} n'est un caractère ni en "
+        f"UTF-8 ni en Windows-1252. Ouvrez-le dans votre tableur et {_RESAVE}."
+    )
+
+
+def invalid_utf8_with_bom(line: int) -> str:
+    return (
+        "Fichier illisible : il est marqué comme UTF-8 mais la ligne "
+        f"{line} contient des octets qui ne sont pas de l'UTF-8 (encodages mélangés). "
+        f"Ouvrez-le dans votre tableur et {_RESAVE}."
+    )
+
+
+_SEPARATORS = {
+    ",": "des virgules",
+    "\t": "des tabulations",
+    "|": "des barres verticales (|)",
+}
+
+
+def wrong_separator(separator: str) -> str:
+    """`separator` is the one found instead of `;`: `,`, a tab or `|`."""
+    return (
+        f"Les colonnes de ce fichier sont séparées par {_SEPARATORS[separator]} et non par des "
+        "points-virgules. Dans Excel, « Enregistrer sous » et choisissez le type "
+        "« CSV (séparateur : point-virgule) » ; dans LibreOffice, « Enregistrer sous », "
+        "type « Texte CSV », cochez « Éditer les paramètres du filtre » et choisissez « ; » "
+        "comme séparateur de champ."
+    )
+
+
+SINGLE_COLUMN = (
+    "Ce fichier n'a qu'une seule colonne : aucun point-virgule ne sépare les champs. "
+    "Le fichier attendu a 13 colonnes séparées par des points-virgules : partez du modèle "
+    f"et {_RESAVE}."
+)
+
+
+def unterminated_quote(line: int) -> str:
+    return (
+        f"Guillemet non refermé : le guillemet ouvert à la ligne {line} n'est jamais refermé, "
+        "la suite du fichier serait lue comme une seule cellule. Refermez-le ou supprimez-le."
+    )
+
+
+def cell_too_long(line: int) -> str:
+    return (
+        f"La cellule entre guillemets qui commence à la ligne {line} est anormalement longue : "
+        "un guillemet n'est sans doute pas refermé. Refermez-le ou supprimez-le."
+    )
+
+
+def line_too_long(line: int) -> str:
+    return (
+        f"La ligne {line} est anormalement longue : ce n'est pas un fichier d'import de "
+        f"profils. Vérifiez le fichier déposé ; depuis votre tableur, {_RESAVE}."
+    )
+
+
+def columns_out_of_order(name: str, found: int, expected: int) -> str:
+    """Positions are 1-based, as a spreadsheet user counts columns."""
+    return (
+        f"Les colonnes ne sont pas dans l'ordre attendu : « {name} » est en colonne {found} "
+        f"au lieu de {expected}. Remettez les colonnes dans l'ordre du modèle."
+    )
+
+
+FILE_CHANGED = (
+    "Le fichier a été modifié pendant sa lecture : déposez-le de nouveau, une fois "
+    "complètement enregistré."
+)
+
 # (end of whole-file rejections)
 
 

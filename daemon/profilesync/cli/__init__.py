@@ -19,7 +19,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """Gestion des profils par fichier CSV : validation, base de profils, annuaire LDAP."""
