@@ -144,6 +144,186 @@ FILE_CHANGED = (
 # Stateless rules (identifiers.py, rules.py): one line, no database.
 # ---------------------------------------------------------------------------------------------
 
+# Messages name the column and never quote a cell: the report shows the cells beside the
+# message, and a cell may hold a password that a stray « ; » pushed out of its column.
+# Only values the rules computed (a completed FINESS, a date as read) are quoted.
+
+
+def required(column: str) -> str:
+    return f"{column} : obligatoire, la cellule est vide"
+
+
+_SHIFT_HINT = (
+    "sans doute un « ; » dans une valeur sans guillemets ; entourez la valeur de guillemets "
+    "ou retirez le « ; » (les autres colonnes n'ont pas été vérifiées)"
+)
+
+
+def extra_cells(count: int) -> str:
+    return f"{count} cellules remplies au lieu de 13 au plus : colonnes décalées, {_SHIFT_HINT}"
+
+
+def columns_shifted(offset: int) -> str:
+    places = "d'une colonne" if offset == 1 else f"de {offset} colonnes"
+    return f"Colonnes décalées : le Rôle est {places} trop à droite, {_SHIFT_HINT}"
+
+
+ACTION_UNKNOWN = "Code action : inconnu ; utilisez C (créer), M (modifier) ou S (supprimer)"
+
+
+def text_too_long(column: str, length: int, maximum: int) -> str:
+    return f"{column} : {length} caractères, {maximum} au plus"
+
+
+def text_control(column: str) -> str:
+    return (
+        f"{column} : contient un retour à la ligne ou un caractère de contrôle ; "
+        "saisissez la valeur sur une seule ligne"
+    )
+
+
+def finess_malformed(column: str) -> str:
+    return (
+        f"{column} : n'est pas un n° FINESS (9 caractères : le département, 01 à 95, 2A, 2B, "
+        "97 ou 98, puis 7 chiffres)"
+    )
+
+
+def finess_key(column: str) -> str:
+    return f"{column} : clé de contrôle fausse, vérifiez le n° FINESS"
+
+
+def finess_completed(column: str, completed: str) -> str:
+    return f"{column} : complété en {completed}, le tableur avait supprimé le 0 initial"
+
+
+def finess_missing_key(column: str) -> str:
+    return (
+        f"{column} : 8 chiffres, faux même complété d'un 0 initial ; vérifiez le n° FINESS, "
+        "sa clé (9e chiffre) manque peut-être"
+    )
+
+
+def scientific_notation(column: str) -> str:
+    return (
+        f"{column} : en notation scientifique, le tableur a perdu des chiffres ; formatez la "
+        "colonne en Texte et saisissez à nouveau le numéro"
+    )
+
+
+RPPS_MALFORMED = "N° RPPS : n'est pas un n° RPPS (11 chiffres)"
+RPPS_KEY = "N° RPPS : clé de contrôle fausse, vérifiez le n° RPPS"
+RPPS_WITH_8 = "N° RPPS : c'est l'identifiant national (8 suivi du n° RPPS) ; retirez le 8 initial"
+
+
+def rpps_required(role: str) -> str:
+    return f"N° RPPS : obligatoire pour le rôle {role} (médecin)"
+
+
+def rpps_forbidden(role: str) -> str:
+    return f"N° RPPS : doit être vide pour le rôle {role} (non médecin)"
+
+
+def role_unknown(codes: str) -> str:
+    return f"Rôle : inconnu ; codes possibles : {codes}"
+
+
+def team_required(role: str) -> str:
+    return f"Nom de l'équipe : obligatoire pour le rôle {role}"
+
+
+def team_forbidden(role: str) -> str:
+    return f"Nom de l'équipe : doit être vide pour le rôle {role}"
+
+
+TEAM_DELETION = "Nom de l'équipe : la suppression d'une équipe est impossible par fichier CSV"
+
+
+def identifiant_required(role: str) -> str:
+    return f"Identifiant : obligatoire pour le rôle {role} (non médecin)"
+
+
+def identifiant_ignored(role: str) -> str:
+    return (
+        f"Identifiant : ignoré pour le rôle {role} (médecin), "
+        "le compte d'un médecin est son n° RPPS"
+    )
+
+
+def identifiant_malformed(maximum: int) -> str:
+    return (
+        "Identifiant : invalide ; lettres sans accent, chiffres, « . », « _ », « - » ou « @ », "
+        f"commençant par une lettre ou un chiffre, {maximum} caractères au plus"
+    )
+
+
+IDENTIFIANT_LIKE_RPPS = (
+    "Identifiant : 11 chiffres, la forme d'un n° RPPS, réservée aux comptes des médecins ; "
+    "choisissez un autre identifiant"
+)
+
+
+def password_too_short(minimum: int) -> str:
+    return f"Mot de passe : trop court, {minimum} caractères au moins"
+
+
+def password_classes(minimum: int) -> str:
+    return (
+        f"Mot de passe : mélangez au moins {minimum} types de caractères parmi minuscules, "
+        "majuscules, chiffres et autres caractères"
+    )
+
+
+PASSWORD_CONTROL = (
+    "Mot de passe : contient un caractère de contrôle (retour à la ligne, tabulation…) "  # noqa: S105
+    "impossible à saisir à la connexion"
+)
+PASSWORD_CONTAINS_LOGIN = (
+    "Mot de passe : ne doit pas contenir l'identifiant de connexion "  # noqa: S105
+    "(l'Identifiant, ou le n° RPPS pour un médecin)"
+)
+PASSWORD_CONTAINS_NOM = "Mot de passe : ne doit pas contenir le nom"  # noqa: S105
+PASSWORD_IGNORED_ON_DELETE = "Mot de passe : ignoré sur une ligne S (suppression)"  # noqa: S105
+
+EMAIL_MALFORMED = "Email : n'est pas une adresse email valide ; ignoré"
+EMAIL_NOT_MSSANTE = (
+    "Email : n'est pas une adresse MSSanté (…@mssante.fr ou …@<domaine>.mssante.fr) ; ignoré"
+)
+
+
+def date_malformed(column: str) -> str:
+    return f"{column} : n'est pas une date JJ/MM/AAAA"
+
+
+def date_nonexistent(column: str) -> str:
+    return f"{column} : cette date n'existe pas dans le calendrier (JJ/MM/AAAA)"
+
+
+def date_two_digit_year(column: str) -> str:
+    return f"{column} : l'année doit avoir 4 chiffres (JJ/MM/AAAA)"
+
+
+def date_serial(column: str, guess: str) -> str:
+    return (
+        f"{column} : n° de série de date du tableur (le {guess} ?) ; formatez la colonne en "
+        "Texte et saisissez la date en JJ/MM/AAAA"
+    )
+
+
+def date_iso(column: str, read_as: str) -> str:
+    return f"{column} : au format AAAA-MM-JJ, lue comme {read_as} ; utilisez JJ/MM/AAAA"
+
+
+FIN_BEFORE_DEBUT = "Date de fin : antérieure à la date de début"
+
+
+def fin_past_on_create(fin: str) -> str:
+    return (
+        f"Date de fin : le {fin} est passé, on ne peut pas créer un profil déjà terminé ; "
+        "corrigez la date ou retirez la ligne"
+    )
+
+
 # (end of stateless rules)
 
 
