@@ -85,26 +85,42 @@ def seed(url: str, accounts: int, stored_hash: str) -> None:
         for start in range(0, accounts, 10_000):
             ids = range(start, min(accounts, start + 10_000))
             rows = [
-                {"key": f"s{i:07d}", "doctor": False, "rpps": None, "nom": f"Nom{i}",
-                 "prenom": "Pré", "email": None, "password_hash": stored_hash,
-                 "password_set_at": NOW, "locked": False, "created_at": NOW, "updated_at": NOW}
+                {
+                    "key": f"s{i:07d}",
+                    "doctor": False,
+                    "rpps": None,
+                    "nom": f"Nom{i}",
+                    "prenom": "Pré",
+                    "email": None,
+                    "password_hash": stored_hash,
+                    "password_set_at": NOW,
+                    "locked": False,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
                 for i in ids
-            ]  # fmt: skip
+            ]
             got = conn.execute(
-                sa.insert(Account.__table__).returning(
-                    Account.id, sort_by_parameter_order=True
-                ),
+                sa.insert(Account.__table__).returning(Account.id, sort_by_parameter_order=True),
                 rows,
             )
             conn.execute(
                 sa.insert(Profile.__table__),
                 [
-                    {"account_id": r.id, "establishment_id": est, "role": "CDC1",
-                     "team_id": None, "debut": None, "fin": None, "state": "active",
-                     "created_at": NOW, "updated_at": NOW}
+                    {
+                        "account_id": r.id,
+                        "establishment_id": est,
+                        "role": "CDC1",
+                        "team_id": None,
+                        "debut": None,
+                        "fin": None,
+                        "state": "active",
+                        "created_at": NOW,
+                        "updated_at": NOW,
+                    }
                     for r in got
                 ],
-            )  # fmt: skip
+            )
     engine.dispose()
 
 
@@ -144,9 +160,13 @@ def run_mixed(engine_name: str, lines: int, tmp: Path, *, cheap_hash: bool) -> t
         engine = db.make_engine(url)
         started = time.perf_counter()
         result = import_file(
-            path, "bench", settings=settings, session_factory=db.session_factory(engine),
-            clock=FixedClock(NOW), report_path=tmp / "mixed.rapport.csv",
-        )  # fmt: skip
+            path,
+            "bench",
+            settings=settings,
+            session_factory=db.session_factory(engine),
+            clock=FixedClock(NOW),
+            report_path=tmp / "mixed.rapport.csv",
+        )
         took = time.perf_counter() - started
         engine.dispose()
     assert result.summary.total == lines and result.summary.erreur == 0, result
@@ -174,9 +194,13 @@ def reimport(size: int, tmp: Path) -> tuple[float, float]:
         exported = time.perf_counter() - started
         started = time.perf_counter()
         result = import_file(
-            path, "bench", settings=settings, session_factory=sf, clock=FixedClock(NOW),
+            path,
+            "bench",
+            settings=settings,
+            session_factory=sf,
+            clock=FixedClock(NOW),
             report_path=tmp / "export.rapport.csv",
-        )  # fmt: skip
+        )
         took = time.perf_counter() - started
         engine.dispose()
     assert result.summary.ok == size, result

@@ -64,7 +64,9 @@ def row(
     return [ej, et, team, action, nom, prenom, rpps_, role, ident, password, email, debut, fin]
 
 
-def doctor(action: str, n: int = 1, nom: str = "Durand", prenom: str = "Paul", **kw: Any) -> list[str]:
+def doctor(
+    action: str, n: int = 1, nom: str = "Durand", prenom: str = "Paul", **kw: Any
+) -> list[str]:
     kw.setdefault("role", "CDC3D")
     return row(action, nom, prenom, rpps_=rpps(n), ident="", **kw)
 
@@ -183,9 +185,7 @@ def canonical_dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
                     sa.text("SELECT actor, line, action, entity, entity_key, changes FROM audit")
                 )
             )
-            changes = sorted(
-                tuple(r) for r in q(sa.text("SELECT kind, key FROM directory_change"))
-            )
+            changes = sorted(tuple(r) for r in q(sa.text("SELECT kind, key FROM directory_change")))
             outcomes_ = sorted(
                 tuple(r) for r in q(sa.text("SELECT line, code, messages FROM line_outcome"))
             )

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from importkit import REFERENT, World, canonical_dump, row, write_csv
 
+from importkit import REFERENT, World, canonical_dump, row, write_csv
 from profilesync import db
 from profilesync.clock import SystemClock
 from profilesync.config import Settings
@@ -67,8 +67,19 @@ def test_sigkill_mid_file_then_resume_equals_a_clean_run(db_url: str, tmp_path: 
     csv_path = write_csv(tmp_path / "big.csv", _rows())
     report = tmp_path / "big.rapport.csv"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "profilesync", "import", str(csv_path), "--as", REFERENT,
-         "--config", str(config), "--report", str(report)],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "profilesync",
+            "import",
+            str(csv_path),
+            "--as",
+            REFERENT,
+            "--config",
+            str(config),
+            "--report",
+            str(report),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "PROFILESYNC_CONFIG": ""},
@@ -106,9 +117,13 @@ def test_sigkill_mid_file_then_resume_equals_a_clean_run(db_url: str, tmp_path: 
     clean = World(clean_url, tmp_path / "clean", settings)
     (tmp_path / "clean").mkdir()
     import_file(
-        csv_path, REFERENT, settings=settings, session_factory=clean.sf, clock=SystemClock(),
+        csv_path,
+        REFERENT,
+        settings=settings,
+        session_factory=clean.sf,
+        clock=SystemClock(),
         report_path=tmp_path / "clean.rapport.csv",
-    )  # fmt: skip
+    )
     clean.close()
     assert canonical_dump(db_url) == canonical_dump(clean_url)
     assert report.read_bytes() == (tmp_path / "clean.rapport.csv").read_bytes()

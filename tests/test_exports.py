@@ -7,9 +7,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from importkit import EJ1, ET1, ET2, EJ2, GOOD_PW, T0, World, doctor, fast_settings, row
 from typer.testing import CliRunner
 
+from importkit import EJ1, EJ2, ET1, ET2, GOOD_PW, T0, World, doctor, fast_settings, row
 from profilesync.cli import app
 from profilesync.columns import COLUMNS
 from profilesync.exports import UnknownEstablishment, default_export_path, export_establishment
@@ -29,11 +29,19 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
 def _populate(world: World) -> None:
     _, outs = world.run(
         [
-            doctor("C", 1, role="CDC3E", team="Urgences", password=GOOD_PW,
-                   email="pd@aphp.mssante.fr", fin="31/12/2027"),  # fmt: skip
+            doctor(
+                "C",
+                1,
+                role="CDC3E",
+                team="Urgences",
+                password=GOOD_PW,
+                email="pd@aphp.mssante.fr",
+                fin="31/12/2027",
+            ),
             doctor("C", 1, role="CDC3D", debut="01/06/2026"),
-            row("C", "Lefèvre", "Anaïs", ident="alef", role="CDC4", team="Bloc A",
-                password=GOOD_PW),  # fmt: skip
+            row(
+                "C", "Lefèvre", "Anaïs", ident="alef", role="CDC4", team="Bloc A", password=GOOD_PW
+            ),
             row("C", "Lefèvre", "Anaïs", ident="alef", role="SYNT"),
             row("C", "Petit", "Léo", ident="lpetit", password=GOOD_PW),
             row("S", "Petit", "Léo", ident="lpetit"),
@@ -96,15 +104,29 @@ def test_export_guards_against_formula_injection(world: World) -> None:
     est_id = world.scalar("SELECT id FROM establishment WHERE et = :et", et=ET1)
     with world.sf() as s:
         acc = Account(
-            key="evil", doctor=False, rpps=None, nom="=HYPERLINK(1)", prenom="+x",
-            email=None, password_hash="{ARGON2}x", password_set_at=T0, locked=False,
-            created_at=T0, updated_at=T0,
-        )  # fmt: skip
+            key="evil",
+            doctor=False,
+            rpps=None,
+            nom="=HYPERLINK(1)",
+            prenom="+x",
+            email=None,
+            password_hash="{ARGON2}x",
+            password_set_at=T0,
+            locked=False,
+            created_at=T0,
+            updated_at=T0,
+        )
         s.add(acc)
         s.flush()
         s.add(
-            Profile(account_id=acc.id, establishment_id=est_id, role="CDC1", state="active",
-                    created_at=T0, updated_at=T0)  # fmt: skip
+            Profile(
+                account_id=acc.id,
+                establishment_id=est_id,
+                role="CDC1",
+                state="active",
+                created_at=T0,
+                updated_at=T0,
+            )
         )
         s.commit()
     out = world.tmp / "x.csv"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from importkit import ET1, GOOD_PW, REFERENT, T0, World, fast_settings, row
 from typer.testing import CliRunner
 
+from importkit import ET1, GOOD_PW, REFERENT, T0, World, fast_settings, row
 from profilesync import db
 from profilesync.cli import app
 from profilesync.model import Establishment, Referent, ReferentEstablishment
@@ -76,8 +76,11 @@ def test_import_all_ok_exits_0_and_runs_show(world: World) -> None:
     assert runs.exit_code == 0, runs.output
     (only,) = json.loads(runs.output)
     assert (only["status"], only["total"], only["ok"], only["submitter"]) == (
-        "done", 1, 1, REFERENT,
-    )  # fmt: skip
+        "done",
+        1,
+        1,
+        REFERENT,
+    )
     assert only["duration_seconds"] is not None
     text = CliRunner().invoke(app, ["runs", "--config", str(_config(world))])
     assert "done" in text.output
@@ -153,10 +156,15 @@ def _register_sample_world(url: str) -> None:
 SAMPLE_CODES = {
     "modele.csv": [],
     "excel-fr-windows1252.csv": [
-        (2, "OK"), (3, "OK"), (4, "OK"), (5, "ALERTE"), (6, "ERREUR"), (7, "OK"),
+        (2, "OK"),
+        (3, "OK"),
+        (4, "OK"),
+        (5, "ALERTE"),
+        (6, "ERREUR"),
+        (7, "OK"),
     ],
     "libreoffice-utf8.csv": [(1, "OK"), (2, "ERREUR")],
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLE_CODES))
@@ -195,14 +203,20 @@ def test_spreadsheet_damage_sample(db_url: str, tmp_path: Path) -> None:
     res = _cli(world, "import", str(fixed), "--as", "referent")
     outs = read_report(fixed.with_name("fixed.rapport.csv"))
     assert [(o.line, o.code) for o in outs] == [
-        (2, Code.ERREUR), (3, Code.ALERTE), (4, Code.ERREUR), (5, Code.OK),
-    ]  # fmt: skip
+        (2, Code.ERREUR),
+        (3, Code.ALERTE),
+        (4, Code.ERREUR),
+        (5, Code.OK),
+    ]
     assert "notation scientifique" in outs[0].messages[-1]
-    assert world_count(
-        db_url,
-        "SELECT count(*) FROM profile p JOIN establishment e ON e.id = p.establishment_id "
-        "WHERE e.et = '010780062'",
-    ) == 2
+    assert (
+        world_count(
+            db_url,
+            "SELECT count(*) FROM profile p JOIN establishment e ON e.id = p.establishment_id "
+            "WHERE e.et = '010780062'",
+        )
+        == 2
+    )
 
 
 def world_count(url: str, sql: str) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -27,12 +27,12 @@ from profilesync.model import (
     Team,
 )
 
-ACCOUNT = Account.__table__
-PROFILE = Profile.__table__
-TEAM = Team.__table__
-AUDIT = Audit.__table__
-CHANGE = DirectoryChange.__table__
-ESTABLISHMENT = Establishment.__table__
+ACCOUNT = cast(sa.Table, Account.__table__)
+PROFILE = cast(sa.Table, Profile.__table__)
+TEAM = cast(sa.Table, Team.__table__)
+AUDIT = cast(sa.Table, Audit.__table__)
+CHANGE = cast(sa.Table, DirectoryChange.__table__)
+ESTABLISHMENT = cast(sa.Table, Establishment.__table__)
 
 # Bound parameters per IN (…): well under SQLite's historical limit of 999.
 IN_CHUNK = 500
@@ -69,8 +69,8 @@ class ProfileRec:
         return None if self.team is None else self.team.id
 
     def matches(self, establishment_id: int, role: str, team: TeamRec | None) -> bool:
-        return self.establishment_id == establishment_id and self.role == role and (
-            self.team is team
+        return (
+            self.establishment_id == establishment_id and self.role == role and (self.team is team)
         )
 
 
@@ -123,9 +123,8 @@ def _date(value: Any) -> date | None:
 
 def _utc(value: Any) -> datetime:
     """A naive-UTC DATETIME as the driver returns it (see model.UTCDateTime), made aware."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    parsed: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
@@ -171,13 +170,12 @@ class BatchState:
         teams_by_id: dict[int, TeamRec] = {}
         for part in chunks(sorted(set(establishment_ids))):
             for r in conn.execute(_TEAMS, {"ids": list(part)}):
-                team = TeamRec(r[0], r[1], r[2])
-                state.teams[(r[1], r[2])] = teams_by_id[r[0]] = team
+                state.teams[(r[1], r[2])] = teams_by_id[r[0]] = TeamRec(r[0], r[1], r[2])
         for part in chunks(sorted(by_id)):
             for r in conn.execute(_PROFILES, {"ids": list(part)}):
                 account = by_id[r[1]]
                 team_id = r[4]
-                team = None if team_id is None else teams_by_id.get(team_id)
+                team: TeamRec | None = None if team_id is None else teams_by_id.get(team_id)
                 if team_id is not None and team is None:
                     # A profile in a team of an ET the batch does not name: still part of
                     # the account (for `locked`); give it a stand-in that matches nothing.
@@ -232,11 +230,18 @@ class BatchState:
             conn.execute(
                 CHANGE.insert(),
                 [
-                    {"kind": kind, "key": key, "run_id": run_id, "created_at": now,
-                     "next_attempt_at": now, "attempts": 0, "parked": False}
+                    {
+                        "kind": kind,
+                        "key": key,
+                        "run_id": run_id,
+                        "created_at": now,
+                        "next_attempt_at": now,
+                        "attempts": 0,
+                        "parked": False,
+                    }
                     for kind, key in self.changes
                 ],
-            )  # fmt: skip
+            )
 
     def _insert_teams(self, conn: Connection, now: datetime) -> None:
         if not self.new_teams:
@@ -256,8 +261,16 @@ class BatchState:
         for a in self.new_accounts:
             _resolve(a)
             a.dirty = False
-            rows.append({**_account_values(a), "key": a.key, "doctor": a.doctor,
-                         "rpps": a.rpps, "created_at": now, "updated_at": now})  # fmt: skip
+            rows.append(
+                {
+                    **_account_values(a),
+                    "key": a.key,
+                    "doctor": a.doctor,
+                    "rpps": a.rpps,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
         stmt = ACCOUNT.insert().returning(ACCOUNT.c.id, sort_by_parameter_order=True)
         for account, r in zip(self.new_accounts, conn.execute(stmt, rows), strict=True):
             account.id = r.id
@@ -268,15 +281,23 @@ class BatchState:
         rows = []
         for p in self.new_profiles:
             p.dirty = False
-            rows.append({**_profile_values(p), "account_id": p.account.id,
-                         "establishment_id": p.establishment_id, "role": p.role,
-                         "created_at": now, "updated_at": now})  # fmt: skip
+            rows.append(
+                {
+                    **_profile_values(p),
+                    "account_id": p.account.id,
+                    "establishment_id": p.establishment_id,
+                    "role": p.role,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
         stmt = PROFILE.insert().returning(PROFILE.c.id, sort_by_parameter_order=True)
         for profile, r in zip(self.new_profiles, conn.execute(stmt, rows), strict=True):
             profile.id = r.id
 
     def _update(self, conn: Connection, now: datetime) -> None:
-        accounts, profiles = [], []
+        accounts: list[dict[str, Any]] = []
+        profiles: list[dict[str, Any]] = []
         for a in self.accounts.values():
             if a.dirty:
                 _resolve(a)
