@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from importkit import REFERENT, World, canonical_dump, row, write_csv
 from profilesync import db
@@ -48,8 +49,11 @@ def _config(tmp: Path, url: str) -> Path:
     return path
 
 
-def _count(world: World) -> int:
-    return int(world.scalar("SELECT count(*) FROM line_outcome"))
+def _count(engine: sa.Engine) -> int:
+    # A plain engine: db.make_engine's SQLite connections BEGIN IMMEDIATE, which would queue
+    # the poller behind the importer's write lock instead of reading the WAL snapshot.
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM line_outcome")).scalar_one())
 
 
 @pytest.mark.slow
@@ -66,6 +70,7 @@ def test_sigkill_mid_file_then_resume_equals_a_clean_run(db_url: str, tmp_path: 
     world = World(db_url, crash_dir, settings)
     csv_path = write_csv(tmp_path / "big.csv", _rows())
     report = tmp_path / "big.rapport.csv"
+    poller = sa.create_engine(db_url)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -86,7 +91,7 @@ def test_sigkill_mid_file_then_resume_equals_a_clean_run(db_url: str, tmp_path: 
     )
     try:
         deadline = time.monotonic() + 120
-        while _count(world) < 400:  # polling only: the kill point is whatever it is
+        while _count(poller) < 400:  # polling only: the kill point is whatever it is
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             assert time.monotonic() < deadline
             time.sleep(0.02)
@@ -97,7 +102,8 @@ def test_sigkill_mid_file_then_resume_equals_a_clean_run(db_url: str, tmp_path: 
             proc.kill()
         if proc.stderr:
             proc.stderr.close()
-    done_at_kill = _count(world)
+    done_at_kill = _count(poller)
+    poller.dispose()
     assert 400 <= done_at_kill < TOTAL
     ((run_id, status),) = world.rows("SELECT id, status FROM import_run")
     assert status == RunStatus.RUNNING

@@ -403,36 +403,48 @@ class _Processor:
             allowed=allowed,
             hash=self._hash_fn,
         )
-        size = max(1, self.settings.database.batch_size)
+        batches = self._batches(done_up_to, ctx, max(1, self.settings.database.batch_size))
+        current = next(batches, None)
+        upcoming: list[list[Checked] | None] = []
+
+        def prefetch() -> None:
+            # Called once the batch's hashes are in the pool: the next batch is read and
+            # checked (main thread) while the pool hashes (other cores).
+            if not upcoming:
+                upcoming.append(next(batches, None))
+
+        while current is not None:
+            done += self._apply_batch(current, ctx, prefetch)
+            prefetch()
+            current = upcoming.pop()
+            if self.progress:
+                self.progress(done, total)
+
+    def _batches(self, done_up_to: int, ctx: Context, size: int) -> Iterator[list[Checked]]:
+        """The checked rows not applied yet (resume point: the last line with an outcome)."""
         batch: list[Checked] = []
-        for checked in self._checked(done_up_to, ctx):
-            batch.append(checked)
-            if len(batch) >= size:
-                done += self._apply_batch(batch, ctx)
-                batch = []
-                if self.progress:
-                    self.progress(done, total)
-        if batch:
-            done += self._apply_batch(batch, ctx)
-        if self.progress:
-            self.progress(done, total)
-
-    def _checked(self, done_up_to: int, ctx: Context) -> Iterator[Checked]:
         for row in read_rows(self.path, self.settings.limits):
-            if row.number > done_up_to:
-                yield check_row(row, ctx.today, ctx.policy)
+            if row.number <= done_up_to:
+                continue
+            batch.append(check_row(row, ctx.today, ctx.policy))
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
-    def _apply_batch(self, batch: list[Checked], ctx: Context) -> int:
+    def _apply_batch(self, batch: list[Checked], ctx: Context, between: Callable[[], None]) -> int:
+        """Decide and write a batch in one savepoint; on a database error, line by line."""
         conn = self.session.connection()
         try:
             with conn.begin_nested():
-                self._decide_and_write(conn, batch, ctx)
+                self._decide_and_write(conn, batch, ctx, between)
         except (sa.exc.IntegrityError, sa.exc.DataError):
             # One bad line must not block the file: replay the batch line by line.
             for checked in batch:
                 try:
                     with conn.begin_nested():
-                        self._decide_and_write(conn, [checked], ctx)
+                        self._decide_and_write(conn, [checked], ctx, between)
                 except (sa.exc.IntegrityError, sa.exc.DataError):
                     problems = (*checked.problems, _db_error())
                     self._write_outcomes(
@@ -441,7 +453,13 @@ class _Processor:
         self._commit()
         return len(batch)
 
-    def _decide_and_write(self, conn: Connection, batch: list[Checked], ctx: Context) -> None:
+    def _decide_and_write(
+        self,
+        conn: Connection,
+        batch: list[Checked],
+        ctx: Context,
+        between: Callable[[], None],
+    ) -> None:
         lines = [c.line for c in batch if c.line is not None]
         est_ids = {e.id for ln in lines if (e := ctx.establishments.get(ln.et)) is not None}
         state = BatchState.load(conn, (ln.account_key for ln in lines), est_ids)
@@ -451,6 +469,7 @@ class _Processor:
             if checked.line is not None:
                 problems = (*problems, *apply(state, checked.line, ctx))
             outcomes.append(Outcome.of(checked.number, problems, checked.cells))
+        between()
         state.flush(conn, ctx.now, ctx.run_id)
         self._write_outcomes(conn, outcomes)
 
