@@ -304,6 +304,10 @@ class _Processor:
     def run(self) -> None:
         run = self.run_row
         allowed = self._allowed()
+        if allowed is None and run.status == RunStatus.RUNNING:
+            # Removed while its file was half applied: the rest is refused line by line,
+            # the lines already applied stay (a run is never half rejected).
+            allowed = frozenset()
         if allowed is None:
             return self._reject(messages.unknown_submitter(run.submitter))
         try:
