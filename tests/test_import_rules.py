@@ -53,6 +53,12 @@ def test_unknown_submitter_rejects_the_whole_file(world: World) -> None:
     assert report[1].startswith("0;ERREUR;Fichier refusé : « intrus » n'est pas un référent")
 
 
+def test_submitter_login_is_case_insensitive(world: World) -> None:
+    result, outs = world.run([row("C", password=GOOD_PW)], submitter=" ARef ")
+    assert result.status is RunStatus.DONE and outs[0].code is Code.OK
+    assert world.scalar("SELECT DISTINCT actor FROM audit") == REFERENT
+
+
 def test_unknown_et_is_erreur(world: World) -> None:
     # 130786049 is a valid FINESS that no operator registered as an ET.
     _, outs = world.run([row("C", ej=EJ2, et="130786049", password=GOOD_PW)])

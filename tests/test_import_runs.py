@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from importkit import GOOD_PW, OTHER_PW, REFERENT, World, fast_settings, row
 
+from importkit import GOOD_PW, OTHER_PW, REFERENT, World, fast_settings, row
 from profilesync import messages
 from profilesync.batchstate import BatchState
 from profilesync.importer import NotAwaitingApproval, RunNotFound, approve_run, process_run

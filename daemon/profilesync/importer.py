@@ -347,7 +347,7 @@ class _Processor:
     def _allowed(self) -> frozenset[int] | None:
         """Ids of the establishments the submitter is référent of; None for a stranger."""
         referent = self.session.scalar(
-            sa.select(Referent.id).where(Referent.login == self.run_row.submitter)
+            sa.select(Referent.id).where(Referent.login == _login(self.run_row.submitter))
         )
         if referent is None:
             return None
@@ -398,7 +398,7 @@ class _Processor:
         )
         done = done or 0
         ctx = Context(
-            actor=run.submitter,
+            actor=_login(run.submitter),
             run_id=run.id,
             now=self.clock.now(),
             today=today(self.clock),
@@ -490,6 +490,11 @@ class _Processor:
 
     def _counts(self) -> Summary:
         return _summary(self.session, self.run_row.id)
+
+
+def _login(submitter: str) -> str:
+    """Logins are stored lower-case (admin.normalise_login): `--as JDupont` is jdupont."""
+    return submitter.strip().lower()
 
 
 def _db_error() -> Problem:
