@@ -134,6 +134,24 @@ def test_export_guards_against_formula_injection(world: World) -> None:
     assert ";'=HYPERLINK(1);'+x;" in out.read_text(encoding="utf-8-sig")
 
 
+def test_guarded_names_round_trip_unchanged(world: World) -> None:
+    _, outs = world.run(
+        [row("C", "-Martin", "@Claire", team="=Bloc", role="CDC4", password=GOOD_PW)]
+    )
+    assert outs[0].code is Code.OK
+    out = world.tmp / "guarded.csv"
+    export_establishment(world.sf, ET1, out, world.clock)
+    assert ";'=Bloc;M;'-Martin;'@Claire;" in out.read_text(encoding="utf-8-sig")
+    before = _snapshot(world)
+    from profilesync.importer import import_file
+
+    result = import_file(
+        out, "aref", settings=world.settings, session_factory=world.sf, clock=world.clock
+    )
+    assert (result.summary.ok, result.summary.total) == (1, 1)
+    assert _snapshot(world) == before
+
+
 def test_unknown_establishment(world: World) -> None:
     with pytest.raises(UnknownEstablishment):
         export_establishment(world.sf, "130786049", world.tmp / "x.csv", world.clock)

@@ -8,6 +8,7 @@ line's outcome: a line's effect and its verdict commit together.
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -57,8 +58,28 @@ def fold(text: str) -> str:
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def unguarded(value: str) -> str:
+    """A cell without the `'` our exports and reports put before a formula-like value."""
+    if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA_STARTS:
+        return value[1:]
+    return value
+
+
+def _unguard(line: Line) -> Line:
+    """An unchanged export re-imported as is must not rename « -Martin » to « '-Martin »."""
+    if "'" not in (line.nom[:1], line.prenom[:1], line.team[:1]):
+        return line
+    return dataclasses.replace(
+        line, nom=unguarded(line.nom), prenom=unguarded(line.prenom), team=unguarded(line.team)
+    )
+
+
 def apply(state: BatchState, line: Line, ctx: Context) -> tuple[Problem, ...]:
     """Judge `line` against the state and, when it has no ERREUR, apply it to the state."""
+    line = _unguard(line)
     est = ctx.establishments.get(line.et)
     if est is None:
         return (Problem.erreur(messages.et_unknown(line.et)),)
