@@ -105,8 +105,20 @@ def _truncate(url: str) -> None:
         with engine.begin() as conn:
             names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
             conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            # A test may have moved the revision (to test the refusal): put it back.
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = :h"),
+                         {"h": db.head_revision()})  # fmt: skip
     finally:
         engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database that was never initialised, once per engine (SQLite: no folder yet)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'not' / 'yet' / 'profilesync.db'}"
+    url: str = request.getfixturevalue("pg_empty_url")
+    return url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,7 +64,9 @@ def row(
     return [ej, et, team, action, nom, prenom, rpps_, role, ident, password, email, debut, fin]
 
 
-def doctor(action: str, n: int = 1, nom: str = "Durand", prenom: str = "Paul", **kw: Any) -> list[str]:
+def doctor(
+    action: str, n: int = 1, nom: str = "Durand", prenom: str = "Paul", **kw: Any
+) -> list[str]:
     kw.setdefault("role", "CDC3D")
     return row(action, nom, prenom, rpps_=rpps(n), ident="", **kw)
 
@@ -134,6 +137,13 @@ def messages_of(outcome: Outcome) -> list[str]:
     return list(outcome.messages)
 
 
+def _json(value: Any) -> str:
+    """JSON columns come back parsed from PostgreSQL, as text from SQLite."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return json.dumps(value, sort_keys=True)
+
+
 def canonical_dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """The profile state by natural keys, without ids, timestamps or salted hashes."""
     engine = db.make_engine(url)
@@ -170,14 +180,12 @@ def canonical_dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
                 )
             )
             audits = sorted(
-                (r[0], r[1], r[2], r[3], r[4], str(r[5]))
+                (r[0], r[1], r[2], r[3], r[4], _json(r[5]))
                 for r in q(
                     sa.text("SELECT actor, line, action, entity, entity_key, changes FROM audit")
                 )
             )
-            changes = sorted(
-                tuple(r) for r in q(sa.text("SELECT kind, key FROM directory_change"))
-            )
+            changes = sorted(tuple(r) for r in q(sa.text("SELECT kind, key FROM directory_change")))
             outcomes_ = sorted(
                 tuple(r) for r in q(sa.text("SELECT line, code, messages FROM line_outcome"))
             )

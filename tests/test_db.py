@@ -31,15 +31,6 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
     eng.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database that was never initialised (SQLite: not even its folder exists)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'not' / 'yet' / 'profilesync.db'}"
-    url: str = request.getfixturevalue("pg_empty_url")
-    return url
-
-
 # -- the schema -----------------------------------------------------------------------------
 
 
@@ -113,13 +104,13 @@ def test_upgrade_is_idempotent(engine: sa.Engine) -> None:
     db.require_current(engine)
 
 
-def test_upgrade_initialises_an_empty_database(empty_url: str) -> None:
-    engine = db.make_engine(empty_url)
+def test_upgrade_initialises_an_empty_database(empty_db_url: str) -> None:
+    engine = db.make_engine(empty_db_url)
     try:
         assert db.current_revision(engine) is None
         with pytest.raises(db.SchemaOutOfDate, match="is not initialised: run `profilesync db"):
             db.require_current(engine)
-        result = db.upgrade(empty_url)
+        result = db.upgrade(empty_db_url)
         assert result == db.UpgradeResult(None, db.head_revision())
         assert result.changed
         db.require_current(engine)
@@ -127,14 +118,14 @@ def test_upgrade_initialises_an_empty_database(empty_url: str) -> None:
         engine.dispose()
 
 
-def test_concurrent_upgrades_take_turns(empty_url: str) -> None:
+def test_concurrent_upgrades_take_turns(empty_db_url: str) -> None:
     """Two instances starting together: one migrates, the other finds nothing to do."""
     barrier = threading.Barrier(2)
     results: list[db.UpgradeResult] = []
     errors: list[BaseException] = []
 
     def run() -> None:
-        engine = db.make_engine(empty_url)
+        engine = db.make_engine(empty_db_url)
         try:
             barrier.wait(timeout=30)
             results.append(db.upgrade(engine))

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
 from importkit import (
     EJ1,
     EJ2,
@@ -21,7 +22,6 @@ from importkit import (
     fast_settings,
     row,
 )
-
 from profilesync import messages
 from profilesync.model import RunStatus
 from profilesync.outcome import Code
@@ -51,6 +51,12 @@ def test_unknown_submitter_rejects_the_whole_file(world: World) -> None:
     assert world.scalar("SELECT count(*) FROM account") == 0
     report = result.report_path.read_text(encoding="utf-8-sig").splitlines()
     assert report[1].startswith("0;ERREUR;Fichier refusé : « intrus » n'est pas un référent")
+
+
+def test_submitter_login_is_case_insensitive(world: World) -> None:
+    result, outs = world.run([row("C", password=GOOD_PW)], submitter=" ARef ")
+    assert result.status is RunStatus.DONE and outs[0].code is Code.OK
+    assert world.scalar("SELECT DISTINCT actor FROM audit") == REFERENT
 
 
 def test_unknown_et_is_erreur(world: World) -> None:
@@ -85,7 +91,9 @@ def test_create_account_profile_team_audit_and_directory_changes(world: World) -
     )
     assert result.status is RunStatus.DONE
     assert codes(outs) == [(2, "OK")]
-    (acc,) = world.rows("SELECT key, doctor, nom, prenom, email, password_hash, locked FROM account")
+    (acc,) = world.rows(
+        "SELECT key, doctor, nom, prenom, email, password_hash, locked FROM account"
+    )
     assert acc[:5] == ("cmartin", False, "Martin", "Claire", "c.martin@aphp.mssante.fr")
     assert acc[5].startswith("{ARGON2}$argon2id$") and verify(acc[5], GOOD_PW)
     assert acc[6] is False or acc[6] == 0
@@ -207,7 +215,9 @@ def test_modify_missing_profile_is_erreur(world: World) -> None:
 
 def test_modify_updates_names_email_dates(world: World) -> None:
     world.run([row("C", password=GOOD_PW)])
-    _, outs = world.run([row("M", "Martin-Roy", "Claire", email="cmr@mssante.fr", fin="31/12/2026")])
+    _, outs = world.run(
+        [row("M", "Martin-Roy", "Claire", email="cmr@mssante.fr", fin="31/12/2026")]
+    )
     assert codes(outs) == [(2, "OK")]
     assert world.rows("SELECT nom, email FROM account") == [("Martin-Roy", "cmr@mssante.fr")]
     assert [str(r[0]) for r in world.rows("SELECT fin FROM profile")] == ["2026-12-31"]

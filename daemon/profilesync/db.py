@@ -9,6 +9,7 @@ rather than failing later on a missing column.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -144,9 +145,14 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head_revision() -> str:
     """The revision this version of the code expects."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = _scripts().get_current_head()
     if head is None:  # pragma: no cover - the package always ships its migrations
         raise DatabaseError("no migration found in the package: broken installation")
     return head
@@ -183,7 +189,7 @@ def require_current(engine: Engine) -> None:
     where = display_url(engine.url)
     if current is None:
         raise SchemaOutOfDate(f"the database {where} is not initialised: {UPGRADE_HINT}")
-    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    known = {s.revision for s in _scripts().walk_revisions()}
     if current not in known:
         raise SchemaOutOfDate(
             f"the database {where} is at revision {current}, unknown to this version of "

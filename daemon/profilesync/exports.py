@@ -65,9 +65,17 @@ def export_establishment(
             raise UnknownEstablishment(f"no establishment {et} is registered")
         query = (
             sa.select(
-                Team.name, Account.nom, Account.prenom, Account.rpps, Profile.role,
-                Account.doctor, Account.key, Account.email, Profile.debut, Profile.fin,
-            )  # fmt: skip
+                Team.name,
+                Account.nom,
+                Account.prenom,
+                Account.rpps,
+                Profile.role,
+                Account.doctor,
+                Account.key,
+                Account.email,
+                Profile.debut,
+                Profile.fin,
+            )
             .select_from(Profile)
             .join(Account, Account.id == Profile.account_id)
             .outerjoin(Team, Team.id == Profile.team_id)
@@ -89,9 +97,20 @@ def export_establishment(
                 writer.writerow(COLUMNS)
                 for r in session.execute(query):
                     cells = (
-                        est.ej, et, r.name or "", "M", r.nom, r.prenom, r.rpps or "", r.role,
-                        "" if r.doctor else r.key, "", r.email or "", _fr(r.debut), _fr(r.fin),
-                    )  # fmt: skip
+                        est.ej,
+                        et,
+                        r.name or "",
+                        "M",
+                        r.nom,
+                        r.prenom,
+                        r.rpps or "",
+                        r.role,
+                        "" if r.doctor else r.key,
+                        "",
+                        r.email or "",
+                        _fr(r.debut),
+                        _fr(r.fin),
+                    )
                     writer.writerow([neutralised(c) for c in cells])
                     count += 1
                 fh.flush()

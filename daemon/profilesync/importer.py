@@ -10,6 +10,7 @@ replayed one line per savepoint so that a single bad line cannot block the file.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import uuid
 from collections import Counter
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -45,7 +47,16 @@ from profilesync.rules import check_row
 from profilesync.secret import Secret
 from profilesync.store import Context, apply
 
-OUTCOME = LineOutcome.__table__
+OUTCOME = cast(sa.Table, LineOutcome.__table__)
+# Cells go as JSON text: sqlite3 stores it as is; psycopg sends str untyped, so PostgreSQL
+# casts it to the json column.
+_INSERT_OUTCOME = (
+    "INSERT INTO line_outcome (run_id, line, code, messages, cells) "
+    "VALUES ({m}, {m}, {m}, {m}, {m})"
+)
+_SELECT_OUTCOMES = sa.text(
+    "SELECT line, code, messages, cells FROM line_outcome WHERE run_id = :run ORDER BY line"
+)
 RUN = ImportRun.__table__
 Progress = Callable[[int, int], None]
 SessionFactory = sessionmaker[Session]
@@ -222,7 +233,7 @@ def _discard_cli_copy(result: RunResult, work: Path, settings: Settings | None =
         work.unlink(missing_ok=True)
 
 
-def _dry_run(
+def _dry_run(  # noqa: PLR0917 - private, called once
     path: Path,
     submitter: str,
     settings: Settings,
@@ -264,7 +275,7 @@ def _dry_run(
 class _Processor:
     """The state of one run being applied; `dry` turns every commit into a savepoint."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - private, two call sites
         self,
         session: Session,
         run: ImportRun,
@@ -281,7 +292,6 @@ class _Processor:
         self.clock = clock
         self.progress = progress
         self.dry = dry
-        self._memo: dict[Secret, Future[str]] = {}
         self._hash_fn = hash_fn
         self.path = Path(run.work_path or "")
 
@@ -291,14 +301,13 @@ class _Processor:
         else:
             self.session.commit()
 
-    def _hash(self, secret: Secret) -> Future[str]:
-        if secret not in self._memo:
-            self._memo[secret] = self._hash_fn(secret)
-        return self._memo[secret]
-
     def run(self) -> None:
         run = self.run_row
         allowed = self._allowed()
+        if allowed is None and run.status == RunStatus.RUNNING:
+            # Removed while its file was half applied: the rest is refused line by line,
+            # the lines already applied stay (a run is never half rejected).
+            allowed = frozenset()
         if allowed is None:
             return self._reject(messages.unknown_submitter(run.submitter))
         try:
@@ -319,8 +328,11 @@ class _Processor:
         now = self.clock.now()
         counts = self._counts()
         run.total, run.ok, run.alerte, run.erreur = (
-            counts.total, counts.ok, counts.alerte, counts.erreur,
-        )  # fmt: skip
+            counts.total,
+            counts.ok,
+            counts.alerte,
+            counts.erreur,
+        )
         run.status = RunStatus.DONE
         run.finished_at = now
         return self._commit()
@@ -335,7 +347,7 @@ class _Processor:
     def _allowed(self) -> frozenset[int] | None:
         """Ids of the establishments the submitter is référent of; None for a stranger."""
         referent = self.session.scalar(
-            sa.select(Referent.id).where(Referent.login == self.run_row.submitter)
+            sa.select(Referent.id).where(Referent.login == _login(self.run_row.submitter))
         )
         if referent is None:
             return None
@@ -386,53 +398,72 @@ class _Processor:
         )
         done = done or 0
         ctx = Context(
-            actor=run.submitter,
+            actor=_login(run.submitter),
             run_id=run.id,
             now=self.clock.now(),
             today=today(self.clock),
             policy=self.settings.passwords,
             establishments=load_establishments(conn),
             allowed=allowed,
-            hash=self._hash,
+            hash=self._hash_fn,
         )
-        size = max(1, self.settings.database.batch_size)
+        batches = self._batches(done_up_to, ctx, max(1, self.settings.database.batch_size))
+        current = next(batches, None)
+        upcoming: list[list[Checked] | None] = []
+
+        def prefetch() -> None:
+            # Called once the batch's hashes are in the pool: the next batch is read and
+            # checked (main thread) while the pool hashes (other cores).
+            if not upcoming:
+                upcoming.append(next(batches, None))
+
+        while current is not None:
+            done += self._apply_batch(current, ctx, prefetch)
+            prefetch()
+            current = upcoming.pop()
+            if self.progress:
+                self.progress(done, total)
+
+    def _batches(self, done_up_to: int, ctx: Context, size: int) -> Iterator[list[Checked]]:
+        """The checked rows not applied yet (resume point: the last line with an outcome)."""
         batch: list[Checked] = []
-        for checked in self._checked(done_up_to, ctx):
-            batch.append(checked)
-            if len(batch) >= size:
-                done += self._apply_batch(batch, ctx)
-                batch = []
-                if self.progress:
-                    self.progress(done, total)
-        if batch:
-            done += self._apply_batch(batch, ctx)
-        if self.progress:
-            self.progress(done, total)
-
-    def _checked(self, done_up_to: int, ctx: Context) -> Iterator[Checked]:
         for row in read_rows(self.path, self.settings.limits):
-            if row.number > done_up_to:
-                yield check_row(row, ctx.today, ctx.policy)
+            if row.number <= done_up_to:
+                continue
+            batch.append(check_row(row, ctx.today, ctx.policy))
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
-    def _apply_batch(self, batch: list[Checked], ctx: Context) -> int:
+    def _apply_batch(self, batch: list[Checked], ctx: Context, between: Callable[[], None]) -> int:
+        """Decide and write a batch in one savepoint; on a database error, line by line."""
         conn = self.session.connection()
         try:
             with conn.begin_nested():
-                self._decide_and_write(conn, batch, ctx)
+                self._decide_and_write(conn, batch, ctx, between)
         except (sa.exc.IntegrityError, sa.exc.DataError):
             # One bad line must not block the file: replay the batch line by line.
             for checked in batch:
                 try:
                     with conn.begin_nested():
-                        self._decide_and_write(conn, [checked], ctx)
+                        self._decide_and_write(conn, [checked], ctx, between)
                 except (sa.exc.IntegrityError, sa.exc.DataError):
                     problems = (*checked.problems, _db_error())
-                    self._write_outcomes(conn, [Outcome.of(checked.number, problems, checked.cells)])
+                    self._write_outcomes(
+                        conn, [Outcome.of(checked.number, problems, checked.cells)]
+                    )
         self._commit()
-        self._memo.clear()
         return len(batch)
 
-    def _decide_and_write(self, conn: Connection, batch: list[Checked], ctx: Context) -> None:
+    def _decide_and_write(
+        self,
+        conn: Connection,
+        batch: list[Checked],
+        ctx: Context,
+        between: Callable[[], None],
+    ) -> None:
         lines = [c.line for c in batch if c.line is not None]
         est_ids = {e.id for ln in lines if (e := ctx.establishments.get(ln.et)) is not None}
         state = BatchState.load(conn, (ln.account_key for ln in lines), est_ids)
@@ -442,25 +473,28 @@ class _Processor:
             if checked.line is not None:
                 problems = (*problems, *apply(state, checked.line, ctx))
             outcomes.append(Outcome.of(checked.number, problems, checked.cells))
+        between()
         state.flush(conn, ctx.now, ctx.run_id)
         self._write_outcomes(conn, outcomes)
 
     def _write_outcomes(self, conn: Connection, outcomes: list[Outcome]) -> None:
+        """One executemany straight to the driver: the hot path of an unchanged re-import."""
+        run_id = self.run_row.id
         rows = [
-            {
-                "run_id": self.run_row.id,
-                "line": o.line,
-                "code": o.code.value,
-                "messages": " | ".join(o.messages),
-                "cells": list(o.cells),
-            }
+            (run_id, o.line, o.code.value, " | ".join(o.messages), json.dumps(list(o.cells)))
             for o in outcomes
         ]
         if rows:
-            conn.execute(OUTCOME.insert(), rows)
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            conn.exec_driver_sql(_INSERT_OUTCOME.format(m=mark), rows)
 
     def _counts(self) -> Summary:
         return _summary(self.session, self.run_row.id)
+
+
+def _login(submitter: str) -> str:
+    """Logins are stored lower-case (admin.normalise_login): `--as JDupont` is jdupont."""
+    return submitter.strip().lower()
 
 
 def _db_error() -> Problem:
@@ -483,18 +517,14 @@ def _summary(session: Session, run_id: int) -> Summary:
 
 def outcomes(session: Session, run_id: int) -> Iterator[Outcome]:
     """A run's outcomes in line order, streamed (the report and `show` read them)."""
-    query = (
-        sa.select(OUTCOME.c.line, OUTCOME.c.code, OUTCOME.c.messages, OUTCOME.c.cells)
-        .where(OUTCOME.c.run_id == run_id)
-        .order_by(OUTCOME.c.line)
-        .execution_options(yield_per=2000)
-    )
-    for r in session.execute(query):
+    query = _SELECT_OUTCOMES.execution_options(yield_per=2000)
+    codes = {c.value: c for c in Code}
+    for line, code, text, cells in session.execute(query, {"run": run_id}):
         yield Outcome(
-            line=r.line,
-            code=Code(r.code),
-            messages=tuple(r.messages.split(" | ")) if r.messages else (),
-            cells=tuple(r.cells),
+            line=line,
+            code=codes[code],
+            messages=tuple(text.split(" | ")) if text else (),
+            cells=tuple(json.loads(cells) if isinstance(cells, str) else cells),
         )
 
 
@@ -508,9 +538,7 @@ def _report(session: Session, run: ImportRun) -> RunResult:
         else:
             for outcome in outcomes(session, run.id):
                 writer.write(outcome)
-    summary = (
-        Summary() if status != RunStatus.DONE else _summary(session, run.id)
-    )
+    summary = Summary() if status != RunStatus.DONE else _summary(session, run.id)
     return RunResult(run.id, status, summary, path, run.reason)
 
 

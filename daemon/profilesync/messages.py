@@ -331,6 +331,7 @@ def fin_past_on_create(fin: str) -> str:
 # Stateful rules (store.py, importer.py): the database, authorization, passwords on M.
 # ---------------------------------------------------------------------------------------------
 
+
 # Authorization and the submitter (importer.py).
 def unknown_submitter(login: str) -> str:
     return (
@@ -340,9 +341,7 @@ def unknown_submitter(login: str) -> str:
 
 
 def et_unknown(et: str) -> str:
-    return (
-        f"Établissement {et} inconnu de profilesync : demandez à l'exploitant de l'enregistrer."
-    )
+    return f"Établissement {et} inconnu de profilesync : demandez à l'exploitant de l'enregistrer."
 
 
 def ej_mismatch(ej: str, et: str, registered: str) -> str:
@@ -369,7 +368,7 @@ def password_required(key: str) -> str:
     return f"Mot de passe obligatoire : le compte {key} n'existe pas encore et va être créé."
 
 
-PASSWORD_IGNORED = "Mot de passe ignoré : celui du compte n'a pas expiré."
+PASSWORD_IGNORED = "Mot de passe ignoré : celui du compte n'a pas expiré."  # noqa: S105
 
 
 def identifiant_taken(key: str) -> str:
@@ -384,9 +383,7 @@ def key_is_doctor(key: str) -> str:
 
 
 def key_is_not_doctor(key: str) -> str:
-    return (
-        f"Le RPPS {key} est déjà l'identifiant d'un compte non médecin : ligne non appliquée."
-    )
+    return f"Le RPPS {key} est déjà l'identifiant d'un compte non médecin : ligne non appliquée."
 
 
 DOCTOR_NAMES_IGNORED = (
@@ -396,10 +393,7 @@ DOCTOR_NAMES_IGNORED = (
 
 
 def fin_before_debut_stored(fin: str, debut: str) -> str:
-    return (
-        f"La date de fin {fin} précède la date de début {debut} du profil : "
-        "ligne non appliquée."
-    )
+    return f"La date de fin {fin} précède la date de début {debut} du profil : ligne non appliquée."
 
 
 LINE_DATABASE_ERROR = (

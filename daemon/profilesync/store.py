@@ -8,6 +8,7 @@ line's outcome: a line's effect and its verdict commit together.
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -32,6 +33,8 @@ from profilesync.passwords import is_expired
 from profilesync.rules import password_problems
 from profilesync.secret import Secret
 
+# What the audit records of a new password: that it changed, never the value nor its hash.
+PASSWORD_CHANGED = "changed"  # noqa: S105 - a marker, not a password
 HashFn = Callable[[Secret], "Future[str]"]
 
 
@@ -55,8 +58,28 @@ def fold(text: str) -> str:
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def unguarded(value: str) -> str:
+    """A cell without the `'` our exports and reports put before a formula-like value."""
+    if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA_STARTS:
+        return value[1:]
+    return value
+
+
+def _unguard(line: Line) -> Line:
+    """An unchanged export re-imported as is must not rename « -Martin » to « '-Martin »."""
+    if "'" not in (line.nom[:1], line.prenom[:1], line.team[:1]):
+        return line
+    return dataclasses.replace(
+        line, nom=unguarded(line.nom), prenom=unguarded(line.prenom), team=unguarded(line.team)
+    )
+
+
 def apply(state: BatchState, line: Line, ctx: Context) -> tuple[Problem, ...]:
     """Judge `line` against the state and, when it has no ERREUR, apply it to the state."""
+    line = _unguard(line)
     est = ctx.establishments.get(line.et)
     if est is None:
         return (Problem.erreur(messages.et_unknown(line.et)),)
@@ -170,9 +193,7 @@ def _modify(
     debut = line.debut if line.debut is not None else profile.debut
     fin = line.fin if line.fin is not None else profile.fin
     if debut is not None and fin is not None and fin < debut:
-        problems.append(
-            Problem.erreur(messages.fin_before_debut_stored(_fr(fin), _fr(debut)))
-        )
+        problems.append(Problem.erreur(messages.fin_before_debut_stored(_fr(fin), _fr(debut))))
     new_password = _password_decision(account, line, ctx, problems)
     if _has_erreur(problems):
         return tuple(problems)
@@ -242,7 +263,7 @@ def _new_account(state: BatchState, line: Line, ctx: Context) -> AccountRec:
         "nom": [None, line.nom],
         "prenom": [None, line.prenom],
         "email": [None, line.email],
-        "password": "changed",
+        "password": PASSWORD_CHANGED,
     }
     _audit(state, ctx, line, "account.create", "account", account.key, changes)
     return account
@@ -273,7 +294,7 @@ def _update_account(
         assert line.password is not None
         account.pending_hash = ctx.hash(line.password)
         account.password_set_at = ctx.now
-        changes["password"] = "changed"
+        changes["password"] = PASSWORD_CHANGED
     if not changes:
         return False
     account.dirty = True
@@ -304,7 +325,7 @@ def _profile_changes(
     return changes
 
 
-def _audit(
+def _audit(  # noqa: PLR0917 - one call shape, six call sites
     state: BatchState,
     ctx: Context,
     line: Line,

@@ -88,10 +88,12 @@ def import_cmd(
         str, typer.Option("--as", help="Login du référent au nom duquel le fichier est importé.")
     ],
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Écrit le rapport d'un vrai import, sans rien changer.")
+        bool,
+        typer.Option("--dry-run", help="Écrit le rapport d'un vrai import, sans rien changer."),
     ] = False,
     report: Annotated[
-        Path | None, typer.Option("--report", help="Chemin du rapport (défaut : <nom>.rapport.csv).")
+        Path | None,
+        typer.Option("--report", help="Chemin du rapport (défaut : <nom>.rapport.csv)."),
     ] = None,
     config_path: ConfigOption = None,
 ) -> None:
@@ -201,7 +203,7 @@ def show_cmd(
         for key, value in _run_dict(found).items():
             if value is not None:
                 typer.echo(f"{key}: {value}")
-        if found.status == RunStatus.REJECTED or found.status == RunStatus.AWAITING_APPROVAL:
+        if found.status in {RunStatus.REJECTED, RunStatus.AWAITING_APPROVAL}:
             typer.echo(f"0;ERREUR;{found.reason}")
         for outcome in importer.outcomes(session, run):
             typer.echo(f"{outcome.line};{outcome.code};{' | '.join(outcome.messages)}")
