@@ -1,98 +1,16 @@
-"""Helpers of the daemon tests: a registered world, an inbox to drop files into, the CLI.
-
-Until the parser branch lands `profilesync.csvfile`, `ensure_csvfile()` installs a minimal
-test-only stand-in with the same API (decode, `;` RFC 4180, skip blank rows and the header,
-pad to 13 cells). It is never used once the real module exists, and it never ships.
-"""
+"""Helpers of the daemon tests: a registered world, an inbox to drop files into, the CLI."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import os
 import sys
-import types
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-HARNESS = HERE / "daemon_harness.py"
-
-
-REAL_CSVFILE = (
-    "profilesync.csvfile" in sys.modules
-    or importlib.util.find_spec("profilesync.csvfile") is not None
-)
-
-
-def ensure_csvfile() -> None:
-    if REAL_CSVFILE or "profilesync.csvfile" in sys.modules:
-        return
-    from profilesync.columns import COLUMNS, NCOLS
-    from profilesync.config import LimitsSettings
-
-    mod = types.ModuleType("profilesync.csvfile")
-
-    class FileRejected(Exception):
-        def __init__(self, reason: str) -> None:
-            super().__init__(reason)
-            self.reason = reason
-
-    @dataclass(frozen=True)
-    class Row:
-        number: int
-        cells: tuple[str, ...]
-
-    def read_rows(path: Path, limits: LimitsSettings) -> Iterator[Row]:
-        data = path.read_bytes()
-        if len(data) > limits.max_file_bytes:
-            raise FileRejected("Fichier trop volumineux.")
-        if b"\x00" in data:
-            raise FileRejected("Ce fichier n'est pas un fichier CSV.")
-        data = data.removeprefix(b"\xef\xbb\xbf")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = data.decode("cp1252", errors="replace")
-        rows = []
-        header_seen = False
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
-        for raw in reader:
-            number = reader.line_num
-            cells = [c.strip().replace("\xa0", " ").strip() for c in raw]
-            if not any(cells):
-                continue
-            if not header_seen and [c.lower() for c in cells[:NCOLS]] == [
-                c.lower() for c in COLUMNS
-            ]:
-                header_seen = True
-                continue
-            header_seen = True
-            rows.append(Row(number, tuple(cells + [""] * max(0, NCOLS - len(cells)))))
-            if len(rows) > limits.max_rows:
-                raise FileRejected("Trop de lignes.")
-        return iter(rows)
-
-    mod.FileRejected = FileRejected  # type: ignore[attr-defined]
-    mod.Row = Row  # type: ignore[attr-defined]
-    mod.read_rows = read_rows  # type: ignore[attr-defined]
-    sys.modules["profilesync.csvfile"] = mod
-
-
-def cli_command() -> list[str]:
-    """How a subprocess runs `profilesync` from this tree."""
-    if REAL_CSVFILE:
-        return [sys.executable, "-m", "profilesync"]
-    return [sys.executable, str(HARNESS)]
-
-
-ensure_csvfile()
-
-# ruff: noqa: E402 - the stand-in must exist before the importer is imported
 import sqlalchemy as sa
 
 from importkit import EJ1, ET1, GOOD_PW, REFERENT, T0, fast_settings, row, write_csv
@@ -103,6 +21,11 @@ from profilesync.model import Establishment, Referent, ReferentEstablishment
 from profilesync.service import Daemon
 
 __all__ = ["EJ1", "ET1", "GOOD_PW", "REFERENT", "T0", "row", "write_csv"]
+
+
+def cli_command() -> list[str]:
+    """How a subprocess runs `profilesync` from this tree (conftest sets PYTHONPATH)."""
+    return [sys.executable, "-m", "profilesync"]
 
 
 class FakeMonotonic:
