@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import socket
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, write_csv
+from profilesync import inbox
 from profilesync.notify import Notifier
 from servicekit import NotifySocket, profilesync, start_daemon, wait_for, write_config
 
@@ -192,3 +194,43 @@ def test_the_systemd_unit_is_a_hardened_notify_service() -> None:
         assert directives[key] == value, key
     assert "@system-service" in unit
     assert "ReadWritePaths=" in unit
+
+
+def test_the_polling_observer_reports_a_new_file(tmp_path: Path) -> None:
+    events: queue.Queue[inbox.Event] = queue.Queue()
+    observer = inbox.start_observer(tmp_path / "inbox", events, polling=True)
+    try:
+        (tmp_path / "inbox" / "aref").mkdir()
+        write_csv(tmp_path / "inbox" / "aref" / "x.csv", [account_row(1)])
+        kind, _ = events.get(timeout=30)
+        assert kind in {"changed", "complete"}
+    finally:
+        observer.stop()
+        observer.join(timeout=10)
+
+
+def test_the_scheduler_runs_each_job_once_at_a_time_in_paris_time(
+    db_url: str, tmp_path: Path
+) -> None:
+    world = Inbox(db_url, tmp_path)
+    scheduler = world.daemon._scheduler()
+    scheduler.start(paused=True)  # job defaults are applied on start; paused runs nothing
+    try:
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert set(jobs) == {
+            "validity-interval",
+            "validity-daily-0",
+            "directory_sync-interval",
+            "export-daily-0",
+            "prune-daily-0",
+            "startup",
+        }
+        assert str(scheduler.timezone) == "Europe/Paris"
+        assert "hour='2', minute='0'" in str(jobs["export-daily-0"].trigger)
+        assert "hour='0', minute='0', second='30'" in str(jobs["validity-daily-0"].trigger)
+        assert str(jobs["validity-interval"].trigger) == "interval[0:15:00]"
+        for job in jobs.values():
+            assert (job.coalesce, job.max_instances) == (True, 1)
+    finally:
+        scheduler.shutdown(wait=False)
+        world.close()
