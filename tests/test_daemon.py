@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, report_rows, row, write_csv
 from profilesync import messages
@@ -217,3 +218,47 @@ def test_a_mass_delete_waits_in_work_until_approved_then_is_archived(box: Inbox)
     assert not Path(run.work_path).exists()
     assert Path(run.archive_path).exists()
     assert box.scalar("SELECT count(*) FROM profile WHERE state = 'deleted'") == n
+
+
+def test_an_internal_error_is_retried_then_the_run_fails_with_a_report(
+    box: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def broken(run_id: int, **_: Any) -> None:
+        calls.append(run_id)
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("profilesync.importer.process_run", broken)
+    box.drop("bug.csv", [account_row(1)])
+    assert box.settle().files == []  # first attempt failed: left in work/ for a retry
+    assert box.daemon.run_once().files == []
+    [failed] = box.daemon.run_once().files
+    assert (failed.status, calls) == ("failed", [1, 1, 1])
+    [run] = box.runs()
+    assert report_rows(Path(run.report_path))[1][:3] == ["0", "ERREUR", messages.INTERNAL_ERROR]
+    assert Path(run.private_copy_path).exists()
+    assert not Path(run.work_path).exists()
+
+
+def test_a_database_outage_during_a_file_leaves_it_for_the_next_pass(
+    box: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from profilesync import importer
+
+    real = importer.process_run
+    outage = [True]
+
+    def flaky(run_id: int, **kw: Any) -> Any:
+        if outage[0]:
+            raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed"))
+        return real(run_id, **kw)
+
+    monkeypatch.setattr("profilesync.importer.process_run", flaky)
+    box.drop("coupure.csv", [account_row(1)])
+    for _ in range(5):  # an outage is not an attempt: never marked failed for it
+        assert box.settle().files == []
+    outage[0] = False
+    [done] = box.daemon.run_once().files
+    assert done.status == "done"
+    assert len(box.reports()) == 1
