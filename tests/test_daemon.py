@@ -262,3 +262,14 @@ def test_a_database_outage_during_a_file_leaves_it_for_the_next_pass(
     [done] = box.daemon.run_once().files
     assert done.status == "done"
     assert len(box.reports()) == 1
+
+
+def test_a_very_long_file_name_is_shortened_not_stuck(box: Inbox) -> None:
+    name = "é" * 120 + ".csv"  # 244 bytes: the work name would pass the 255-byte limit
+    box.drop(name, [account_row(1)])
+    [done] = box.settle().files
+    assert done.status == "done"
+    assert done.file_name == "é" * 87 + "~.csv"
+    [report] = box.reports()
+    assert len(report.name.encode()) <= 255
+    assert not list(box.folder().iterdir())

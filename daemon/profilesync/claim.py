@@ -133,6 +133,23 @@ def locked(work_path: Path) -> Iterator[RunLock | None]:
         lock.release(remove=not work_path.exists())
 
 
+# Longest original name kept in work/archive names and reports (bytes): the prefixes and
+# suffixes added around it (stamp, uuid, `.rapport.csv`, temporary and lock names) must
+# stay within the 255 bytes a file name may have.
+NAME_MAX_BYTES = 180
+
+
+def fit_name(name: str) -> str:
+    """`name`, with its stem shortened when too long to carry the daemon's additions."""
+    if len(name.encode("utf-8", "surrogateescape")) <= NAME_MAX_BYTES:
+        return name
+    suffix = Path(name).suffix
+    stem = name[: -len(suffix)] if suffix else name
+    while len((stem + "~" + suffix).encode("utf-8", "surrogateescape")) > NAME_MAX_BYTES:
+        stem = stem[:-1]
+    return stem + "~" + suffix
+
+
 @dataclass(frozen=True)
 class Claimed:
     work_path: Path
@@ -143,7 +160,7 @@ def claim(path: Path, login: str | None, settings: Settings, clock: Clock) -> Cl
     """Rename `path` into work/; None when another daemon (or the référent) took it first."""
     folder = work_root(settings) / folder_of(login)
     folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / f"{stamp(clock.now())}-{uuid.uuid4().hex[:8]}-{path.name}"
+    dest = folder / f"{stamp(clock.now())}-{uuid.uuid4().hex[:8]}-{fit_name(path.name)}"
     try:
         path.rename(dest)
     except FileNotFoundError:
