@@ -122,6 +122,7 @@ def test_check_config_lists_every_problem(tmp_path: Path) -> None:
     fails = [line for line in out.splitlines() if line.startswith("FAIL")]
     assert [f.split(":")[0] for f in fails] == [
         "FAIL [paths] inbox",
+        "FAIL inbox folders",
         "FAIL inbox and state",
         "FAIL [database]",
         "FAIL [ldap]",

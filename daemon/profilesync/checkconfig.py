@@ -6,6 +6,7 @@ Each check is independent and says what it looked at, so one run lists every pro
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -31,6 +32,20 @@ def _writable(name: str, path: Path) -> Check:
     except OSError as exc:
         return Check(f"[paths] {name}", False, f"{path} is not writable: {exc.strerror}")
     return Check(f"[paths] {name}", True, f"{path.resolve()} writable")
+
+
+def _login_folders(inbox: Path) -> Check:
+    """The claim renames files out of each `inbox/<login>/`: each must be writable by us."""
+    try:
+        folders = [p for p in inbox.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except OSError as exc:
+        return Check("inbox folders", False, f"cannot list {inbox}: {exc.strerror}")
+    blocked = sorted(p.name for p in folders if not os.access(p, os.W_OK | os.X_OK))
+    if blocked:
+        return Check(
+            "inbox folders", False, f"not writable (files cannot be claimed): {', '.join(blocked)}"
+        )
+    return Check("inbox folders", True, f"{len(folders)} login folder(s) writable")
 
 
 def _same_filesystem(settings: Settings) -> Check:
@@ -105,6 +120,7 @@ def _close(conn: object) -> None:
 def run_checks(settings: Settings) -> Iterator[Check]:
     for name in ("inbox", "outbox", "state"):
         yield _writable(name, getattr(settings.paths, name))
+    yield _login_folders(settings.paths.inbox)
     yield _same_filesystem(settings)
     yield _database(settings)
     if settings.ldap.url:
