@@ -114,7 +114,8 @@ def test_check_config_lists_every_problem(tmp_path: Path) -> None:
         f'[paths]\ninbox = "{blocked}/inbox"\noutbox = "{tmp_path}/out"\n'
         f'state = "{tmp_path}/state"\n'
         f'[database]\nurl = "sqlite:///{unmigrated}"\n'
-        '[ldap]\nurl = "ldap://127.0.0.1:1"\ntimeout_seconds = 2\n',
+        '[ldap]\nurl = "ldap://127.0.0.1:1"\ntimeout_seconds = 2\n'
+        '[jobs]\nexport_time = "2h"\n',
         encoding="utf-8",
     )
     code, out = cli(config, "check-config")
@@ -124,7 +125,9 @@ def test_check_config_lists_every_problem(tmp_path: Path) -> None:
         "FAIL [paths] inbox",
         "FAIL inbox folders",
         "FAIL inbox and state",
+        "FAIL [daemon]/[jobs]",
         "FAIL [database]",
         "FAIL [ldap]",
     ]
     assert "profilesync db upgrade" in out
+    assert "[jobs] export_time must be HH:MM, got '2h'" in out

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from profilesync import db
+from profilesync import db, jobs
 from profilesync.config import ConfigError, Settings
 
 
@@ -117,11 +117,21 @@ def _close(conn: object) -> None:
             sock.close()
 
 
+def _schedules(settings: Settings) -> Check:
+    try:
+        jobs.check_schedules(settings)
+    except ConfigError as exc:
+        return Check("[daemon]/[jobs]", False, str(exc))
+    detail = f"time zone {settings.daemon.timezone}, export at {settings.jobs.export_time}"
+    return Check("[daemon]/[jobs]", True, detail)
+
+
 def run_checks(settings: Settings) -> Iterator[Check]:
     for name in ("inbox", "outbox", "state"):
         yield _writable(name, getattr(settings.paths, name))
     yield _login_folders(settings.paths.inbox)
     yield _same_filesystem(settings)
+    yield _schedules(settings)
     yield _database(settings)
     if settings.ldap.url:
         yield _ldap(settings)

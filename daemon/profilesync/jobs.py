@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +28,7 @@ from profilesync import exports, lease
 from profilesync.archive import archive_root, private_root
 from profilesync.claim import parse_work_name
 from profilesync.clock import Clock, today
-from profilesync.config import Settings
+from profilesync.config import ConfigError, Settings
 from profilesync.model import Establishment, JobLease
 from profilesync.validity import run_validity
 
@@ -97,8 +97,21 @@ class Schedule:
 
 
 def _parse_hhmm(text: str) -> dtime:
-    hours, _, minutes = text.partition(":")
-    return dtime(int(hours), int(minutes or 0))
+    hours, _, minutes = text.strip().partition(":")
+    try:
+        return dtime(int(hours), int(minutes or 0))
+    except ValueError:
+        raise ConfigError(f"[jobs] export_time must be HH:MM, got {text!r}") from None
+
+
+def check_schedules(settings: Settings) -> None:
+    """Raise ConfigError for a time zone or a job time the scheduler could not use."""
+    try:
+        ZoneInfo(settings.daemon.timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        zone = settings.daemon.timezone
+        raise ConfigError(f"[daemon] timezone: unknown zone {zone!r}") from None
+    schedules(settings)
 
 
 def schedules(settings: Settings) -> dict[str, Schedule]:

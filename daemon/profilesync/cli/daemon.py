@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from profilesync import checkconfig, db, jobs, logsetup, status
 from profilesync.cli.common import ConfigOption, fail, load_settings
 from profilesync.clock import SystemClock
-from profilesync.config import Settings
+from profilesync.config import ConfigError, Settings
 from profilesync.heartbeat import identity
 from profilesync.passwords import Hasher
 
@@ -69,6 +69,10 @@ def run(
     if fmt not in {"text", "json"}:
         fail(f"--log-format must be text or json, not {fmt!r}")
     logsetup.configure(fmt, settings.daemon.log_level)
+    try:
+        jobs.check_schedules(settings)
+    except ConfigError as exc:
+        fail(str(exc))
     with _open(settings) as session_factory, Hasher(settings.passwords) as hasher:
         if not once:
             code = service.Daemon(settings, session_factory, hasher=hasher).run()
