@@ -1,9 +1,229 @@
-"""CLI commands of this area; see the module of the same concept in the library."""
+"""`import`, `approve`, `runs`, `show`, `export`: thin commands over importer and exports."""
 
 from __future__ import annotations
 
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
 import typer
+from sqlalchemy.orm import Session, sessionmaker
+
+from profilesync import db, exports, importer
+from profilesync.cli.common import (
+    EXIT_LINE_ERRORS,
+    EXIT_OK,
+    EXIT_REJECTED,
+    ConfigOption,
+    fail,
+    load_settings,
+)
+from profilesync.clock import SystemClock
+from profilesync.config import Settings
+from profilesync.model import ImportRun, RunStatus
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app."""
+    app.command("import")(import_cmd)
+    app.command("approve")(approve_cmd)
+    app.command("runs")(runs_cmd)
+    app.command("show")(show_cmd)
+    app.command("export")(export_cmd)
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database, refusing a schema the code does not expect."""
+    try:
+        engine = db.make_engine(settings.database.url)
+    except db.DatabaseError as exc:
+        fail(str(exc))
+    try:
+        try:
+            db.require_current(engine)
+        except db.DatabaseError as exc:
+            fail(str(exc))
+        yield db.session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on a terminal; nothing when the output is a pipe or a file."""
+    if not sys.stdout.isatty():
+        yield None
+        return
+    from rich.progress import Progress  # noqa: PLC0415 - only on a terminal
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("lignes", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _exit_for(result: importer.RunResult) -> None:
+    if result.status is RunStatus.DONE:
+        typer.echo(result.summary.line())
+        typer.echo(f"rapport : {result.report_path}")
+        raise typer.Exit(EXIT_LINE_ERRORS if result.summary.erreur else EXIT_OK)
+    typer.echo(f"fichier non appliqué : {result.reason}")
+    typer.echo(f"rapport : {result.report_path}")
+    raise typer.Exit(EXIT_REJECTED)
+
+
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="Le fichier CSV à importer.", dir_okay=False)],
+    submitter: Annotated[
+        str, typer.Option("--as", help="Login du référent au nom duquel le fichier est importé.")
+    ],
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Écrit le rapport d'un vrai import, sans rien changer."),
+    ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Chemin du rapport (défaut : <nom>.rapport.csv)."),
+    ] = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """Importe un fichier maintenant, comme le démon (rapport, base, annuaire en file)."""
+    settings = load_settings(config_path)
+    if not file.is_file():
+        fail(f"fichier introuvable : {file}")
+    with _database(settings) as sf, _progress_bar() as progress:
+        result = importer.import_file(
+            file,
+            submitter,
+            settings=settings,
+            session_factory=sf,
+            clock=SystemClock(),
+            dry_run=dry_run,
+            report_path=report,
+            progress=progress,
+        )
+    _exit_for(result)
+
+
+def approve_cmd(
+    run: Annotated[int, typer.Argument(help="Numéro de l'import en attente de validation.")],
+    approver: Annotated[
+        str | None, typer.Option("--by", help="Qui approuve (défaut : l'utilisateur système).")
+    ] = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """Approuve un import retenu par la protection contre les suppressions massives."""
+    settings = load_settings(config_path)
+    with _database(settings) as sf, _progress_bar() as progress:
+        try:
+            result = importer.approve_run(
+                run,
+                approver=approver or getpass.getuser(),
+                settings=settings,
+                session_factory=sf,
+                clock=SystemClock(),
+                progress=progress,
+            )
+        except (importer.RunNotFound, importer.NotAwaitingApproval) as exc:
+            fail(str(exc))
+    _exit_for(result)
+
+
+def _duration(run: ImportRun) -> float | None:
+    if run.started_at is None or run.finished_at is None:
+        return None
+    return round((run.finished_at - run.started_at).total_seconds(), 3)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _run_dict(run: ImportRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "submitter": run.submitter,
+        "file": run.file_name,
+        "status": run.status,
+        "source": run.source,
+        "created_at": _iso(run.created_at),
+        "duration_seconds": _duration(run),
+        "total": run.total,
+        "ok": run.ok,
+        "alerte": run.alerte,
+        "erreur": run.erreur,
+        "reason": run.reason,
+        "approved_by": run.approved_by,
+        "report": run.report_path,
+    }
+
+
+def runs_cmd(
+    limit: Annotated[int, typer.Option("--limit", help="Nombre d'imports affichés.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON (une liste).")] = False,
+    config_path: ConfigOption = None,
+) -> None:
+    """Liste les derniers imports : statut, compteurs, durée."""
+    settings = load_settings(config_path)
+    with _database(settings) as sf, sf() as session:
+        runs = session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc()).limit(limit))
+        rows = [_run_dict(r) for r in runs]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        took = "-" if r["duration_seconds"] is None else f"{r['duration_seconds']:.1f}s"
+        typer.echo(
+            f"{r['id']:>6}  {r['created_at'][:19]}  {r['status']:<17} {r['submitter']:<12} "
+            f"{r['total']:>7} l. {r['ok']:>7} OK {r['alerte']:>5} AL {r['erreur']:>5} ER "
+            f"{took:>8}  {r['file']}"
+        )
+
+
+def show_cmd(
+    run: Annotated[int, typer.Argument(help="Numéro de l'import.")],
+    config_path: ConfigOption = None,
+) -> None:
+    """Affiche un import et les lignes de son rapport."""
+    settings = load_settings(config_path)
+    with _database(settings) as sf, sf() as session:
+        found = session.get(ImportRun, run)
+        if found is None:
+            fail(f"aucun import n° {run}")
+        for key, value in _run_dict(found).items():
+            if value is not None:
+                typer.echo(f"{key}: {value}")
+        if found.status in {RunStatus.REJECTED, RunStatus.AWAITING_APPROVAL}:
+            typer.echo(f"0;ERREUR;{found.reason}")
+        for outcome in importer.outcomes(session, run):
+            typer.echo(f"{outcome.line};{outcome.code};{' | '.join(outcome.messages)}")
+
+
+def export_cmd(
+    et: Annotated[str, typer.Option("--et", help="Finess ET de l'établissement.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Fichier produit (défaut : outbox/exports/<ET>/…)."),
+    ] = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """Exporte maintenant les profils d'un établissement (fichier d'import réutilisable)."""
+    settings = load_settings(config_path)
+    with _database(settings) as sf:
+        try:
+            result = exports.export_establishment(
+                sf, et, output, SystemClock(), outbox=settings.paths.outbox
+            )
+        except exports.UnknownEstablishment:
+            fail(f"établissement {et} inconnu (profilesync establishment add)")
+    typer.echo(f"{result.profiles} profils exportés : {result.path}")
