@@ -352,7 +352,9 @@ def test_mass_delete_waits_for_approval_then_applies(world: World) -> None:
     result, outs = world.run(deletes)
     assert result.status is RunStatus.AWAITING_APPROVAL
     assert outs == []
-    assert result.reason == messages.awaiting_approval(result.run_id, {ET1: (12, 40)})
+    assert result.reason == messages.awaiting_approval(
+        result.run_id, messages.deletion_share(12, 40, ET1)
+    )
     assert "profilesync approve" in result.reason
     assert world.scalar("SELECT count(*) FROM profile WHERE state = 'deleted'") == 0
     (only,) = read_report(result.report_path)

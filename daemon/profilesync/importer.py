@@ -318,7 +318,11 @@ class _Processor:
             held = self._mass_deletions(deletions)
             if held:
                 run.status = RunStatus.AWAITING_APPROVAL
-                run.reason = messages.awaiting_approval(run.id, held)
+                shares = ", ".join(
+                    messages.deletion_share(n, active, et)
+                    for et, (n, active) in sorted(held.items())
+                )
+                run.reason = messages.awaiting_approval(run.id, shares)
                 return self._commit()
         if run.status != RunStatus.RUNNING:
             run.status = RunStatus.RUNNING
