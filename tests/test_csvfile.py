@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
+from profilesync import csvfile
 from profilesync.columns import COLUMNS
 from profilesync.config import LimitsSettings
 from profilesync.csvfile import FileRejected, Row, read_rows, rows_from_bytes
-from profilesync.csvscan import CHUNK
+from profilesync.csvscan import CHUNK, Scan, scan
 
 SAMPLES = Path(__file__).parent / "data" / "samples"
 LIMITS = LimitsSettings()
@@ -271,9 +275,11 @@ def test_read_rows_and_rows_from_bytes_agree(sample: Path) -> None:
     assert list(read_rows(sample, LIMITS)) == list(rows_from_bytes(sample.read_bytes(), LIMITS))
 
 
-def test_row_is_a_frozen_value() -> None:
-    row = Row(3, PAD)
-    assert row == Row(3, PAD)
+def test_rows_are_frozen_values() -> None:
+    (row,) = rows_from_bytes(b"\n\na;b\n", LIMITS)
+    assert row == Row(3, cells("a", "b"))
+    assert hash(row) == hash(Row(3, cells("a", "b")))
+    assert repr(row).startswith("Row(number=3, cells=('a', 'b', ''")
     with pytest.raises(AttributeError):
         row.number = 4  # type: ignore[misc]
 
@@ -392,6 +398,10 @@ def test_spreadsheet_formula_quotes_are_unwrapped(raw: bytes, value: str) -> Non
     assert rows(raw + b";x\n") == [(1, cells(value, "x"))]
 
 
+def test_cells_that_only_look_like_a_formula_once_joined_are_left_alone() -> None:
+    assert rows(b'a=;"""b";="1"\n') == [(1, cells("a=", '"b', "1"))]
+
+
 def test_unwrapping_works_in_a_windows1252_file() -> None:
     assert rows(b'="010780062";L\xe9a\r\n') == [(1, cells("010780062", "Léa"))]
 
@@ -424,6 +434,11 @@ def test_header_is_skipped_in_windows1252_and_utf8() -> None:
     body = "\r\n".join([HEADER, "a;b"]) + "\r\n"
     assert rows(body.encode("cp1252")) == [(2, cells("a", "b"))]
     assert rows(b"\xef\xbb\xbf" + body.encode("utf-8")) == [(2, cells("a", "b"))]
+
+
+def test_quoted_header_is_skipped() -> None:
+    header = ";".join(f'"{name}"' for name in COLUMNS)
+    assert rows(f'{header}\n"a";"b"\n'.encode()) == [(2, cells("a", "b"))]
 
 
 def test_header_matching_ignores_case_accents_spaces_and_punctuation() -> None:
@@ -600,6 +615,10 @@ def test_single_column_file_is_rejected() -> None:
     )
 
 
+def test_one_row_and_a_stray_single_cell_line_is_still_semicolon_separated() -> None:
+    assert rows(b"a;b\r\nTotal") == [(1, cells("a", "b")), (2, cells("Total"))]
+
+
 def test_a_single_column_title_line_above_semicolon_rows_is_tolerated() -> None:
     data = b"Import du 3, service X\n" + b"a;b;c, d\n" * 3
     assert rows(data) == [(1, cells("Import du 3, service X"))] + [
@@ -620,6 +639,13 @@ def test_unterminated_quote_is_rejected_naming_the_line_where_it_opens() -> None
 
 def test_unterminated_quote_after_an_escaped_quote() -> None:
     assert "ligne 2 n'est jamais refermé" in rejection(b'a;b\nc;"d""\n')
+
+
+def test_a_stray_quote_closed_lines_later_merges_them_into_one_cell() -> None:
+    # Not a whole-file rejection: the row is reported at the line where it starts and the
+    # rules flag the line break inside its cell.
+    data = b'a;"b\r\nc;d\r\ne";f\r\ng;h\r\n'
+    assert rows(data) == [(1, cells("a", "b\r\nc;d\r\ne", "f")), (4, cells("g", "h"))]
 
 
 def test_quotes_inside_an_unquoted_cell_are_literal() -> None:
@@ -709,3 +735,50 @@ def test_a_quoted_cell_spanning_chunks_is_read() -> None:
         (start, cells("a", cell.decode().strip(), "b")),
         (start + 4001, cells("c", "d")),
     ]
+
+
+# --- A file that changes while it is read -------------------------------------------------
+
+
+def test_a_file_growing_past_the_limit_during_the_pre_pass_is_rejected() -> None:
+    # What stat said (size 10) is less than what reading finds.
+    with pytest.raises(FileRejected) as info:
+        scan(io.BytesIO(b"a;b\n" * 1000), max_bytes=10)
+    assert info.value.reason == (
+        "Le fichier a été modifié pendant sa lecture : déposez-le de nouveau, une fois "
+        "complètement enregistré."
+    )
+
+
+def test_a_file_corrupted_between_the_passes_is_rejected_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes("a;é\r\n".encode() * 20_000)  # UTF-8
+    it = read_rows(path, LIMITS)
+    assert next(it) == Row(1, cells("a", "é"))
+    with path.open("r+b") as fh:  # the parse reads ahead 8 KiB at most: this is still ahead
+        fh.seek(50_000)
+        fh.write(b"\xff")  # never valid in UTF-8
+    with pytest.raises(FileRejected) as info:
+        list(it)
+    assert info.value.reason.startswith("Le fichier a été modifié pendant sa lecture")
+
+
+def test_a_header_and_exactly_the_limit_of_rows_are_parsed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parses: list[int] = []
+    real_parse = csvfile._parse
+
+    def spy(fh: BinaryIO, found: Scan) -> Iterator[Row]:
+        parses.append(1)
+        return real_parse(fh, found)
+
+    monkeypatch.setattr(csvfile, "_parse", spy)
+    limits = LimitsSettings(max_rows=3)
+    data = f"{HEADER}\r\na;1\r\nb;2\r\nc;3\r\n".encode()
+    assert [n for n, _ in rows(data, limits)] == [2, 3, 4]
+    assert len(parses) == 1  # 4 physical lines, minus the header: no counting pass
+    parses.clear()
+    assert [n for n, _ in rows(b"\r\n" + data, limits)] == [3, 4, 5]
+    assert len(parses) == 2  # a blank line: the rows had to be counted
+    assert rejection(data + b"d;4\r\n", limits).startswith("Fichier trop long : 4 lignes pour")
