@@ -485,7 +485,7 @@ class _Processor:
         """One executemany straight to the driver: the hot path of an unchanged re-import."""
         run_id = self.run_row.id
         rows = [
-            (run_id, o.line, o.code.value, " | ".join(o.messages), json.dumps(list(o.cells)))
+            (run_id, o.line, str(o.code), " | ".join(o.messages), json.dumps(list(o.cells)))
             for o in outcomes
         ]
         if rows:
