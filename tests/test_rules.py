@@ -836,3 +836,13 @@ def test_sample_lines(text: str, expected: list[tuple[Code, str]]) -> None:
     checked = check_row(Row(2, tuple(text.split(";"))), TODAY, POLICY)
     assert found(checked) == expected
     assert (checked.line is None) == any(code is Code.ERREUR for code, _ in expected)
+
+
+def test_only_the_nom_is_cached_never_the_password() -> None:
+    from profilesync import rules
+
+    rules._fold_name.cache_clear()
+    checked = check(NON_DOCTOR, nom="Lefèvre", password="Pâssword-Ünique-2026")
+    assert checked.problems == ()
+    # One entry: the folded Nom. A password kept in a cache would outlive the file.
+    assert rules._fold_name.cache_info().currsize == 1

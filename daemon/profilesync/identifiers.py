@@ -19,15 +19,16 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 from profilesync import messages as msg
+from profilesync.columns import COLUMNS, RPPS
 from profilesync.outcome import Problem
 
 Parsed = tuple[str | None, Problem | None]
+ParsedDate = tuple[date | None, Problem | None]
 
 # Verdicts on short cells are cached (a file repeats its EJ, ET and dates on every line);
 # long cells are never kept, so a hostile file cannot make the daemon hoard its content.
 _CACHE_SIZE = 4096
 _CACHED_MAX = 16
-ParsedDate = tuple[date | None, Problem | None]
 
 _DOUBLED = str.maketrans("0123456789", "0246813579")  # digit -> digit sum of its double
 
@@ -94,7 +95,7 @@ _read_finess_cached = lru_cache(maxsize=_CACHE_SIZE)(_read_finess)
 
 _RPPS = re.compile(r"[0-9]{11}")
 _PP_WITH_8 = re.compile(r"8[0-9]{11}")
-RPPS_COLUMN = "N° RPPS"
+RPPS_COLUMN = COLUMNS[RPPS]
 
 
 def rpps_valid(value: str) -> bool:

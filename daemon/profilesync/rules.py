@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
+from functools import lru_cache
 from typing import NamedTuple, Protocol
 
 from profilesync import identifiers
@@ -195,7 +196,10 @@ def password_problems(
     folded = _fold(password)
     if len(login) >= _CONTAINMENT_MIN and _fold(login) in folded:
         problems.append(Problem.erreur(msg.PASSWORD_CONTAINS_LOGIN))
-    if len(nom) >= _CONTAINMENT_MIN and _fold(nom) in folded:
+    if (
+        len(nom) >= _CONTAINMENT_MIN
+        and (_fold_name(nom) if len(nom) <= NAME_MAX else _fold(nom)) in folded
+    ):
         problems.append(Problem.erreur(msg.PASSWORD_CONTAINS_NOM))
     return tuple(problems)
 
@@ -239,6 +243,8 @@ def _name(text: str, column: str, team_only: bool, problems: list[Problem]) -> s
 
 def _free_text(text: str, column: str, maximum: int, problems: list[Problem]) -> str:
     """Names as typed, in NFC so that a macOS (decomposed) `é` matches a Windows one."""
+    if len(text) <= maximum and text.isascii() and text.isprintable():
+        return text  # the usual cell: nothing to normalise, nothing to refuse
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
     if not text.isprintable() and _CONTROL.search(text):
@@ -364,3 +370,8 @@ def _fold(text: str) -> str:
         return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+# Surnames repeat from line to line, so their folded form is cached. Never a password's:
+# a cache would keep it in memory for the life of the daemon.
+_fold_name = lru_cache(maxsize=4096)(_fold)
