@@ -39,7 +39,12 @@ def test_valid_finess_is_normalised(given: str, expected: str) -> None:
         ),
         (
             "2C0000154",
-            "ET '2C0000154' is not a FINESS number: a département (01–95, 2A, 2B, 97x, 98) "
+            "ET '2C0000154' is not a FINESS number: a département (01–95, 2A, 2B, 97, 98) "
+            "then digits",
+        ),
+        (  # Luhn-valid, but there is no département 99
+            "990000002",
+            "ET '990000002' is not a FINESS number: a département (01–95, 2A, 2B, 97, 98) "
             "then digits",
         ),
     ],
@@ -53,15 +58,15 @@ def test_invalid_finess_says_why(given: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("given", "expected"),
     [("jdupont", "jdupont"), ("JDupont", "jdupont"), (" jean.dupont ", "jean.dupont"),
-     ("dupont_j-2", "dupont_j-2"), ("a" * 100, "a" * 100)],
+     ("dupont_j-2", "dupont_j-2"), ("J.Dupont@CHU", "j.dupont@chu"), ("a" * 100, "a" * 100)],
 )  # fmt: skip
 def test_logins_are_lower_case(given: str, expected: str) -> None:
     assert normalise_login(given) == expected
 
 
 LOGIN_RULE = (
-    "it names the référent's inbox folder, so use only letters a-z, digits, '.', '_' and "
-    "'-', start with a letter or a digit, no '..', at most 100 characters"
+    "it names the référent's inbox folder, so use only letters a-z, digits, '.', '_', '-' "
+    "and '@', start with a letter or a digit, no '..', at most 100 characters"
 )
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -106,6 +109,26 @@ def test_db_upgrade_then_status(empty_db_url: str) -> None:
         f"expected revision: {db.head_revision()}",
         "up to date",
     ]
+
+
+def test_db_upgrade_in_a_fresh_process_with_the_default_database(tmp_path: Path) -> None:
+    """The shipped default (`sqlite:///var/profilesync.db`, relative to the working
+    directory) works from a clean process, its folder created, and Alembic stays quiet."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROFILESYNC_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "profilesync", "db", "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (run.returncode, run.stderr) == (0, "")
+    assert (
+        run.stdout
+        == f"sqlite:///var/profilesync.db: upgraded from (empty) to {db.head_revision()}\n"
+    )
+    assert (tmp_path / "var" / "profilesync.db").is_file()
 
 
 COMMANDS = [
@@ -223,6 +246,20 @@ def test_establishment_add_checks_both_finess(cli: Cli, ej: str, et: str, messag
     assert cli.fails("establishment", "add", "--ej", ej, "--et", et) == f"erreur : {message}\n"
     assert cli.count(Establishment) == 0
     assert cli.count(Audit) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("x" * 201, "name is too long (201 characters, at most 200)"),
+        ("CHU\x00Nord", "name contains a control character"),
+    ],
+)
+def test_establishment_name_is_checked(cli: Cli, name: str, message: str) -> None:
+    assert cli.fails("establishment", "add", "--ej", EJ, "--et", ET, "--name", name) == (
+        f"erreur : {message}\n"
+    )
+    assert cli.count(Establishment) == 0
 
 
 def test_lower_case_corsican_finess_is_stored_upper_case(cli: Cli) -> None:

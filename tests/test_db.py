@@ -309,3 +309,64 @@ def test_migrations_ship_in_the_wheel() -> None:
     assert any(n.startswith("migrations/versions/") for n in needed)
     for name in needed:
         assert any(fnmatch.fnmatchcase(name, g) for g in globs), name
+
+
+# -- SQLite migrations and foreign keys -------------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_one_connection(tmp_path: Path) -> Iterator[sa.Engine]:
+    """A migrated SQLite engine whose pool holds a single connection, reused every time."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'one.db'}", poolclass=sa.pool.StaticPool)
+    db.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _fake_migration(
+    monkeypatch: pytest.MonkeyPatch, body: str, seen: list[object] | None = None
+) -> None:
+    def fake_upgrade(cfg: object, revision: str) -> None:
+        conn = cfg.attributes["connection"]  # type: ignore[attr-defined]
+        if seen is not None:
+            seen.append(conn.exec_driver_sql("PRAGMA foreign_keys").scalar())
+        conn.exec_driver_sql(body)
+
+    monkeypatch.setattr(db.command, "upgrade", fake_upgrade)
+
+
+def test_sqlite_migrations_run_without_foreign_key_actions(
+    sqlite_one_connection: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch mode drops and recreates tables: with foreign keys on, ON DELETE CASCADE
+    would empty the tables that reference them."""
+    seen: list[object] = []
+    _fake_migration(monkeypatch, "SELECT 1", seen)
+    db.upgrade(sqlite_one_connection)
+    assert seen == [0]
+    with sqlite_one_connection.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_sqlite_migration_breaking_foreign_keys_is_rolled_back(
+    sqlite_one_connection: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_migration(monkeypatch, "INSERT INTO referent_establishment VALUES (41, 42)")
+    with pytest.raises(db.DatabaseError) as info:
+        db.upgrade(sqlite_one_connection)
+    assert str(info.value) == (
+        "migration to 0001 left 2 foreign key violations "
+        "(first in table referent_establishment): rolled back"
+    )
+    with sqlite_one_connection.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM referent_establishment").scalar() == 0
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_postgresql_connections_are_named(pg_empty_url: str) -> None:
+    engine = db.make_engine(pg_empty_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SHOW application_name")).scalar() == "profilesync"
+    finally:
+        engine.dispose()

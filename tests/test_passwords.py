@@ -191,6 +191,19 @@ def _free_port() -> int:
         return port
 
 
+def _wait_listening(port: int, deadline_s: float = 30.0) -> None:
+    """slapd's parent returns once the daemon is set up but before it calls listen()."""
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.02)
+
+
 def _wait_gone(pid: int, deadline_s: float = 10.0) -> None:
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
@@ -230,11 +243,12 @@ def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
         f"directory {base}/data\n"
     )
     subprocess.run(["slaptest", "-Q", "-u", "-f", str(conf)], check=True)
-    url = f"ldap://127.0.0.1:{_free_port()}"
-    # slapd's parent exits only once the child is listening: no readiness polling needed.
+    port = _free_port()
+    url = f"ldap://127.0.0.1:{port}"
     subprocess.run([str(SLAPD), "-h", url + "/", "-f", str(conf)], check=True)
     pid = int((base / "run" / "slapd.pid").read_text())
     try:
+        _wait_listening(port)
         with _admin(url) as conn:
             assert conn.add(SUFFIX, ["dcObject", "organization"], {"dc": "example", "o": "Ex"})
         yield Slapd(url)

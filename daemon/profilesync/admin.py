@@ -20,8 +20,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from stdnum import luhn
 
+from profilesync.identifiers import finess_valid
 from profilesync.model import (
     Audit,
     ChangeKind,
@@ -35,8 +35,10 @@ LOGIN_MAX = 100
 NAME_MAX = 200
 # A login is the name of inbox/<login>/ and outbox/<login>/; outbox/exports/ is taken.
 RESERVED_LOGINS = frozenset({"exports"})
-_LOGIN = re.compile(r"[a-z0-9][a-z0-9._-]*")
-_FINESS = re.compile(r"(?:\d{2}|2[AB])\d{7}")
+_LOGIN = re.compile(r"[a-z0-9][a-z0-9._@-]*")
+# The shape only, to tell a wrong key from a malformed value in messages.
+_FINESS_SHAPE = re.compile(r"(?:0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|9[78])[0-9]{7}")
+_EIGHT_DIGITS = re.compile(r"[0-9]{8}")
 
 
 class AdminError(Exception):
@@ -108,15 +110,15 @@ def operator_actor() -> str:
 
 
 def normalise_finess(text: str, what: str = "FINESS") -> str:
-    """The FINESS in upper case, or `InvalidFiness` saying what is wrong.
+    """The FINESS in upper case, or `InvalidFiness` saying what is wrong (in English).
 
-    TODO: switch to `identifiers.py` (branch `rules`) once it lands; the Corsica mapping
-    (2A → 21, 2B → 22) must then live there only.
+    The check itself is `identifiers.finess_valid`, the one the import rules use, so an
+    establishment registered here is one whose lines the rules accept.
     """
     value = text.strip().upper()
-    if _finess_ok(value):
+    if finess_valid(value):
         return value
-    if re.fullmatch(r"\d{8}", value) and _finess_ok("0" + value):
+    if _EIGHT_DIGITS.fullmatch(value) and finess_valid("0" + value):
         raise InvalidFiness(
             f"{what} {value} has 8 digits: a spreadsheet may have dropped its leading zero; "
             f"did you mean 0{value}?"
@@ -125,19 +127,12 @@ def normalise_finess(text: str, what: str = "FINESS") -> str:
         raise InvalidFiness(
             f"{what} {text.strip()!r} has {len(value)} characters: a FINESS number has 9"
         )
-    if not _FINESS.fullmatch(value):
+    if not _FINESS_SHAPE.fullmatch(value):
         raise InvalidFiness(
-            f"{what} {value!r} is not a FINESS number: a département (01–95, 2A, 2B, 97x, 98) "
+            f"{what} {value!r} is not a FINESS number: a département (01–95, 2A, 2B, 97, 98) "
             "then digits"
         )
     raise InvalidFiness(f"{what} {value} has a wrong check key (last digit)")
-
-
-def _finess_ok(value: str) -> bool:
-    if not _FINESS.fullmatch(value):
-        return False
-    digits = {"2A": "21", "2B": "22"}.get(value[:2], value[:2]) + value[2:]
-    return bool(luhn.is_valid(digits))
 
 
 def normalise_login(text: str) -> str:
@@ -155,7 +150,7 @@ def normalise_login(text: str) -> str:
     ):
         raise InvalidLogin(
             f"invalid login {text!r}: it names the référent's inbox folder, so use only "
-            f"letters a-z, digits, '.', '_' and '-', start with a letter or a digit, "
+            f"letters a-z, digits, '.', '_', '-' and '@', start with a letter or a digit, "
             f"no '..', at most {LOGIN_MAX} characters"
             + (f", and not {value!r} (reserved)" if value in RESERVED_LOGINS else "")
         )
@@ -174,6 +169,8 @@ def add_establishment(
     clean_name = None if name is None else " ".join(name.split())
     if clean_name is not None and len(clean_name) > NAME_MAX:
         raise AdminError(f"name is too long ({len(clean_name)} characters, at most {NAME_MAX})")
+    if clean_name is not None and not clean_name.isprintable():
+        raise AdminError("name contains a control character")
     existing = session.scalar(sa.select(Establishment).where(Establishment.et == et))
     if existing is not None:
         if existing.ej != ej:

@@ -28,7 +28,7 @@ MASK = "***"
 
 
 def masked(cells: tuple[str, ...]) -> tuple[str, ...]:
-    """The first 13 cells with a given password replaced by `***`: what reports and archives keep."""
+    """The 13 cells with a given password replaced by `***`: what reports and archives keep."""
     out = list(cells[:NCOLS]) + [""] * max(0, NCOLS - len(cells))
     if out[PASSWORD]:
         out[PASSWORD] = MASK

@@ -19,7 +19,7 @@ from typing import Any
 
 ENV_PREFIX = "PROFILESYNC_"
 CONFIG_ENV = "PROFILESYNC_CONFIG"
-BIND_PASSWORD_ENV = "PROFILESYNC_LDAP_BIND_PASSWORD"
+BIND_PASSWORD_ENV = "PROFILESYNC_LDAP_BIND_PASSWORD"  # noqa: S105 - a variable name
 
 
 class ConfigError(Exception):
@@ -194,7 +194,7 @@ def _merge(settings: Settings, data: dict[str, dict[str, Any]], source: str) -> 
     return dataclasses.replace(settings, **changes)
 
 
-def _coerce(value: Any, hint: Any, where: str) -> Any:  # noqa: PLR0911 - one branch per type
+def _coerce(value: Any, hint: Any, where: str) -> Any:
     """Environment values arrive as strings; TOML values are checked against the field type."""
     if hint is Path:
         return Path(value)

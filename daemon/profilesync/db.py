@@ -10,6 +10,8 @@ rather than failing later on a missing column.
 from __future__ import annotations
 
 import functools
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -113,11 +115,28 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _sqlite_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
+
+
+def _sqlite_wal(cursor: Any) -> None:
+    # WAL is a property of the file. Switching a new file to it takes a lock SQLite does
+    # not wait for (no busy handler): two processes opening a brand-new database at once
+    # get "database is locked". Retry for as long as the busy timeout would have waited.
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
@@ -168,16 +187,45 @@ def upgrade(target: str | URL | Engine, revision: str = "head") -> UpgradeResult
     """Bring the schema to `revision` in one transaction; a no-op when already there."""
     engine = target if isinstance(target, Engine) else make_engine(target)
     try:
-        with _connect(engine) as conn, conn.begin():
+        with _connect(engine) as conn, _foreign_key_actions_off(conn), conn.begin():
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
             before = MigrationContext.configure(conn).get_current_revision()
             command.upgrade(alembic_config(conn), revision)
             after = MigrationContext.configure(conn).get_current_revision()
+            if conn.dialect.name == "sqlite":
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise DatabaseError(
+                        f"migration to {after} left {len(broken)} foreign key violations "
+                        f"(first in table {broken[0][0]}): rolled back"
+                    )
     finally:
         if engine is not target:
             engine.dispose()
     return UpgradeResult(before, after)
+
+
+@contextmanager
+def _foreign_key_actions_off(conn: Connection) -> Iterator[None]:
+    """SQLite only: migrations run with foreign keys off, as SQLite's ALTER TABLE recipe says.
+
+    Alembic's batch mode rebuilds a table by copying it and dropping the original; with
+    foreign keys on, that DROP would run the ON DELETE CASCADE of every referencing table
+    (losing, say, every référent link). The pragma is a no-op inside a transaction, so it
+    is set on the raw connection before BEGIN; `upgrade` runs `foreign_key_check` before
+    committing, and the pooled connection gets its foreign keys back whatever happens.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys = ON")
 
 
 def require_current(engine: Engine) -> None:

@@ -48,6 +48,9 @@ def _engine(config: ConfigOption, *, check_schema: bool = True) -> Iterator[Engi
         yield engine
     except (db.DatabaseError, admin.AdminError) as exc:
         fail(str(exc))
+    except sa.exc.IntegrityError:
+        # Two operators registering the same thing at the same instant: the loser retries.
+        fail("another command changed the same record at the same time: run it again")
     except sa.exc.OperationalError as exc:
         fail(f"database error on {db.display_url(engine.url)}: {exc.orig or exc}".splitlines()[0])
     finally:
