@@ -243,6 +243,19 @@ def test_modify_identical_line_writes_nothing(world: World) -> None:
     assert after == before
 
 
+def test_identical_m_leaves_a_stale_state_to_the_jobs(world: World) -> None:
+    world.run([row("C", password=GOOD_PW, debut="01/04/2026")])
+    world.clock.advance(timedelta(days=30))  # début passed; the validity job has not run
+    audits = world.scalar("SELECT count(*) FROM audit")
+    _, outs = world.run([row("M", debut="01/04/2026")])
+    assert outs[0].code is Code.OK
+    assert world.rows("SELECT state FROM profile") == [("pending",)]
+    assert world.scalar("SELECT count(*) FROM audit") == audits
+    _, outs = world.run([row("M", fin="31/12/2026")])  # a real change recomputes the state
+    assert world.rows("SELECT state FROM profile") == [("active",)]
+    assert world.scalar("SELECT locked FROM account") in (False, 0)
+
+
 def test_modify_doctor_names_ignored_with_alerte(world: World) -> None:
     world.run([doctor("C", password=GOOD_PW)])
     _, outs = world.run([doctor("M", nom="Autre", email="pd@mssante.fr")])

@@ -205,14 +205,14 @@ def _modify(
         return tuple(problems)
 
     touched = _update_account(state, account, line, ctx, names=True, new_password=new_password)
-    new_state = state_for(debut, fin, ctx.today)
-    changes = _profile_changes(profile, debut, fin, new_state)
-    if changes:
+    if (debut, fin) != (profile.debut, profile.fin):
+        # Unchanged dates leave the state alone: time-driven transitions are the jobs'.
+        new_state = state_for(debut, fin, ctx.today)
+        changes = _profile_changes(profile, debut, fin, new_state)
         profile.debut, profile.fin, profile.state = debut, fin, new_state
         profile.dirty = True
         _audit(state, ctx, line, "profile.update", "profile", _profile_key(line), changes)
-        touched = True
-    if _relock(account):
+        _relock(account)
         touched = True
     if touched:
         state.queue(_ACCOUNT, account.key)
