@@ -393,6 +393,13 @@ def test_mass_delete_waits_for_approval_then_applies(world: World) -> None:
     ]
 
 
+def test_deletes_in_an_et_not_the_submitters_do_not_hold_the_file(world: World) -> None:
+    deletes = [row("S", f"Nom{i}", "Pré", ident=f"u{i}", ej=ET3, et=ET3) for i in range(12)]
+    result, outs = world.run(deletes)
+    assert result.status is RunStatus.DONE
+    assert {o.messages for o in outs} == {(messages.not_referent(ET3),)}
+
+
 def test_few_deletes_below_the_minimum_apply_at_once(world: World) -> None:
     world.run(_people(12))
     result, _ = world.run([row("S", f"Nom{i}", "Pré", ident=f"u{i}") for i in range(9)])

@@ -97,7 +97,7 @@ class RunProcessor:
         except FileRejected as exc:
             return self._reject(exc.reason)
         if run.status == RunStatus.CLAIMED and run.approved_by is None:
-            held = self._mass_deletions(deletions)
+            held = self._mass_deletions(deletions, allowed)
             if held:
                 run.status = RunStatus.AWAITING_APPROVAL
                 shares = ", ".join(
@@ -155,12 +155,20 @@ class RunProcessor:
                 deletions[et.zfill(9) if len(et) == 8 else et] += 1
         return total, deletions
 
-    def _mass_deletions(self, deletions: Counter[str]) -> dict[str, tuple[int, int]]:
-        """ETs whose S lines would remove too large a share of their active profiles."""
+    def _mass_deletions(
+        self, deletions: Counter[str], allowed: frozenset[int]
+    ) -> dict[str, tuple[int, int]]:
+        """ETs whose S lines would remove too large a share of their active profiles.
+
+        Only the submitter's establishments count: S lines for any other ET are ERREUR
+        line by line and delete nothing, so they must not hold the file.
+        """
         policy = self.settings.imports
+        ids = load_establishments(self.session.connection())
         held: dict[str, tuple[int, int]] = {}
         for et, n in deletions.items():
-            if n < policy.mass_delete_min:
+            est = ids.get(et)
+            if n < policy.mass_delete_min or est is None or est.id not in allowed:
                 continue
             active = self.session.scalar(
                 sa.select(sa.func.count())
