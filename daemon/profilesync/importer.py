@@ -222,7 +222,7 @@ def _dry_run(  # noqa: PLR0917 - private, called once
             file_name=path.name,
             content_sha256=sha,
             size_bytes=size,
-            work_path=str(path),
+            work_path=None,  # not claimed: the file may be a real run's work file
             report_path=str(report_path),
             status=RunStatus.CLAIMED,
             source="dry-run",
@@ -231,7 +231,9 @@ def _dry_run(  # noqa: PLR0917 - private, called once
         session.add(run)
         session.flush()  # the transaction starts with a write: savepoints nest inside it
         try:
-            RunProcessor(session, run, settings, clock, fake_hash, progress, dry=True).run()
+            RunProcessor(
+                session, run, settings, clock, fake_hash, progress, dry=True, path=path
+            ).run()
             result = _report(session, run)
         finally:
             session.rollback()

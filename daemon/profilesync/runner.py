@@ -67,6 +67,7 @@ class RunProcessor:
         progress: Progress | None,
         *,
         dry: bool = False,
+        path: Path | None = None,
     ) -> None:
         self.session = session
         self.run_row = run
@@ -75,7 +76,7 @@ class RunProcessor:
         self.progress = progress
         self.dry = dry
         self._hash_fn = hash_fn
-        self.path = Path(run.work_path or "")
+        self.path = path or Path(run.work_path or "")
 
     def _commit(self) -> None:
         if self.dry:
