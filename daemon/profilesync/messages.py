@@ -425,4 +425,21 @@ def awaiting_approval(run_id: int, shares: str) -> str:
 # Inbox and daemon (inbox.py, service.py): files rejected for where or how they were dropped.
 # ---------------------------------------------------------------------------------------------
 
+FILE_AT_INBOX_ROOT = (
+    "Fichier déposé à la racine du dossier de dépôt : aucune ligne n'a été appliquée. "
+    "Déposez-le dans votre dossier personnel (le dossier qui porte votre identifiant)."
+)
+
+
+FILE_UNREADABLE = (
+    "Le fichier n'a pas pu être lu (droits d'accès ou fichier endommagé) : aucune ligne "
+    "n'a été appliquée. Enregistrez-le à nouveau puis déposez-le une seconde fois."
+)
+
+INTERNAL_ERROR = (
+    "Le traitement du fichier a été interrompu par une erreur technique : les lignes déjà "
+    "traitées restent appliquées, les autres ne l'ont pas été. L'équipe informatique a été "
+    "prévenue et peut relancer le fichier ; ne le déposez pas à nouveau."
+)
+
 # (end of inbox and daemon)

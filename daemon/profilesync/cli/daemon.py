@@ -1,9 +1,158 @@
-"""CLI commands of this area; see the module of the same concept in the library."""
+"""Daemon commands: `run`, `status`, `rerun`, `jobs run|list`, `check-config`."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
 import typer
+from sqlalchemy.orm import Session, sessionmaker
+
+from profilesync import checkconfig, db, jobs, logsetup, status
+from profilesync.cli.common import ConfigOption, fail, load_settings
+from profilesync.clock import SystemClock
+from profilesync.config import ConfigError, Settings
+from profilesync.heartbeat import identity
+from profilesync.passwords import Hasher
+
+jobs_app = typer.Typer(
+    help="Tâches planifiées : les lister, en lancer une maintenant.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the main app."""
+    """Add the daemon's commands."""
+    app.command("run")(run)
+    app.command("status")(status_cmd)
+    app.command("rerun")(rerun_cmd)
+    app.command("check-config")(check_config)
+    app.add_typer(jobs_app, name="jobs")
+    jobs_app.command("run")(jobs_run)
+    jobs_app.command("list")(jobs_list)
+
+
+@contextmanager
+def _open(settings: Settings, *, migrated: bool = True) -> Iterator[sessionmaker[Session]]:
+    """A session factory on a reachable (and migrated) database, or a clean exit 2."""
+    try:
+        engine = db.make_engine(settings.database.url)
+    except db.DatabaseError as exc:
+        fail(str(exc))
+    try:
+        if migrated:
+            try:
+                db.require_current(engine)
+            except db.DatabaseError as exc:
+                fail(str(exc))
+        yield db.session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def run(
+    config: ConfigOption = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Traite ce qui attend, lance les tâches dues, puis sort.")
+    ] = False,
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", help="text ou json (journald, ELK).")
+    ] = None,
+) -> None:
+    """Le démon : surveille le dossier de dépôt et lance les tâches planifiées (premier plan)."""
+    from profilesync import inbox, service  # noqa: PLC0415 - watchdog only for this command
+
+    settings = load_settings(config)
+    fmt = log_format or settings.daemon.log_format
+    if fmt not in {"text", "json"}:
+        fail(f"--log-format must be text or json, not {fmt!r}")
+    logsetup.configure(fmt, settings.daemon.log_level)
+    try:
+        jobs.check_schedules(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    with _open(settings) as session_factory, Hasher(settings.passwords) as hasher:
+        if not once:
+            code = service.Daemon(settings, session_factory, hasher=hasher).run()
+            raise typer.Exit(code)
+        tracker = inbox.StabilityTracker(settings.daemon.stable_seconds, trust_mtime=True)
+        daemon = service.Daemon(settings, session_factory, stability=tracker, hasher=hasher)
+        result = daemon.run_once()
+    typer.echo(
+        f"{len(result.files)} fichier(s) traité(s), {result.waiting} en cours de dépôt, "
+        f"{len(result.jobs)} tâche(s) lancée(s)"
+    )
+
+
+def status_cmd(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON (supervision).")] = False,
+) -> None:
+    """État : démon actif ?, fichiers en attente, derniers traitements, annuaire, tâches."""
+    settings = load_settings(config)
+    # Unmigrated or down, the database is one line of the status, not a refusal to answer.
+    with _open(settings, migrated=False) as session_factory:
+        report = status.gather(settings, session_factory, SystemClock())
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(status.render(report, ZoneInfo(settings.daemon.timezone)))
+    raise typer.Exit(0 if report.alive and not report.database_error else 1)
+
+
+def rerun_cmd(
+    run_id: Annotated[int, typer.Argument(metavar="RUN", help="Numéro du traitement.")],
+    config: ConfigOption = None,
+) -> None:
+    """Relance un traitement à partir de sa copie privée (nouveau traitement, rerun_of)."""
+    from profilesync import rerun, service  # noqa: PLC0415
+
+    settings = load_settings(config)
+    logsetup.configure(settings.daemon.log_format, settings.daemon.log_level)
+    with _open(settings) as session_factory, Hasher(settings.passwords) as hasher:
+        daemon = service.Daemon(settings, session_factory, hasher=hasher)
+        try:
+            result = rerun.rerun(daemon, run_id)
+        except rerun.RerunUnavailable as exc:
+            fail(str(exc))
+    typer.echo(f"traitement {result.run_id} ({result.file_name}) : {result.status}")
+
+
+def jobs_run(
+    name: Annotated[str, typer.Argument(help="validity, directory_sync, export ou prune.")],
+    config: ConfigOption = None,
+) -> None:
+    """Lance une tâche maintenant (sous le même verrou que le démon)."""
+    settings = load_settings(config)
+    logsetup.configure(settings.daemon.log_format, settings.daemon.log_level)
+    if name not in jobs.JOBS:
+        fail(f"unknown job {name!r}; jobs: {', '.join(jobs.JOBS)}")
+    with _open(settings) as session_factory:
+        ctx = jobs.JobContext(settings, session_factory, SystemClock(), identity())
+        result = jobs.run_leased(name, ctx, force=True)
+    typer.echo(f"{name}: {result.status}: {result.summary}")
+    raise typer.Exit(0 if result.status == "ok" else 1)
+
+
+def jobs_list(config: ConfigOption = None) -> None:
+    """Liste les tâches, leur dernier passage et le prochain."""
+    settings = load_settings(config)
+    with _open(settings) as session_factory:
+        report = status.gather(settings, session_factory, SystemClock())
+    tz = ZoneInfo(settings.daemon.timezone)
+    text = status.render(report, tz)
+    typer.echo(text[text.index("jobs:") :])
+
+
+def check_config(config: ConfigOption = None) -> None:
+    """Vérifie la configuration : dossiers, base de données, annuaire."""
+    settings = load_settings(config)
+    problems = 0
+    for check in checkconfig.run_checks(settings):
+        typer.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.what}: {check.detail}")
+        problems += not check.ok
+    if problems:
+        typer.echo(f"{problems} problem(s)", err=True)
+        raise typer.Exit(2)

@@ -1,0 +1,74 @@
+"""Is a daemon alive? Each one keeps `state/daemons/<host>-<pid>.json` fresh.
+
+A file per daemon (not a row) because `status` must answer even when the database is the
+thing that is down, and because several daemons may share one state folder. A clean exit
+removes its file; a killed daemon's file goes stale and `status` says since when.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from profilesync.config import Settings
+
+
+@dataclass
+class Beat:
+    host: str
+    pid: int
+    started_at: str
+    beat_at: str
+    state: str  # starting | idle | processing <file> | stopping
+    interval_seconds: float
+
+
+def folder(settings: Settings) -> Path:
+    return settings.paths.state.resolve() / "daemons"
+
+
+def identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Heartbeat:
+    def __init__(self, settings: Settings, started_at: datetime, interval: float) -> None:
+        self.path = folder(settings) / f"{socket.gethostname()}-{os.getpid()}.json"
+        self._beat = Beat(
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started_at=started_at.isoformat(),
+            beat_at=started_at.isoformat(),
+            state="starting",
+            interval_seconds=interval,
+        )
+
+    def beat(self, now: datetime, state: str | None = None) -> None:
+        if state is not None:
+            self._beat.state = state
+        self._beat.beat_at = now.isoformat()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text(json.dumps(asdict(self._beat)), encoding="utf-8")
+        tmp.replace(self.path)
+
+    def remove(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def read_all(settings: Settings) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    root = folder(settings)
+    if not root.is_dir():
+        return out
+    for path in sorted(root.glob("*.json")):
+        with contextlib.suppress(OSError, ValueError):
+            out.append(json.loads(path.read_text(encoding="utf-8")))
+    return out

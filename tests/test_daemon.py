@@ -1,0 +1,275 @@
+"""The daemon end to end through `run_once`: files dropped, reports, archives, the database.
+
+No sleeps: the stability check runs on an injected monotonic clock (`Inbox.mono`), and the
+run timestamps on a `FixedClock`.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, report_rows, row, write_csv
+from profilesync import messages
+from profilesync.columns import COLUMNS
+from profilesync.importer import approve_run
+from profilesync.jobs import JobContext, run_job
+from profilesync.rerun import RerunUnavailable, rerun
+
+STAMP = "20260315T100000Z"  # daemonkit's FixedClock: 2026-03-15 10:00 UTC
+REPORT_HEADER = ["Ligne", "Code", "Message", *COLUMNS]
+
+
+@pytest.fixture
+def box(db_url: str, tmp_path: Path) -> Iterator[Inbox]:
+    world = Inbox(db_url, tmp_path)
+    yield world
+    world.close()
+
+
+def test_a_dropped_file_is_applied_reported_archived_masked_and_kept_privately(
+    box: Inbox,
+) -> None:
+    dropped = box.drop("profils.csv", [account_row(1), account_row(2)])
+    box.daemon.run_once()
+    assert dropped.exists(), "read before it was known to be complete"
+    result = box.settle()
+
+    assert [(f.status, f.file_name, f.submitter) for f in result.files] == [
+        ("done", "profils.csv", REFERENT)
+    ]
+    assert not dropped.exists()
+    [report] = box.reports()
+    assert report.name == f"profils.{STAMP}.rapport.csv"
+    rows = report_rows(report)
+    assert rows[0] == REPORT_HEADER
+    assert [(r[0], r[1]) for r in rows[1:]] == [("2", "OK"), ("3", "OK")]
+    assert all(r[3 + 9] == "***" for r in rows[1:])
+    assert box.scalar("SELECT count(*) FROM account WHERE key IN ('user1', 'user2')") == 2
+
+    [run] = box.runs()
+    assert (run.status, run.total, run.ok, run.source) == ("done", 2, 2, "inbox")
+    archive = Path(run.archive_path)
+    private = Path(run.private_copy_path)
+    assert archive.parent == box.state.resolve() / "archive" / REFERENT
+    assert GOOD_PW.encode() not in archive.read_bytes()
+    assert archive.read_bytes().count(b";***;") == 2
+    assert private.read_bytes() == archive.read_bytes().replace(b"***", GOOD_PW.encode())
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert stat.S_IMODE(private.parent.stat().st_mode) == 0o700
+    assert not Path(run.work_path).exists()
+    assert list((box.state / "work").rglob("*")) == [box.state.resolve() / "work" / REFERENT]
+
+
+def test_a_slow_writer_is_not_read_before_its_file_is_stable(box: Inbox) -> None:
+    path = box.folder() / "lent.csv"
+    lines = [";".join(account_row(n)) + "\r\n" for n in range(1, 4)]
+    for line in lines:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(line)
+        assert box.daemon.run_once().files == []
+        box.mono.advance(box.settings.daemon.stable_seconds - 0.5)
+    assert box.daemon.run_once().files == []  # the last chunk is 1.5 s old: not yet
+    box.mono.advance(0.5)
+    [done] = box.daemon.run_once().files
+    assert (done.status, box.runs()[0].total) == ("done", 3)
+
+
+def test_partial_copies_and_excel_locks_are_left_alone_and_a_renamed_file_is_taken(
+    box: Inbox,
+) -> None:
+    folder = box.folder()
+    lock = folder / "~$profils.csv"
+    lock.write_bytes(b"\x00excel lock")
+    part = write_csv(folder / "profils.csv.part", [account_row(1)])
+    tmp = folder / "profils.tmp"
+    tmp.write_text("x")
+    hidden = write_csv(folder / ".profils.csv", [account_row(2)])
+    assert box.settle().files == []
+    part.rename(folder / "profils.csv")  # the copy finished
+    [done] = box.settle().files
+    assert done.file_name == "profils.csv"
+    assert lock.exists() and tmp.exists() and hidden.exists()
+    assert len(box.runs()) == 1
+
+
+def test_a_file_at_the_inbox_root_is_rejected_whole_with_a_ligne_0_report(box: Inbox) -> None:
+    box.drop("racine.csv", [account_row(1)], login=None)
+    [done] = box.settle().files
+    assert done.status == "rejected"
+    [report] = box.reports(login=None)
+    assert report.name == f"racine.{STAMP}.rapport.csv"
+    assert report_rows(report)[1][:3] == ["0", "ERREUR", messages.FILE_AT_INBOX_ROOT]
+    assert box.scalar("SELECT count(*) FROM account") == 0
+    [run] = box.runs()
+    assert (run.status, run.submitter, run.reason) == ("rejected", "", messages.FILE_AT_INBOX_ROOT)
+    assert Path(run.archive_path).parent.name == ".root"
+    assert not list(box.inbox.glob("*.csv"))
+
+
+def test_a_file_of_an_unknown_login_is_rejected_whole(box: Inbox) -> None:
+    box.drop("x.csv", [account_row(1)], login="inconnu")
+    [done] = box.settle().files
+    assert done.status == "rejected"
+    [report] = box.reports(login="inconnu")
+    assert report_rows(report)[1][:3] == ["0", "ERREUR", messages.unknown_submitter("inconnu")]
+    assert box.scalar("SELECT count(*) FROM account") == 0
+
+
+def test_a_corrupt_file_is_rejected_and_the_next_file_still_processed(box: Inbox) -> None:
+    (box.folder() / "a-binaire.csv").write_bytes(b"PK\x03\x04\x00\x00\x00\xff\xfe" * 50)
+    box.drop("b-bon.csv", [account_row(1)])
+    result = box.settle()
+    assert sorted((f.file_name, f.status) for f in result.files) == [
+        ("a-binaire.csv", "rejected"),
+        ("b-bon.csv", "done"),
+    ]
+    binary = next(r for r in box.runs() if r.file_name == "a-binaire.csv")
+    assert binary.archive_path is None  # cannot be masked: kept privately only
+    assert Path(binary.private_copy_path).exists()
+    assert len(box.reports()) == 2
+
+
+def test_two_files_with_the_same_name_in_one_second_get_two_reports(box: Inbox) -> None:
+    box.drop("m.csv", [account_row(1)])
+    box.settle()
+    box.drop("m.csv", [account_row(2)])
+    box.settle()
+    assert [p.name for p in box.reports()] == [
+        f"m.{STAMP}-2.rapport.csv",
+        f"m.{STAMP}.rapport.csv",
+    ]
+
+
+def test_rerun_processes_the_private_copy_as_a_new_run_until_it_expires(box: Inbox) -> None:
+    box.drop("r.csv", [account_row(1)])
+    box.settle()
+    [first] = box.runs()
+    again = rerun(box.daemon, first.id)
+    assert again.status == "done"
+    second = box.runs()[1]
+    assert (second.source, second.rerun_of, second.file_name) == ("rerun", first.id, "r.csv")
+    rows = report_rows(Path(second.report_path))
+    assert rows[1][1] == "ERREUR"  # the profile exists now: a second C is refused
+    assert box.scalar("SELECT count(*) FROM profile") == 1
+
+    box.clock.advance(timedelta(days=box.settings.daemon.private_copy_days, seconds=1))
+    ctx = JobContext(box.settings, box.sf, box.clock, "test")
+    assert "2 private copies" in run_job("prune", ctx)
+    with pytest.raises(RerunUnavailable, match=r"private copy of r\.csv has expired"):
+        rerun(box.daemon, first.id)
+    assert Path(first.archive_path).exists()  # archives are kept longer
+
+
+def test_rerun_of_an_unknown_run_is_refused(box: Inbox) -> None:
+    with pytest.raises(RerunUnavailable, match="no run 99"):
+        rerun(box.daemon, 99)
+
+
+def test_an_unreadable_file_is_rejected_and_kept_privately(
+    box: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tests run as root, which reads any file: deny the read the way an NFS/SMB mapping does.
+    real_open = Path.open
+
+    def deny(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self.name.endswith("-secret.csv") and "work" in self.parts:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", deny)
+    box.drop("secret.csv", [account_row(1)])
+    [done] = box.settle().files
+    assert done.status == "rejected"
+    assert report_rows(box.reports()[0])[1][:3] == ["0", "ERREUR", messages.FILE_UNREADABLE]
+    [run] = box.runs()
+    assert run.archive_path is None
+    assert Path(run.private_copy_path).exists()
+    assert not Path(run.work_path).exists()
+    assert box.scalar("SELECT count(*) FROM account") == 0
+
+
+def test_a_mass_delete_waits_in_work_until_approved_then_is_archived(box: Inbox) -> None:
+    n = 12
+    box.drop("creation.csv", [account_row(i) for i in range(n)])
+    box.settle()
+    box.drop(
+        "suppression.csv",
+        [row("S", f"Nom{i}", f"Prenom{i}", ident=f"user{i}") for i in range(n)],
+    )
+    [held] = box.settle().files
+    assert held.status == "awaiting_approval"
+    run = box.runs()[-1]
+    assert Path(run.work_path).exists()
+    assert report_rows(Path(run.report_path))[1][:2] == ["0", "ERREUR"]
+    assert box.settle().files == []  # looked at again, nothing to do, nothing logged
+    approve_run(
+        run.id, approver="ops", settings=box.settings, session_factory=box.sf, clock=box.clock
+    )
+    [archived] = box.daemon.run_once().files
+    assert (archived.run_id, archived.status) == (run.id, "done")
+    run = box.runs()[-1]
+    assert not Path(run.work_path).exists()
+    assert Path(run.archive_path).exists()
+    assert box.scalar("SELECT count(*) FROM profile WHERE state = 'deleted'") == n
+
+
+def test_an_internal_error_is_retried_then_the_run_fails_with_a_report(
+    box: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def broken(run_id: int, **_: Any) -> None:
+        calls.append(run_id)
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("profilesync.importer.process_run", broken)
+    box.drop("bug.csv", [account_row(1)])
+    assert box.settle().files == []  # first attempt failed: left in work/ for a retry
+    assert box.daemon.run_once().files == []
+    [failed] = box.daemon.run_once().files
+    assert (failed.status, calls) == ("failed", [1, 1, 1])
+    [run] = box.runs()
+    assert report_rows(Path(run.report_path))[1][:3] == ["0", "ERREUR", messages.INTERNAL_ERROR]
+    assert Path(run.private_copy_path).exists()
+    assert not Path(run.work_path).exists()
+
+
+def test_a_database_outage_during_a_file_leaves_it_for_the_next_pass(
+    box: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from profilesync import importer
+
+    real = importer.process_run
+    outage = [True]
+
+    def flaky(run_id: int, **kw: Any) -> Any:
+        if outage[0]:
+            raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed"))
+        return real(run_id, **kw)
+
+    monkeypatch.setattr("profilesync.importer.process_run", flaky)
+    box.drop("coupure.csv", [account_row(1)])
+    for _ in range(5):  # an outage is not an attempt: never marked failed for it
+        assert box.settle().files == []
+    outage[0] = False
+    [done] = box.daemon.run_once().files
+    assert done.status == "done"
+    assert len(box.reports()) == 1
+
+
+def test_a_very_long_file_name_is_shortened_not_stuck(box: Inbox) -> None:
+    name = "é" * 120 + ".csv"  # 244 bytes: the work name would pass the 255-byte limit
+    box.drop(name, [account_row(1)])
+    [done] = box.settle().files
+    assert done.status == "done"
+    assert done.file_name == "é" * 87 + "~.csv"
+    [report] = box.reports()
+    assert len(report.name.encode()) <= 255
+    assert not list(box.folder().iterdir())

@@ -1,0 +1,133 @@
+"""`status`, `check-config`, `jobs`, `rerun` through the real CLI, against a real database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from daemonkit import Inbox, account_row
+from profilesync.cli import app
+from profilesync.heartbeat import Heartbeat
+from servicekit import write_config
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def box(db_url: str, tmp_path: Path) -> Iterator[Inbox]:
+    world = Inbox(db_url, tmp_path)
+    yield world
+    world.close()
+
+
+def cli(config: Path, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, [*args, "--config", str(config)])
+    return result.exit_code, result.output
+
+
+def test_status_of_a_stopped_daemon_with_work_waiting(box: Inbox) -> None:
+    config = write_config(box.tmp, box.url)
+    box.drop("fait.csv", [account_row(1), account_row(2, password="court")])
+    box.settle()
+    box.drop("attente.csv", [account_row(3)])
+    box.drop("racine.csv", [account_row(4)], login=None)
+    code, out = cli(config, "status")
+    assert code == 1  # no daemon: a monitoring probe fails
+    lines = out.splitlines()
+    assert lines[0] == "daemon: NOT RUNNING"
+    assert "inbox: 2 file(s) waiting ((racine): 1, aref: 1)" in lines
+    assert "in progress (work/): 0; awaiting approval: 0" in lines
+    run_line = next(line for line in lines if line.startswith("  #1 "))
+    assert run_line.endswith("aref/fait.csv: done, 2 lignes : 1 OK, 0 ALERTE, 1 ERREUR in 0.0s")
+    assert any(line.startswith("directory backlog: ") and "due" in line for line in lines)
+    validity = next(line for line in lines if line.strip().startswith("validity"))
+    assert " ok; next " in validity
+
+
+def test_status_json_and_a_live_heartbeat(box: Inbox) -> None:
+    config = write_config(box.tmp, box.url)
+    beat = Heartbeat(box.settings, datetime.now(UTC), 5.0)
+    beat.beat(datetime.now(UTC), "idle")
+    code, out = cli(config, "status", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["alive"] is True
+    [daemon] = data["daemons"]
+    assert daemon["state"] == "idle" and daemon["alive"] is True
+    assert {j["name"] for j in data["jobs"]} == {"validity", "directory_sync", "export", "prune"}
+    assert data["directory"] == {"due": 0, "waiting": 0, "parked": 0}
+    beat.remove()
+
+
+def test_status_with_a_stale_heartbeat_says_not_running(box: Inbox) -> None:
+    config = write_config(box.tmp, box.url)
+    Heartbeat(box.settings, datetime(2026, 1, 1, tzinfo=UTC), 5.0).beat(
+        datetime(2026, 1, 1, tzinfo=UTC), "idle"
+    )
+    code, out = cli(config, "status")
+    assert code == 1
+    assert out.startswith("daemon: NOT RUNNING")
+    assert "no heartbeat for" in out
+
+
+def test_jobs_run_and_list(box: Inbox) -> None:
+    config = write_config(box.tmp, box.url)
+    code, out = cli(config, "jobs", "run", "validity")
+    assert (code, out.splitlines()[-1].split(": ")[:2]) == (0, ["validity", "ok"])
+    code, out = cli(config, "jobs", "list")
+    assert code == 0 and out.startswith("jobs:")
+    assert "validity" in out and "never" in out  # export never ran
+    code, out = cli(config, "jobs", "run", "nope")
+    assert code == 2 and "unknown job 'nope'" in out
+
+
+def test_rerun_through_the_cli(box: Inbox) -> None:
+    config = write_config(box.tmp, box.url)
+    box.drop("r.csv", [account_row(1)])
+    box.settle()
+    code, out = cli(config, "rerun", "1")
+    assert (code, out.strip().splitlines()[-1]) == (0, "traitement 2 (r.csv) : done")
+    code, out = cli(config, "rerun", "42")
+    assert code == 2 and "no run 42" in out
+
+
+def test_check_config_passes_on_a_good_configuration(box: Inbox) -> None:
+    code, out = cli(write_config(box.tmp, box.url), "check-config")
+    assert code == 0, out
+    assert "FAIL" not in out
+    assert "ok   [database]" in out and "reachable, migrated" in out
+
+
+def test_check_config_lists_every_problem(tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where a folder should be")
+    unmigrated = tmp_path / "empty.db"
+    sa.create_engine(f"sqlite:///{unmigrated}").connect().close()
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        f'[paths]\ninbox = "{blocked}/inbox"\noutbox = "{tmp_path}/out"\n'
+        f'state = "{tmp_path}/state"\n'
+        f'[database]\nurl = "sqlite:///{unmigrated}"\n'
+        '[ldap]\nurl = "ldap://127.0.0.1:1"\ntimeout_seconds = 2\n'
+        '[jobs]\nexport_time = "2h"\n',
+        encoding="utf-8",
+    )
+    code, out = cli(config, "check-config")
+    assert code == 2, out
+    fails = [line for line in out.splitlines() if line.startswith("FAIL")]
+    assert [f.split(":")[0] for f in fails] == [
+        "FAIL [paths] inbox",
+        "FAIL inbox folders",
+        "FAIL inbox and state",
+        "FAIL [daemon]/[jobs]",
+        "FAIL [database]",
+        "FAIL [ldap]",
+    ]
+    assert "profilesync db upgrade" in out
+    assert "[jobs] export_time must be HH:MM, got '2h'" in out
