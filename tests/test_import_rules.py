@@ -243,6 +243,19 @@ def test_modify_identical_line_writes_nothing(world: World) -> None:
     assert after == before
 
 
+def test_identical_m_leaves_a_stale_state_to_the_jobs(world: World) -> None:
+    world.run([row("C", password=GOOD_PW, debut="01/04/2026")])
+    world.clock.advance(timedelta(days=30))  # début passed; the validity job has not run
+    audits = world.scalar("SELECT count(*) FROM audit")
+    _, outs = world.run([row("M", debut="01/04/2026")])
+    assert outs[0].code is Code.OK
+    assert world.rows("SELECT state FROM profile") == [("pending",)]
+    assert world.scalar("SELECT count(*) FROM audit") == audits
+    _, outs = world.run([row("M", fin="31/12/2026")])  # a real change recomputes the state
+    assert world.rows("SELECT state FROM profile") == [("active",)]
+    assert world.scalar("SELECT locked FROM account") in (False, 0)
+
+
 def test_modify_doctor_names_ignored_with_alerte(world: World) -> None:
     world.run([doctor("C", password=GOOD_PW)])
     _, outs = world.run([doctor("M", nom="Autre", email="pd@mssante.fr")])
@@ -352,7 +365,9 @@ def test_mass_delete_waits_for_approval_then_applies(world: World) -> None:
     result, outs = world.run(deletes)
     assert result.status is RunStatus.AWAITING_APPROVAL
     assert outs == []
-    assert result.reason == messages.awaiting_approval(result.run_id, {ET1: (12, 40)})
+    assert result.reason == messages.awaiting_approval(
+        result.run_id, messages.deletion_share(12, 40, ET1)
+    )
     assert "profilesync approve" in result.reason
     assert world.scalar("SELECT count(*) FROM profile WHERE state = 'deleted'") == 0
     (only,) = read_report(result.report_path)
@@ -376,6 +391,13 @@ def test_mass_delete_waits_for_approval_then_applies(world: World) -> None:
     assert [(o.line, o.code) for o in read_report(approved.report_path)] == [
         (n, Code.OK) for n in range(2, 14)
     ]
+
+
+def test_deletes_in_an_et_not_the_submitters_do_not_hold_the_file(world: World) -> None:
+    deletes = [row("S", f"Nom{i}", "Pré", ident=f"u{i}", ej=ET3, et=ET3) for i in range(12)]
+    result, outs = world.run(deletes)
+    assert result.status is RunStatus.DONE
+    assert {o.messages for o in outs} == {(messages.not_referent(ET3),)}
 
 
 def test_few_deletes_below_the_minimum_apply_at_once(world: World) -> None:

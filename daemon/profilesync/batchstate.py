@@ -223,12 +223,6 @@ class BatchState:
     def queue(self, kind: str, key: str) -> None:
         self.changes[(kind, key)] = None
 
-    @property
-    def has_writes(self) -> bool:
-        return bool(
-            self.new_accounts or self.new_profiles or self.new_teams or self.audits or self.changes
-        ) or any(a.dirty or any(p.dirty for p in a.profiles) for a in self.accounts.values())
-
     # -- writing ------------------------------------------------------------------------------
 
     def flush(self, conn: Connection, now: datetime, run_id: int | None) -> None:

@@ -1,64 +1,30 @@
-"""One file end to end: register a run, check it whole, apply it in batches, write its report.
+"""One file end to end, the API the CLI and the daemon call: register, process, approve.
 
-Exactly-once: each batch's effects, its `line_outcome` rows, audit rows and queued directory
-changes commit in one transaction, so a run killed at any point resumes at the first line
-without an outcome. Lines of a batch are decided against an in-memory snapshot of the state
-they touch (`batchstate`), written in bulk; if that write fails, the batch is rolled back and
-replayed one line per savepoint so that a single bad line cannot block the file.
+`process_run` is resumable and idempotent (see `runner`); a finished run only (re)writes
+its report from its `line_outcome` rows. `import_file --dry-run` runs the same pipeline in
+a transaction that is rolled back.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from profilesync import messages
-from profilesync.batchstate import PROFILE, BatchState, load_establishments
-from profilesync.clock import Clock, today
-from profilesync.columns import ACTION, ET
+from profilesync.clock import Clock
 from profilesync.config import Settings
-from profilesync.csvfile import FileRejected, read_rows
-from profilesync.lines import Checked
-from profilesync.model import (
-    Establishment,
-    ImportRun,
-    LineOutcome,
-    ProfileState,
-    Referent,
-    ReferentEstablishment,
-    RunStatus,
-)
-from profilesync.outcome import Code, Outcome, Problem, Summary
+from profilesync.model import ImportRun, RunStatus
+from profilesync.outcome import Summary
 from profilesync.passwords import Hasher
 from profilesync.report import ReportWriter
-from profilesync.rules import check_row
+from profilesync.runner import Progress, RunProcessor, outcomes, summary_of
 from profilesync.secret import Secret
-from profilesync.store import Context, apply
 
-OUTCOME = cast(sa.Table, LineOutcome.__table__)
-# Cells go as JSON text: sqlite3 stores it as is; psycopg sends str untyped, so PostgreSQL
-# casts it to the json column.
-_INSERT_OUTCOME = (
-    "INSERT INTO line_outcome (run_id, line, code, messages, cells) "
-    "VALUES ({m}, {m}, {m}, {m}, {m})"
-)
-_SELECT_OUTCOMES = sa.text(
-    "SELECT line, code, messages, cells FROM line_outcome WHERE run_id = :run ORDER BY line"
-)
-RUN = ImportRun.__table__
-Progress = Callable[[int, int], None]
 SessionFactory = sessionmaker[Session]
 _FINISHED = (RunStatus.DONE, RunStatus.REJECTED)
 DRY_HASH = "{DRYRUN}"  # never committed: a dry run rolls everything back
@@ -142,7 +108,7 @@ def process_run(
         own = hasher is None
         hasher = hasher or Hasher(settings.passwords)
         try:
-            _Processor(session, run, settings, clock, hasher.submit, progress).run()
+            RunProcessor(session, run, settings, clock, hasher.submit, progress).run()
         finally:
             if own:
                 hasher.close()
@@ -256,7 +222,7 @@ def _dry_run(  # noqa: PLR0917 - private, called once
             file_name=path.name,
             content_sha256=sha,
             size_bytes=size,
-            work_path=str(path),
+            work_path=None,  # not claimed: the file may be a real run's work file
             report_path=str(report_path),
             status=RunStatus.CLAIMED,
             source="dry-run",
@@ -265,267 +231,13 @@ def _dry_run(  # noqa: PLR0917 - private, called once
         session.add(run)
         session.flush()  # the transaction starts with a write: savepoints nest inside it
         try:
-            _Processor(session, run, settings, clock, fake_hash, progress, dry=True).run()
+            RunProcessor(
+                session, run, settings, clock, fake_hash, progress, dry=True, path=path
+            ).run()
             result = _report(session, run)
         finally:
             session.rollback()
     return RunResult(None, result.status, result.summary, report_path, result.reason)
-
-
-class _Processor:
-    """The state of one run being applied; `dry` turns every commit into a savepoint."""
-
-    def __init__(  # noqa: PLR0917 - private, two call sites
-        self,
-        session: Session,
-        run: ImportRun,
-        settings: Settings,
-        clock: Clock,
-        hash_fn: Callable[[Secret], Future[str]],
-        progress: Progress | None,
-        *,
-        dry: bool = False,
-    ) -> None:
-        self.session = session
-        self.run_row = run
-        self.settings = settings
-        self.clock = clock
-        self.progress = progress
-        self.dry = dry
-        self._hash_fn = hash_fn
-        self.path = Path(run.work_path or "")
-
-    def _commit(self) -> None:
-        if self.dry:
-            self.session.flush()
-        else:
-            self.session.commit()
-
-    def run(self) -> None:
-        run = self.run_row
-        allowed = self._allowed()
-        if allowed is None and run.status == RunStatus.RUNNING:
-            # Removed while its file was half applied: the rest is refused line by line,
-            # the lines already applied stay (a run is never half rejected).
-            allowed = frozenset()
-        if allowed is None:
-            return self._reject(messages.unknown_submitter(run.submitter))
-        try:
-            total, deletions = self._survey()
-        except FileRejected as exc:
-            return self._reject(exc.reason)
-        if run.status == RunStatus.CLAIMED and run.approved_by is None:
-            held = self._mass_deletions(deletions)
-            if held:
-                run.status = RunStatus.AWAITING_APPROVAL
-                run.reason = messages.awaiting_approval(run.id, held)
-                return self._commit()
-        if run.status != RunStatus.RUNNING:
-            run.status = RunStatus.RUNNING
-            run.started_at = self.clock.now()
-            self._commit()
-        self._apply_all(allowed, total)
-        now = self.clock.now()
-        counts = self._counts()
-        run.total, run.ok, run.alerte, run.erreur = (
-            counts.total,
-            counts.ok,
-            counts.alerte,
-            counts.erreur,
-        )
-        run.status = RunStatus.DONE
-        run.finished_at = now
-        return self._commit()
-
-    def _reject(self, reason: str) -> None:
-        run = self.run_row
-        run.status = RunStatus.REJECTED
-        run.reason = reason
-        run.finished_at = self.clock.now()
-        self._commit()
-
-    def _allowed(self) -> frozenset[int] | None:
-        """Ids of the establishments the submitter is référent of; None for a stranger."""
-        referent = self.session.scalar(
-            sa.select(Referent.id).where(Referent.login == _login(self.run_row.submitter))
-        )
-        if referent is None:
-            return None
-        ids = self.session.scalars(
-            sa.select(ReferentEstablishment.establishment_id).where(
-                ReferentEstablishment.referent_id == referent
-            )
-        )
-        return frozenset(ids)
-
-    def _survey(self) -> tuple[int, Counter[str]]:
-        """Read the whole file once before applying anything: limits, rows, S lines per ET."""
-        total = 0
-        deletions: Counter[str] = Counter()
-        for row in read_rows(self.path, self.settings.limits):
-            total += 1
-            if row.cells[ACTION].strip().upper() == "S":
-                et = row.cells[ET].strip()
-                deletions[et.zfill(9) if len(et) == 8 else et] += 1
-        return total, deletions
-
-    def _mass_deletions(self, deletions: Counter[str]) -> dict[str, tuple[int, int]]:
-        """ETs whose S lines would remove too large a share of their active profiles."""
-        policy = self.settings.imports
-        held: dict[str, tuple[int, int]] = {}
-        for et, n in deletions.items():
-            if n < policy.mass_delete_min:
-                continue
-            active = self.session.scalar(
-                sa.select(sa.func.count())
-                .select_from(PROFILE.join(Establishment.__table__))
-                .where(Establishment.et == et, PROFILE.c.state == ProfileState.ACTIVE.value)
-            )
-            active = active or 0
-            if n > policy.mass_delete_share * active:
-                held[et] = (n, active)
-        return held
-
-    def _apply_all(self, allowed: frozenset[int], total: int) -> None:
-        conn = self.session.connection()
-        run = self.run_row
-        done_up_to = self.session.scalar(
-            sa.select(sa.func.max(OUTCOME.c.line)).where(OUTCOME.c.run_id == run.id)
-        )
-        done_up_to = done_up_to or 0
-        done = self.session.scalar(
-            sa.select(sa.func.count()).select_from(OUTCOME).where(OUTCOME.c.run_id == run.id)
-        )
-        done = done or 0
-        ctx = Context(
-            actor=_login(run.submitter),
-            run_id=run.id,
-            now=self.clock.now(),
-            today=today(self.clock),
-            policy=self.settings.passwords,
-            establishments=load_establishments(conn),
-            allowed=allowed,
-            hash=self._hash_fn,
-        )
-        batches = self._batches(done_up_to, ctx, max(1, self.settings.database.batch_size))
-        current = next(batches, None)
-        upcoming: list[list[Checked] | None] = []
-
-        def prefetch() -> None:
-            # Called once the batch's hashes are in the pool: the next batch is read and
-            # checked (main thread) while the pool hashes (other cores).
-            if not upcoming:
-                upcoming.append(next(batches, None))
-
-        while current is not None:
-            done += self._apply_batch(current, ctx, prefetch)
-            prefetch()
-            current = upcoming.pop()
-            if self.progress:
-                self.progress(done, total)
-
-    def _batches(self, done_up_to: int, ctx: Context, size: int) -> Iterator[list[Checked]]:
-        """The checked rows not applied yet (resume point: the last line with an outcome)."""
-        batch: list[Checked] = []
-        for row in read_rows(self.path, self.settings.limits):
-            if row.number <= done_up_to:
-                continue
-            batch.append(check_row(row, ctx.today, ctx.policy))
-            if len(batch) >= size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-
-    def _apply_batch(self, batch: list[Checked], ctx: Context, between: Callable[[], None]) -> int:
-        """Decide and write a batch in one savepoint; on a database error, line by line."""
-        conn = self.session.connection()
-        try:
-            with conn.begin_nested():
-                self._decide_and_write(conn, batch, ctx, between)
-        except (sa.exc.IntegrityError, sa.exc.DataError):
-            # One bad line must not block the file: replay the batch line by line.
-            for checked in batch:
-                try:
-                    with conn.begin_nested():
-                        self._decide_and_write(conn, [checked], ctx, between)
-                except (sa.exc.IntegrityError, sa.exc.DataError):
-                    problems = (*checked.problems, _db_error())
-                    self._write_outcomes(
-                        conn, [Outcome.of(checked.number, problems, checked.cells)]
-                    )
-        self._commit()
-        return len(batch)
-
-    def _decide_and_write(
-        self,
-        conn: Connection,
-        batch: list[Checked],
-        ctx: Context,
-        between: Callable[[], None],
-    ) -> None:
-        lines = [c.line for c in batch if c.line is not None]
-        est_ids = {e.id for ln in lines if (e := ctx.establishments.get(ln.et)) is not None}
-        state = BatchState.load(conn, (ln.account_key for ln in lines), est_ids)
-        outcomes = []
-        for checked in batch:
-            problems = checked.problems
-            if checked.line is not None:
-                problems = (*problems, *apply(state, checked.line, ctx))
-            outcomes.append(Outcome.of(checked.number, problems, checked.cells))
-        between()
-        state.flush(conn, ctx.now, ctx.run_id)
-        self._write_outcomes(conn, outcomes)
-
-    def _write_outcomes(self, conn: Connection, outcomes: list[Outcome]) -> None:
-        """One executemany straight to the driver: the hot path of an unchanged re-import."""
-        run_id = self.run_row.id
-        rows = [
-            (run_id, o.line, o.code.value, " | ".join(o.messages), json.dumps(list(o.cells)))
-            for o in outcomes
-        ]
-        if rows:
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            conn.exec_driver_sql(_INSERT_OUTCOME.format(m=mark), rows)
-
-    def _counts(self) -> Summary:
-        return _summary(self.session, self.run_row.id)
-
-
-def _login(submitter: str) -> str:
-    """Logins are stored lower-case (admin.normalise_login): `--as JDupont` is jdupont."""
-    return submitter.strip().lower()
-
-
-def _db_error() -> Problem:
-    return Problem.erreur(messages.LINE_DATABASE_ERROR)
-
-
-def _summary(session: Session, run_id: int) -> Summary:
-    rows = session.execute(
-        sa.select(OUTCOME.c.code, sa.func.count())
-        .where(OUTCOME.c.run_id == run_id)
-        .group_by(OUTCOME.c.code)
-    )
-    counts = {code: n for code, n in rows}
-    return Summary(
-        ok=counts.get(Code.OK.value, 0),
-        alerte=counts.get(Code.ALERTE.value, 0),
-        erreur=counts.get(Code.ERREUR.value, 0),
-    )
-
-
-def outcomes(session: Session, run_id: int) -> Iterator[Outcome]:
-    """A run's outcomes in line order, streamed (the report and `show` read them)."""
-    query = _SELECT_OUTCOMES.execution_options(yield_per=2000)
-    codes = {c.value: c for c in Code}
-    for line, code, text, cells in session.execute(query, {"run": run_id}):
-        yield Outcome(
-            line=line,
-            code=codes[code],
-            messages=tuple(text.split(" | ")) if text else (),
-            cells=tuple(json.loads(cells) if isinstance(cells, str) else cells),
-        )
 
 
 def _report(session: Session, run: ImportRun) -> RunResult:
@@ -538,7 +250,7 @@ def _report(session: Session, run: ImportRun) -> RunResult:
         else:
             for outcome in outcomes(session, run.id):
                 writer.write(outcome)
-    summary = Summary() if status != RunStatus.DONE else _summary(session, run.id)
+    summary = Summary() if status != RunStatus.DONE else summary_of(session, run.id)
     return RunResult(run.id, status, summary, path, run.reason)
 
 

@@ -365,7 +365,10 @@ PROFILE_MISSING_S = "Ce profil n'existe pas ou est déjà supprimé : rien à su
 
 
 def password_required(key: str) -> str:
-    return f"Mot de passe obligatoire : le compte {key} n'existe pas encore et va être créé."
+    return (
+        f"Mot de passe obligatoire : le compte {key} n'existe pas encore, "
+        "il en faut un pour le créer."
+    )
 
 
 PASSWORD_IGNORED = "Mot de passe ignoré : celui du compte n'a pas expiré."  # noqa: S105
@@ -403,13 +406,14 @@ LINE_DATABASE_ERROR = (
 
 
 # Mass-delete safeguard (importer.py): the report's single row, Ligne 0, until approved.
-def awaiting_approval(run_id: int, deletions: dict[str, tuple[int, int]]) -> str:
-    parts = ", ".join(
-        f"{n} des {active} profils actifs de l'établissement {et}"
-        for et, (n, active) in sorted(deletions.items())
-    )
+def deletion_share(deletions: int, active: int, et: str) -> str:
+    return f"{deletions} des {active} profils actifs de l'établissement {et}"
+
+
+def awaiting_approval(run_id: int, shares: str) -> str:
+    """`shares`: `deletion_share(...)` of each establishment, joined by ", "."""
     return (
-        f"Fichier en attente de validation : il supprimerait {parts}. "
+        f"Fichier en attente de validation : il supprimerait {shares}. "
         f"Rien n'a été appliqué ; un exploitant doit l'approuver (profilesync approve {run_id})."
     )
 

@@ -33,6 +33,12 @@ from profilesync.passwords import is_expired
 from profilesync.rules import password_problems
 from profilesync.secret import Secret
 
+# Plain str constants: an enum member's `.value` is a slow descriptor in a per-line path.
+_ACCOUNT = str(ChangeKind.ACCOUNT)
+_ESTABLISHMENT = str(ChangeKind.ESTABLISHMENT)
+_ACTIVE = str(ProfileState.ACTIVE)
+_DELETED = str(ProfileState.DELETED)
+
 # What the audit records of a new password: that it changed, never the value nor its hash.
 PASSWORD_CHANGED = "changed"  # noqa: S105 - a marker, not a password
 HashFn = Callable[[Secret], "Future[str]"]
@@ -107,7 +113,7 @@ def _find_profile(state: BatchState, line: Line, est: EstablishmentRec) -> Profi
     if line.team and team is None:
         return None
     return next(
-        (p for p in account.profiles if p.matches(est.id, line.role.value, team)),
+        (p for p in account.profiles if p.matches(est.id, line.role, team)),
         None,
     )
 
@@ -130,7 +136,7 @@ def _create(
     problems: list[Problem] = []
     account = state.accounts.get(line.account_key)
     existing = _find_profile(state, line, est)
-    if existing is not None and existing.state != ProfileState.DELETED:
+    if existing is not None and existing.state != _DELETED:
         return (Problem.erreur(messages.PROFILE_EXISTS),)
     new_password = False
     if account is None:
@@ -161,7 +167,7 @@ def _create(
         if team is None:
             team = state.add_team(est.id, line.team)
             _audit(state, ctx, line, "team.create", "team", f"{line.et}/{line.team}", {})
-            state.queue(ChangeKind.ESTABLISHMENT.value, line.et)
+            state.queue(_ESTABLISHMENT, line.et)
     new_state = state_for(line.debut, line.fin, ctx.today)
     if existing is not None:  # a deleted profile re-created: the same row comes back to life
         changes = _profile_changes(existing, line.debut, line.fin, new_state)
@@ -170,13 +176,13 @@ def _create(
         _audit(state, ctx, line, "profile.recreate", "profile", _profile_key(line), changes)
     else:
         profile = ProfileRec(
-            None, account, est.id, line.role.value, team, line.debut, line.fin, new_state
+            None, account, est.id, str(line.role), team, line.debut, line.fin, new_state
         )
         state.add_profile(profile)
         changes = {"debut": [None, _iso(line.debut)], "fin": [None, _iso(line.fin)]}
         _audit(state, ctx, line, "profile.create", "profile", _profile_key(line), changes)
     _relock(account)
-    state.queue(ChangeKind.ACCOUNT.value, account.key)
+    state.queue(_ACCOUNT, account.key)
     return tuple(problems)
 
 
@@ -184,7 +190,7 @@ def _modify(
     state: BatchState, line: Line, est: EstablishmentRec, ctx: Context
 ) -> tuple[Problem, ...]:
     profile = _find_profile(state, line, est)
-    if profile is None or profile.state == ProfileState.DELETED:
+    if profile is None or profile.state == _DELETED:
         return (Problem.erreur(messages.PROFILE_MISSING_M),)
     account = profile.account
     problems: list[Problem] = []
@@ -199,17 +205,17 @@ def _modify(
         return tuple(problems)
 
     touched = _update_account(state, account, line, ctx, names=True, new_password=new_password)
-    new_state = state_for(debut, fin, ctx.today)
-    changes = _profile_changes(profile, debut, fin, new_state)
-    if changes:
+    if (debut, fin) != (profile.debut, profile.fin):
+        # Unchanged dates leave the state alone: time-driven transitions are the jobs'.
+        new_state = state_for(debut, fin, ctx.today)
+        changes = _profile_changes(profile, debut, fin, new_state)
         profile.debut, profile.fin, profile.state = debut, fin, new_state
         profile.dirty = True
         _audit(state, ctx, line, "profile.update", "profile", _profile_key(line), changes)
-        touched = True
-    if _relock(account):
+        _relock(account)
         touched = True
     if touched:
-        state.queue(ChangeKind.ACCOUNT.value, account.key)
+        state.queue(_ACCOUNT, account.key)
     return tuple(problems)
 
 
@@ -217,14 +223,14 @@ def _delete(
     state: BatchState, line: Line, est: EstablishmentRec, ctx: Context
 ) -> tuple[Problem, ...]:
     profile = _find_profile(state, line, est)
-    if profile is None or profile.state == ProfileState.DELETED:
+    if profile is None or profile.state == _DELETED:
         return (Problem.erreur(messages.PROFILE_MISSING_S),)
-    changes = {"state": [profile.state, ProfileState.DELETED.value]}
-    profile.state = ProfileState.DELETED
+    changes = {"state": [profile.state, _DELETED]}
+    profile.state = _DELETED
     profile.dirty = True
     _audit(state, ctx, line, "profile.delete", "profile", _profile_key(line), changes)
     _relock(profile.account)
-    state.queue(ChangeKind.ACCOUNT.value, profile.account.key)
+    state.queue(_ACCOUNT, profile.account.key)
     return ()
 
 
@@ -304,7 +310,7 @@ def _update_account(
 
 def _relock(account: AccountRec) -> bool:
     """Keep `locked` = no active profile; True when it flipped (the directory must follow)."""
-    locked = not any(p.state == ProfileState.ACTIVE for p in account.profiles)
+    locked = not any(p.state == _ACTIVE for p in account.profiles)
     if locked == account.locked:
         return False
     account.locked = locked

@@ -56,6 +56,20 @@ def _database(settings: Settings) -> Iterator[sessionmaker[Session]]:
 
 
 @contextmanager
+def _unavailable() -> Iterator[None]:
+    """The database went away mid-run: a clean exit 2; the run resumes on the next try."""
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        first = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc) else ""
+        fail(
+            f"base de données indisponible ({first}) : les lignes déjà enregistrées le "
+            "restent, l'import est repris à la première ligne sans résultat "
+            "(importer.process_run, statut « running » dans profilesync runs)"
+        )
+
+
+@contextmanager
 def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
     """A rich progress bar on a terminal; nothing when the output is a pipe or a file."""
     if not sys.stdout.isatty():
@@ -101,7 +115,7 @@ def import_cmd(
     settings = load_settings(config_path)
     if not file.is_file():
         fail(f"fichier introuvable : {file}")
-    with _database(settings) as sf, _progress_bar() as progress:
+    with _database(settings) as sf, _progress_bar() as progress, _unavailable():
         result = importer.import_file(
             file,
             submitter,
@@ -124,7 +138,7 @@ def approve_cmd(
 ) -> None:
     """Approuve un import retenu par la protection contre les suppressions massives."""
     settings = load_settings(config_path)
-    with _database(settings) as sf, _progress_bar() as progress:
+    with _database(settings) as sf, _progress_bar() as progress, _unavailable():
         try:
             result = importer.approve_run(
                 run,
