@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ldap3 import ASYNC, BASE, LEVEL, NONE, SAFE_SYNC, SUBTREE, Connection, Server, Tls
+from ldap3 import ASYNC, BASE, LEVEL, NONE, SUBTREE, SYNC, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException, LDAPResponseTimeoutError
 
 from profilesync.config import ConfigError, LdapSettings
@@ -75,7 +75,7 @@ class Result:
 
 
 def connect(settings: LdapSettings, *, pipelined: bool = True) -> Connection:
-    """An open, bound connection: ASYNC for the worker, SAFE_SYNC for reading whole trees."""
+    """An open, bound connection: ASYNC for the worker, SYNC for paged reads of whole trees."""
     if not settings.url:
         raise DirectoryNotConfigured("[ldap] url is empty")
     try:
@@ -101,7 +101,7 @@ def connect(settings: LdapSettings, *, pipelined: bool = True) -> Connection:
         server,
         user=settings.bind_dn or None,
         password=password or None,
-        client_strategy=ASYNC if pipelined else SAFE_SYNC,
+        client_strategy=ASYNC if pipelined else SYNC,
         receive_timeout=max(1, int(settings.timeout_seconds)),
         raise_exceptions=False,
         auto_referrals=False,
@@ -113,8 +113,6 @@ def connect(settings: LdapSettings, *, pipelined: bool = True) -> Connection:
         if settings.start_tls and not use_ssl:
             conn.start_tls()
         bound = conn.bind()
-        if not pipelined:
-            bound = bound[0]
     except LDAPException as exc:
         _close(conn)
         raise DirectoryUnavailable(f"cannot reach {where}: {type(exc).__name__}") from None

@@ -74,8 +74,14 @@ def push(
     accounts: Collection[str],
     establishments: Collection[str],
     ensured: set[str] | None = None,
+    *,
+    thorough: bool = False,
 ) -> PushReport:
-    """Push these keys; `ensured` carries the ETs already checked during this run."""
+    """Push these keys; `ensured` carries the ETs already checked during this run.
+
+    `thorough` also looks up the memberships of entries that do not exist (reconcile:
+    a hand-deleted entry may have left its DN in groups).
+    """
     report = PushReport()
     ensured = set() if ensured is None else ensured
     desired = directory.people(session, tree, accounts)
@@ -92,8 +98,10 @@ def push(
     broken = _ensure_skeletons(pipe, skeletons, present, report)
     ensured.update(et for et in skeletons if et not in broken)
     memberships: dict[str, set[str]] = {}
-    for key, cur in current.items():
-        _read_memberships(pipe, tree, key, cur.dn, memberships)
+    for key in accounts:
+        if key in current or thorough:
+            dn = current[key].dn if key in current else tree.person(key)
+            _read_memberships(pipe, tree, key, dn, memberships)
     pipe.drain()
 
     groups: dict[tuple[tuple[str, str], ...], _GroupChange] = {}
