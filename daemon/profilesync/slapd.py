@@ -253,7 +253,7 @@ def _configure(
     if not inst.password_file.exists():
         fd = os.open(inst.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(secrets.token_urlsafe(24) + "\n")
+            fh.write(secrets.token_urlsafe(24))  # no newline: `ldapadd -y` reads it verbatim
     policies_dn = f"ou=policies,{inst.base_dn}"
     tls = ""
     if tls_cert and tls_key:
