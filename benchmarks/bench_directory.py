@@ -26,24 +26,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from profilesync import slapd  # noqa: E402
-from profilesync.clock import FixedClock  # noqa: E402
-from profilesync.config import LdapSettings, PasswordSettings  # noqa: E402
-from profilesync.db import make_engine, session_factory, upgrade  # noqa: E402
-from profilesync.directory import Tree, skeleton  # noqa: E402
-from profilesync.ldapsync import backlog, sync_once  # noqa: E402
-from profilesync.model import (  # noqa: E402
+from profilesync import slapd
+from profilesync.clock import FixedClock
+from profilesync.config import LdapSettings, PasswordSettings
+from profilesync.db import make_engine, session_factory, upgrade
+from profilesync.directory import Tree, skeleton
+from profilesync.ldapsync import backlog, sync_once
+from profilesync.model import (
     Account,
     DirectoryChange,
     Establishment,
     Profile,
     Team,
 )
-from profilesync.passwords import default_workers, hash_password  # noqa: E402
-from profilesync.roles import Role  # noqa: E402
-from profilesync.secret import Secret  # noqa: E402
+from profilesync.passwords import default_workers, hash_password
+from profilesync.roles import Role
+from profilesync.secret import Secret
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 ETS = [f"75000{i:04d}" for i in range(10)]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from fixtures_ldap import T0, World, bind_code, members, read_entry
 from hypothesis import given
 from hypothesis import strategies as st
 from ldap3 import Connection
 from ldap3.utils.dn import escape_rdn
 from sqlalchemy.orm import Session, sessionmaker
 
+from fixtures_ldap import T0, World, bind_code, members, read_entry
 from profilesync import reconcile
 from profilesync.clock import FixedClock
 from profilesync.config import LdapSettings
@@ -54,7 +54,7 @@ def test_normalize_dn_matches_the_servers_spelling() -> None:
     servers = "uid=O'Brien\\2C Jr.,ou=people,dc=example,dc=org"
     assert normalize_dn(ours) == normalize_dn(servers)
     assert normalize_dn("UID=Abc,OU=People,DC=Example,DC=org") == normalize_dn(TREE.person("abc"))
-    assert normalize_dn(TREE.person("a,b")) != normalize_dn(TREE.person("a")) + (("b", ""),)
+    assert normalize_dn(TREE.person("a,b")) != (*normalize_dn(TREE.person("a")), ("b", ""))
 
 
 @given(st.text(min_size=1, max_size=40).filter(lambda s: "\x00" not in s))
@@ -66,6 +66,7 @@ def test_normalize_dn_inverts_escape_rdn(value: str) -> None:
 
 @pytest.mark.parametrize("key", [k for k in NASTY if "\x00" not in k])
 def test_nasty_names_end_to_end(
+    *,
     key: str,
     world: World,
     sessions: sessionmaker[Session],

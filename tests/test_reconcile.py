@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from fixtures_ldap import T0, World, admin_connection, bind_code, members, read_entry
 from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Connection
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from fixtures_ldap import T0, World, admin_connection, bind_code, members, read_entry
 from profilesync.cli import app
 from profilesync.clock import FixedClock
 from profilesync.config import LdapSettings
@@ -49,14 +49,14 @@ def synced(
     return ldap_settings
 
 
-def test_clean_directory_has_no_drift(synced: LdapSettings, config_file: Path) -> None:
+def test_clean_directory_has_no_drift(*, synced: LdapSettings, config_file: Path) -> None:
     code, out = _run("reconcile", "--config", str(config_file))
     assert code == 0, out
     assert out.strip().splitlines() == ["annuaire conforme à la base (3 comptes, 10 groupes)"]
 
 
 def test_hand_edits_are_reported_then_repaired(
-    synced: LdapSettings, config_file: Path, ldap_admin: Connection
+    *, synced: LdapSettings, config_file: Path, ldap_admin: Connection
 ) -> None:
     tree = Tree.from_settings(synced)
     alice, bob, carol = (tree.person(k) for k in ("alice", "bob", "carol"))
@@ -119,7 +119,7 @@ def test_hand_edits_are_reported_then_repaired(
 
 
 def test_unreachable_directory_is_a_clean_error(
-    synced: LdapSettings, config_file: Path, monkeypatch: pytest.MonkeyPatch
+    *, synced: LdapSettings, config_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PROFILESYNC_LDAP_URL", "ldap://127.0.0.1:1")
     code, out = _run("reconcile", "--config", str(config_file))

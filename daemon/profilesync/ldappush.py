@@ -73,8 +73,8 @@ def push(
     tree: Tree,
     accounts: Collection[str],
     establishments: Collection[str],
-    ensured: set[str] | None = None,
     *,
+    ensured: set[str] | None = None,
     thorough: bool = False,
 ) -> PushReport:
     """Push these keys; `ensured` carries the ETs already checked during this run.
@@ -111,7 +111,16 @@ def push(
             et = next(iter(person.establishments & broken.keys()))
             report.failures[(ACCOUNT, key)] = broken[et]
             continue
-        _push_person(pipe, tree, key, person, current.get(key), memberships, groups, report)
+        _push_person(
+            pipe,
+            tree,
+            key,
+            person=person,
+            cur=current.get(key),
+            memberships=memberships,
+            groups=groups,
+            report=report,
+        )
     for change in groups.values():
         _send_group(pipe, change, report)
     pipe.drain()
@@ -229,6 +238,7 @@ def _push_person(
     pipe: Pipeline,
     tree: Tree,
     key: str,
+    *,
     person: Person | None,
     cur: Current | None,
     memberships: dict[str, set[str]],

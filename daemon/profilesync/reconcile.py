@@ -105,10 +105,12 @@ def repair(session: Session, settings: LdapSettings, found: Reconciliation) -> i
         pipe.drain()
         accounts = sorted(plan.accounts)
         ensured: set[str] = set()
-        report = push(pipe, session, tree, [], sorted(plan.establishments), ensured)
+        report = push(pipe, session, tree, [], sorted(plan.establishments), ensured=ensured)
         failures = len(report.failures)
         for i in range(0, len(accounts), BATCH):
-            report = push(pipe, session, tree, accounts[i : i + BATCH], [], ensured, thorough=True)
+            report = push(
+                pipe, session, tree, accounts[i : i + BATCH], [], ensured=ensured, thorough=True
+            )
             failures += len(report.failures)
     finally:
         close(conn)
@@ -140,7 +142,9 @@ def _compare(session: Session, tree: Tree, conn: Connection) -> Reconciliation:
                 skeleton[directory.normalize_dn(entry.dn)] = (entry.dn, et)
 
     _compare_people(out, tree, conn, people)
-    _compare_groups(out, tree, conn, people, skeleton, wanted_members)
+    _compare_groups(
+        out, tree, conn, people=people, skeleton=skeleton, wanted_members=wanted_members
+    )
     return out
 
 
@@ -204,11 +208,11 @@ def _compare_groups(
     out: Reconciliation,
     tree: Tree,
     conn: Connection,
+    *,
     people: dict[NormDN, Person],
     skeleton: dict[NormDN, tuple[str, str]],
     wanted_members: dict[NormDN, dict[NormDN, str]],
 ) -> None:
-    placeholder = directory.normalize_dn(tree.placeholder)
     by_dn = {directory.normalize_dn(p.entry.dn): p.key for p in people.values()}
     seen: set[NormDN] = set()
     for entry in _paged(conn, tree.establishments_dn, "sub", ["member"]):
@@ -222,33 +226,42 @@ def _compare_groups(
             out.plan.delete_entries.append(entry["dn"])
             continue
         seen.add(norm)
-        have_values = values(entry, "member")
-        if not have_values and not _is_group(tree, entry["dn"]):
-            continue
-        out.groups += 1
-        have = {directory.normalize_dn(m): m for m in have_values}
-        want = wanted_members.get(norm, {})
-        if placeholder not in have:
-            out.drift.append(Drift("member-missing", entry["dn"], tree.placeholder))
-            out.plan.add_placeholder.append(entry["dn"])
-        for m_norm, m_dn in want.items():
-            if m_norm not in have:
-                out.drift.append(Drift("member-missing", entry["dn"], m_dn))
-                out.plan.accounts.add(by_dn[m_norm])
-        for m_norm, m_dn in have.items():
-            if m_norm in want or m_norm == placeholder:
-                continue
-            out.drift.append(Drift("member-extra", entry["dn"], m_dn))
-            if m_norm in by_dn:
-                out.plan.accounts.add(by_dn[m_norm])
-            else:
-                out.plan.delete_members.append((entry["dn"], m_dn))
+        if _is_group(entry["dn"]):
+            out.groups += 1
+            _compare_members(out, tree, entry, wanted_members.get(norm, {}), by_dn)
     for norm, (dn, et) in skeleton.items():
         if norm not in seen:
             out.drift.append(Drift("missing", dn, "entrée absente de l'annuaire"))
             out.plan.establishments.add(et)
 
 
-def _is_group(tree: Tree, dn: str) -> bool:
-    first = directory.normalize_dn(dn)[0]
-    return first[0] == "cn"
+def _compare_members(
+    out: Reconciliation,
+    tree: Tree,
+    entry: dict[str, Any],
+    want: dict[NormDN, str],
+    by_dn: dict[NormDN, str],
+) -> None:
+    placeholder = directory.normalize_dn(tree.placeholder)
+    group = entry["dn"]
+    have = {directory.normalize_dn(m): m for m in values(entry, "member")}
+    if placeholder not in have:
+        out.drift.append(Drift("member-missing", group, tree.placeholder))
+        out.plan.add_placeholder.append(group)
+    for m_norm, m_dn in want.items():
+        if m_norm not in have:
+            out.drift.append(Drift("member-missing", group, m_dn))
+            out.plan.accounts.add(by_dn[m_norm])
+    for m_norm, m_dn in have.items():
+        if m_norm in want or m_norm == placeholder:
+            continue
+        out.drift.append(Drift("member-extra", group, m_dn))
+        if m_norm in by_dn:
+            out.plan.accounts.add(by_dn[m_norm])
+        else:
+            out.plan.delete_members.append((group, m_dn))
+
+
+def _is_group(dn: str) -> bool:
+    """Groups are the `cn=` entries of the skeleton (the others are `ou=`)."""
+    return directory.normalize_dn(dn)[0][0] == "cn"
