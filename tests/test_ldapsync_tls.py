@@ -9,9 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from fixtures_ldap import T0, World
 from sqlalchemy.orm import Session, sessionmaker
 
+from fixtures_ldap import T0, World
 from profilesync import slapd
 from profilesync.clock import FixedClock
 from profilesync.ldapsync import sync_once

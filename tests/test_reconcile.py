@@ -125,3 +125,42 @@ def test_unreachable_directory_is_a_clean_error(
     code, out = _run("reconcile", "--config", str(config_file))
     assert code == 2
     assert "annuaire indisponible" in out
+
+
+def test_directory_sync_command(
+    *, world: World, config_file: Path, ldap_settings: LdapSettings
+) -> None:
+    world.establishment(ET)
+    world.account("dave", profiles=((ET, "CDC1", None, "active"),))
+    code, out = _run("directory", "sync", "--config", str(config_file))
+    assert code == 0, out
+    assert out.splitlines() == [
+        "2 changements poussés (2 clés), 0 reportés, 0 mis de côté",
+        "file d'attente : 0 à pousser, 0 en attente de reprise, 0 de côté",
+    ]
+    assert (
+        bind_code(
+            ldap_settings, Tree.from_settings(ldap_settings).person("dave"), "Correct-horse-1"
+        )
+        == 0
+    )
+
+
+def test_slapd_start_and_stop_commands(tmp_path: Path) -> None:
+    from profilesync import slapd
+
+    if slapd.find_slapd() is None:
+        pytest.skip("slapd missing")
+    target = tmp_path / "var-slapd"
+    code, out = _run("slapd", "start", "--dir", str(target))
+    assert code == 0, out
+    inst = slapd.load(target.resolve())
+    assert f'url = "{inst.url}"' in out
+    assert bind_code(inst.settings(), inst.root_dn, inst.root_password()) == 0
+    code, out = _run("slapd", "start", "--dir", str(target))
+    assert code == 2 and "already running" in out
+    code, out = _run("slapd", "stop", "--dir", str(target))
+    assert (code, out.strip()) == (0, "slapd arrêté")
+    assert inst.pid() is None
+    code, out = _run("slapd", "stop", "--dir", str(target))
+    assert (code, out.strip()) == (0, "slapd ne tournait pas")
