@@ -85,8 +85,11 @@ def push(
     report = PushReport()
     ensured = set() if ensured is None else ensured
     desired = directory.people(session, tree, accounts)
-    needed = set(establishments).union(*(p.establishments for p in desired.values()))
-    skeletons = directory.skeletons(session, tree, needed - ensured)
+    needed: set[str] = set()
+    for wanted in desired.values():
+        needed |= wanted.establishments - ensured
+    # An establishment change is always checked again: it may bring a new team.
+    skeletons = directory.skeletons(session, tree, needed | set(establishments))
 
     current: dict[str, Current] = {}
     present: dict[str, set[tuple[tuple[str, str], ...]]] = {}

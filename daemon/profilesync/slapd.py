@@ -20,7 +20,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -78,8 +78,6 @@ class Instance:
 
     def settings(self, base: LdapSettings | None = None) -> LdapSettings:
         """LDAP settings pointing at this instance (bind password through the file)."""
-        from dataclasses import replace  # noqa: PLC0415 - local on purpose: rarely used
-
         return replace(
             base or LdapSettings(),
             url=self.url,
