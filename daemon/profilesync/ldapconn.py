@@ -95,7 +95,9 @@ def connect(settings: LdapSettings, *, pipelined: bool = True) -> Connection:
         user=settings.bind_dn or None,
         password=password or None,
         client_strategy=ASYNC if pipelined else SYNC,
-        receive_timeout=max(1, int(settings.timeout_seconds)),
+        # No receive timeout on ASYNC: ldap3's receiver thread then spins forever on the
+        # closed socket after unbind. `Pipeline` enforces the timeout itself.
+        receive_timeout=None if pipelined else max(1, int(settings.timeout_seconds)),
         raise_exceptions=False,
         auto_referrals=False,
         return_empty_attributes=False,
