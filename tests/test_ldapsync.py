@@ -213,3 +213,30 @@ def test_limit_and_backlog(
     sync_once(sessions, ldap_settings, clock=clock)
     with sessions() as s:
         assert backlog(s, clock.now()) == (0, 0, 0)
+
+
+def test_establishment_change_rechecks_a_skeleton_already_seen_this_run(
+    *,
+    world: World,
+    sessions: sessionmaker[Session],
+    ldap_settings: LdapSettings,
+    ldap_admin: Connection,
+) -> None:
+    from profilesync.ldapconn import Pipeline, close, connect
+    from profilesync.ldappush import push
+
+    tree = Tree.from_settings(ldap_settings)
+    world.establishment(ET)
+    conn = connect(ldap_settings)
+    ensured: set[str] = set()
+    try:
+        pipe = Pipeline(conn, 16, 5.0)
+        with sessions() as s:
+            assert push(pipe, s, tree, [], [ET], ensured=ensured).failures == {}
+        assert ensured == {ET}
+        world.account("newteam", profiles=((ET, "CDC4", "Réa", "active"),))  # creates a team
+        with sessions() as s:
+            assert push(pipe, s, tree, [], [ET], ensured=ensured).failures == {}
+    finally:
+        close(conn)
+    assert members(ldap_admin, tree.team(ET, "Réa")) == {tree.placeholder}
