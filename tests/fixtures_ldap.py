@@ -23,10 +23,10 @@ from datetime import UTC, date, datetime
 import argon2
 import pytest
 import sqlalchemy as sa
-from fixtures_db import missing_backend
 from ldap3 import BASE, LEVEL, SAFE_SYNC, SUBTREE, Connection, Server
 from sqlalchemy.orm import Session, sessionmaker
 
+from fixtures_db import missing_backend
 from profilesync import slapd
 from profilesync.config import LdapSettings
 from profilesync.db import make_engine, session_factory
@@ -72,14 +72,13 @@ def ldap_admin(ldap_settings: LdapSettings) -> Iterator[Connection]:
 
 
 def admin_connection(settings: LdapSettings) -> Connection:
-    conn = Connection(
+    return Connection(
         Server(settings.url),
         settings.bind_dn,
         settings.bind_password(),
         client_strategy=SAFE_SYNC,
         auto_bind=True,
     )
-    return conn
 
 
 def _clear_children(conn: Connection, base: str) -> None:
@@ -167,13 +166,13 @@ class World:
             s.add(account)
             s.flush()
             for et, role, team, state in profiles:
-                self._profile(s, account, et, role, team, state)
+                self._profile(s, account, et, role=role, team=team, state=state)
             queue(s, "account", key)
 
     def add_profile(self, key: str, et: str, role: str, team: str | None, state: str) -> None:
         with self.factory.begin() as s:
             account = s.scalars(sa.select(Account).where(Account.key == key)).one()
-            self._profile(s, account, et, role, team, state)
+            self._profile(s, account, et, role=role, team=team, state=state)
             queue(s, "account", key)
 
     def set_state(self, key: str, state: str, role: str | None = None) -> None:
@@ -193,7 +192,7 @@ class World:
 
     @staticmethod
     def _profile(
-        s: Session, account: Account, et: str, role: str, team: str | None, state: str
+        s: Session, account: Account, et: str, *, role: str, team: str | None, state: str
     ) -> None:
         est = s.scalars(sa.select(Establishment).where(Establishment.et == et)).one()
         team_id = None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from fixtures_ldap import T0, World, bind_code, children, members, read_entry
 from ldap3 import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
+from fixtures_ldap import T0, World, bind_code, children, members, read_entry
 from profilesync.clock import FixedClock
 from profilesync.config import LdapSettings
 from profilesync.directory import Tree
@@ -23,6 +23,7 @@ def clock() -> FixedClock:
 
 
 def test_new_account_binds_and_is_in_its_groups(
+    *,
     world: World,
     sessions: sessionmaker[Session],
     ldap_settings: LdapSettings,
@@ -65,6 +66,7 @@ def test_new_account_binds_and_is_in_its_groups(
 
 
 def test_no_active_profile_locks_and_reactivation_unlocks(
+    *,
     world: World,
     sessions: sessionmaker[Session],
     ldap_settings: LdapSettings,
@@ -100,6 +102,7 @@ def test_no_active_profile_locks_and_reactivation_unlocks(
 
 
 def test_pending_profile_account_is_created_locked(
+    *,
     world: World,
     sessions: sessionmaker[Session],
     ldap_settings: LdapSettings,
@@ -113,6 +116,7 @@ def test_pending_profile_account_is_created_locked(
 
 
 def test_attribute_changes_are_pushed_and_a_second_push_sends_nothing(
+    *,
     world: World,
     sessions: sessionmaker[Session],
     ldap_settings: LdapSettings,
@@ -137,6 +141,7 @@ def test_attribute_changes_are_pushed_and_a_second_push_sends_nothing(
 
 
 def test_changes_of_one_key_are_coalesced(
+    *,
     world: World,
     sessions: sessionmaker[Session],
     ldap_settings: LdapSettings,
@@ -152,6 +157,7 @@ def test_changes_of_one_key_are_coalesced(
 
 
 def test_account_gone_from_database_is_removed_with_its_memberships(
+    *,
     world: World,
     sessions: sessionmaker[Session],
     ldap_settings: LdapSettings,
@@ -173,6 +179,7 @@ def test_account_gone_from_database_is_removed_with_its_memberships(
 
 
 def test_establishment_skeleton(
+    *,
     world: World,
     sessions: sessionmaker[Session],
     ldap_settings: LdapSettings,
@@ -188,6 +195,7 @@ def test_establishment_skeleton(
 
 
 def test_limit_and_backlog(
+    *,
     world: World,
     sessions: sessionmaker[Session],
     ldap_settings: LdapSettings,
@@ -205,3 +213,30 @@ def test_limit_and_backlog(
     sync_once(sessions, ldap_settings, clock=clock)
     with sessions() as s:
         assert backlog(s, clock.now()) == (0, 0, 0)
+
+
+def test_establishment_change_rechecks_a_skeleton_already_seen_this_run(
+    *,
+    world: World,
+    sessions: sessionmaker[Session],
+    ldap_settings: LdapSettings,
+    ldap_admin: Connection,
+) -> None:
+    from profilesync.ldapconn import Pipeline, close, connect
+    from profilesync.ldappush import push
+
+    tree = Tree.from_settings(ldap_settings)
+    world.establishment(ET)
+    conn = connect(ldap_settings)
+    ensured: set[str] = set()
+    try:
+        pipe = Pipeline(conn, 16, 5.0)
+        with sessions() as s:
+            assert push(pipe, s, tree, [], [ET], ensured=ensured).failures == {}
+        assert ensured == {ET}
+        world.account("newteam", profiles=((ET, "CDC4", "Réa", "active"),))  # creates a team
+        with sessions() as s:
+            assert push(pipe, s, tree, [], [ET], ensured=ensured).failures == {}
+    finally:
+        close(conn)
+    assert members(ldap_admin, tree.team(ET, "Réa")) == {tree.placeholder}

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from fixtures_ldap import T0, World, admin_connection, members, read_entry
 from ldap3 import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
+from fixtures_ldap import T0, World, admin_connection, members, read_entry
 from profilesync import slapd
 from profilesync.clock import FixedClock
 from profilesync.config import LdapSettings
@@ -46,6 +46,7 @@ def test_backoff_doubles_and_is_capped() -> None:
 
 
 def test_outage_keeps_changes_with_backoff_then_drains_without_duplicates(
+    *,
     world: World,
     sessions: sessionmaker[Session],
     ldap_settings: LdapSettings,
@@ -93,6 +94,7 @@ def test_outage_keeps_changes_with_backoff_then_drains_without_duplicates(
 
 
 def test_slapd_killed_mid_batch_then_converges(
+    *,
     world: World,
     sessions: sessionmaker[Session],
     ldap_settings: LdapSettings,
@@ -137,6 +139,7 @@ def test_slapd_killed_mid_batch_then_converges(
 
 
 def test_rejected_change_is_parked_and_others_proceed(
+    *,
     world: World,
     sessions: sessionmaker[Session],
     ldap_settings: LdapSettings,
@@ -174,6 +177,7 @@ def test_rejected_change_is_parked_and_others_proceed(
 
 
 def test_wrong_bind_password_never_shows(
+    *,
     world: World,
     sessions: sessionmaker[Session],
     ldap_settings: LdapSettings,
@@ -193,6 +197,7 @@ def test_wrong_bind_password_never_shows(
 
 
 def test_two_workers_never_push_the_same_change(
+    *,
     world: World,
     sessions: sessionmaker[Session],
     ldap_settings: LdapSettings,

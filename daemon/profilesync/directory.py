@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
@@ -249,6 +250,7 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
         yield items[i : i + _CHUNK]
 
 
+@lru_cache(maxsize=65536)  # group DNs recur for every member: a pure function, cached
 def normalize_dn(dn: str) -> tuple[tuple[str, str], ...]:
     """A comparable form of a DN: servers re-escape DNs (`\\2C` for `\\,`), so compare this.
 

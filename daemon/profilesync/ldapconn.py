@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ldap3 import ASYNC, BASE, LEVEL, NONE, SAFE_SYNC, SUBTREE, Connection, Server, Tls
-from ldap3.core.exceptions import LDAPException, LDAPResponseTimeoutError
+from ldap3 import ASYNC, BASE, LEVEL, NONE, SUBTREE, SYNC, Connection, Server, Tls
+from ldap3.core.exceptions import LDAPException, LDAPResponseTimeoutError, LDAPStartTLSError
 
 from profilesync.config import ConfigError, LdapSettings
 
@@ -75,7 +76,7 @@ class Result:
 
 
 def connect(settings: LdapSettings, *, pipelined: bool = True) -> Connection:
-    """An open, bound connection: ASYNC for the worker, SAFE_SYNC for reading whole trees."""
+    """An open, bound connection: ASYNC for the worker, SYNC for paged reads of whole trees."""
     if not settings.url:
         raise DirectoryNotConfigured("[ldap] url is empty")
     try:
@@ -83,38 +84,31 @@ def connect(settings: LdapSettings, *, pipelined: bool = True) -> Connection:
     except ConfigError as exc:
         raise DirectoryUnavailable(str(exc)) from None
     use_ssl = settings.url.lower().startswith("ldaps://")
-    tls = None
-    if use_ssl or settings.start_tls:
-        tls = Tls(
-            validate=ssl.CERT_REQUIRED,
-            ca_certs_file=settings.ca_file or None,
-            version=ssl.PROTOCOL_TLS_CLIENT,
-        )
-    server = Server(
-        settings.url,
-        use_ssl=use_ssl,
-        tls=tls,
-        get_info=NONE,
-        connect_timeout=settings.timeout_seconds,
-    )
+    start_tls = settings.start_tls and not use_ssl
+    where = f"{settings.url} as {settings.bind_dn or 'anonymous'}"
+    if start_tls and pipelined:
+        # ASYNC does the StartTLS handshake in its receiver thread, where a bad certificate
+        # kills the thread and leaves us waiting: check it first on a synchronous link.
+        _probe_start_tls(settings, where)
     conn = Connection(
-        server,
+        _server(settings, use_ssl),
         user=settings.bind_dn or None,
         password=password or None,
-        client_strategy=ASYNC if pipelined else SAFE_SYNC,
-        receive_timeout=max(1, int(settings.timeout_seconds)),
+        client_strategy=ASYNC if pipelined else SYNC,
+        # No receive timeout on ASYNC: ldap3's receiver thread then spins forever on the
+        # closed socket after unbind. `Pipeline` enforces the timeout itself.
+        receive_timeout=None if pipelined else max(1, int(settings.timeout_seconds)),
         raise_exceptions=False,
         auto_referrals=False,
         return_empty_attributes=False,
     )
-    where = f"{settings.url} as {settings.bind_dn or 'anonymous'}"
     try:
         conn.open()
-        if settings.start_tls and not use_ssl:
+        if start_tls:
             conn.start_tls()
+            if pipelined:
+                _await_async_tls(conn, settings.timeout_seconds)
         bound = conn.bind()
-        if not pipelined:
-            bound = bound[0]
     except LDAPException as exc:
         _close(conn)
         raise DirectoryUnavailable(f"cannot reach {where}: {type(exc).__name__}") from None
@@ -124,6 +118,51 @@ def connect(settings: LdapSettings, *, pipelined: bool = True) -> Connection:
         _close(conn)
         raise DirectoryUnavailable(f"bind to {where} refused: {description}")
     return conn
+
+
+def _server(settings: LdapSettings, use_ssl: bool) -> Server:
+    tls = None
+    if use_ssl or settings.start_tls:
+        tls = Tls(
+            validate=ssl.CERT_REQUIRED,
+            ca_certs_file=settings.ca_file or None,
+            version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+    return Server(
+        settings.url,
+        use_ssl=use_ssl,
+        tls=tls,
+        get_info=NONE,
+        connect_timeout=settings.timeout_seconds,
+    )
+
+
+def _probe_start_tls(settings: LdapSettings, where: str) -> None:
+    conn = Connection(
+        _server(settings, use_ssl=False),
+        client_strategy=SYNC,
+        receive_timeout=max(1, int(settings.timeout_seconds)),
+        raise_exceptions=False,
+    )
+    try:
+        conn.open()
+        conn.start_tls()
+    except LDAPException as exc:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise DirectoryUnavailable(
+            f"StartTLS to {where} failed: {type(exc).__name__} {detail}".rstrip()
+        ) from None
+    finally:
+        _close(conn)
+
+
+def _await_async_tls(conn: Connection, timeout: float) -> None:
+    """ldap3's ASYNC start_tls returns before the handshake: a bind sent now would go clear."""
+    deadline = time.monotonic() + timeout
+    while not conn.tls_started:
+        if conn.closed or time.monotonic() > deadline:
+            raise LDAPStartTLSError("StartTLS handshake failed")
+        time.sleep(0.005)  # the receiver thread does the handshake; it signals nothing
 
 
 def _close(conn: Connection) -> None:

@@ -73,14 +73,23 @@ def push(
     tree: Tree,
     accounts: Collection[str],
     establishments: Collection[str],
+    *,
     ensured: set[str] | None = None,
+    thorough: bool = False,
 ) -> PushReport:
-    """Push these keys; `ensured` carries the ETs already checked during this run."""
+    """Push these keys; `ensured` carries the ETs already checked during this run.
+
+    `thorough` also looks up the memberships of entries that do not exist (reconcile:
+    a hand-deleted entry may have left its DN in groups).
+    """
     report = PushReport()
     ensured = set() if ensured is None else ensured
     desired = directory.people(session, tree, accounts)
-    needed = set(establishments).union(*(p.establishments for p in desired.values()))
-    skeletons = directory.skeletons(session, tree, needed - ensured)
+    needed: set[str] = set()
+    for wanted in desired.values():
+        needed |= wanted.establishments - ensured
+    # An establishment change is always checked again: it may bring a new team.
+    skeletons = directory.skeletons(session, tree, needed | set(establishments))
 
     current: dict[str, Current] = {}
     present: dict[str, set[tuple[tuple[str, str], ...]]] = {}
@@ -92,8 +101,10 @@ def push(
     broken = _ensure_skeletons(pipe, skeletons, present, report)
     ensured.update(et for et in skeletons if et not in broken)
     memberships: dict[str, set[str]] = {}
-    for key, cur in current.items():
-        _read_memberships(pipe, tree, key, cur.dn, memberships)
+    for key in accounts:
+        if key in current or thorough:
+            dn = current[key].dn if key in current else tree.person(key)
+            _read_memberships(pipe, tree, key, dn, memberships)
     pipe.drain()
 
     groups: dict[tuple[tuple[str, str], ...], _GroupChange] = {}
@@ -103,7 +114,16 @@ def push(
             et = next(iter(person.establishments & broken.keys()))
             report.failures[(ACCOUNT, key)] = broken[et]
             continue
-        _push_person(pipe, tree, key, person, current.get(key), memberships, groups, report)
+        _push_person(
+            pipe,
+            tree,
+            key,
+            person=person,
+            cur=current.get(key),
+            memberships=memberships,
+            groups=groups,
+            report=report,
+        )
     for change in groups.values():
         _send_group(pipe, change, report)
     pipe.drain()
@@ -221,6 +241,7 @@ def _push_person(
     pipe: Pipeline,
     tree: Tree,
     key: str,
+    *,
     person: Person | None,
     cur: Current | None,
     memberships: dict[str, set[str]],

@@ -118,7 +118,16 @@ def sync_once(
     try:
         while limit is None or report.pushed + report.parked < limit:
             size = BATCH if limit is None else min(BATCH, limit - report.pushed - report.parked)
-            if not _one_batch(session_factory, ldap, tree, pipe, ensured, clock, size, report):
+            if not _one_batch(
+                session_factory,
+                ldap,
+                tree,
+                pipe,
+                ensured=ensured,
+                clock=clock,
+                size=size,
+                report=report,
+            ):
                 break
     finally:
         close(conn)
@@ -130,6 +139,7 @@ def _one_batch(
     ldap: LdapSettings,
     tree: Tree,
     pipe: Pipeline,
+    *,
     ensured: set[str],
     clock: Clock,
     size: int,
@@ -151,7 +161,7 @@ def _one_batch(
         ets = [k for kind, k in keys if kind == "establishment"]
         unknown = [key for key in keys if key[0] not in ("account", "establishment")]
         try:
-            result = push(pipe, session, tree, accounts, ets, ensured)
+            result = push(pipe, session, tree, accounts, ets, ensured=ensured)
         except (DirectoryUnavailable, ReadFailed) as exc:
             report.error = str(exc)
             every = [row for key in keys for row in by_key[key]]

@@ -20,7 +20,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -78,8 +78,6 @@ class Instance:
 
     def settings(self, base: LdapSettings | None = None) -> LdapSettings:
         """LDAP settings pointing at this instance (bind password through the file)."""
-        from dataclasses import replace  # noqa: PLC0415 - local on purpose: rarely used
-
         return replace(
             base or LdapSettings(),
             url=self.url,
@@ -253,7 +251,7 @@ def _configure(
     if not inst.password_file.exists():
         fd = os.open(inst.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(secrets.token_urlsafe(24) + "\n")
+            fh.write(secrets.token_urlsafe(24))  # no newline: `ldapadd -y` reads it verbatim
     policies_dn = f"ou=policies,{inst.base_dn}"
     tls = ""
     if tls_cert and tls_key:

@@ -1,0 +1,84 @@
+"""TLS to the directory: StartTLS and ldaps:// verified against a CA file; no CA, no push."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from fixtures_ldap import T0, World
+from profilesync import slapd
+from profilesync.clock import FixedClock
+from profilesync.ldapsync import sync_once
+
+ET = "750000001"
+# ldap3 2.9.1 checks the host name with ssl.match_hostname, deprecated since Python 3.7
+# (a warning only; it still verifies). The test run turns warnings into errors.
+pytestmark = pytest.mark.filterwarnings("ignore:ssl.match_hostname:DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def tls_slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[slapd.Instance, Path]]:
+    if slapd.find_slapd() is None or shutil.which("openssl") is None:
+        pytest.skip("needs slapd and openssl")
+    work = tmp_path_factory.mktemp("tls")
+    cert, key = work / "cert.pem", work / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    inst = slapd.start(work / "slapd", nosync=True, tls_cert=cert, tls_key=key)
+    yield inst, cert
+    slapd.stop(inst)
+
+
+def test_start_tls_with_the_ca_file(
+    *,
+    tls_slapd: tuple[slapd.Instance, Path],
+    world: World,
+    sessions: sessionmaker[Session],
+) -> None:
+    inst, cert = tls_slapd
+    world.establishment(ET)
+    settings = replace(inst.settings(), start_tls=True, ca_file=str(cert))
+    report = sync_once(sessions, settings, clock=FixedClock(T0))
+    assert (report.error, report.pushed) == (None, 1)
+
+
+def test_ldaps_with_the_ca_file(
+    *,
+    tls_slapd: tuple[slapd.Instance, Path],
+    world: World,
+    sessions: sessionmaker[Session],
+) -> None:
+    inst, cert = tls_slapd
+    world.establishment(ET)
+    settings = replace(inst.settings(), url=f"ldaps://127.0.0.1:{inst.port + 1}", ca_file=str(cert))
+    report = sync_once(sessions, settings, clock=FixedClock(T0))
+    assert (report.error, report.pushed) == (None, 1)
+
+
+def test_unknown_certificate_is_refused(
+    *,
+    tls_slapd: tuple[slapd.Instance, Path],
+    world: World,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+) -> None:
+    inst, _ = tls_slapd
+    world.establishment(ET)
+    settings = replace(inst.settings(), start_tls=True, ca_file="")
+    report = sync_once(sessions, settings, clock=FixedClock(T0))
+    assert report.error is not None and report.pushed == 0
+    assert "StartTLS" in report.error and "certificate verify failed" in report.error
+    assert report.retried == 1
