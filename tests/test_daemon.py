@@ -7,6 +7,8 @@ run timestamps on a `FixedClock`.
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +20,7 @@ import sqlalchemy as sa
 from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, report_rows, row, write_csv
 from profilesync import messages
 from profilesync.columns import COLUMNS
-from profilesync.importer import approve_run
+from profilesync.importer import RunBusy, approve_run
 from profilesync.jobs import JobContext, run_job
 from profilesync.rerun import RerunUnavailable, rerun
 
@@ -217,6 +219,52 @@ def test_a_mass_delete_waits_in_work_until_approved_then_is_archived(box: Inbox)
     run = box.runs()[-1]
     assert not Path(run.work_path).exists()
     assert Path(run.archive_path).exists()
+    assert box.scalar("SELECT count(*) FROM profile WHERE state = 'deleted'") == n
+
+
+def test_approve_refuses_a_run_whose_work_file_another_process_holds(box: Inbox) -> None:
+    n = 12
+    box.drop("creation.csv", [account_row(i) for i in range(n)])
+    box.settle()
+    box.drop(
+        "suppression.csv",
+        [row("S", f"Nom{i}", f"Prenom{i}", ident=f"user{i}") for i in range(n)],
+    )
+    [held] = box.settle().files
+    assert held.status == "awaiting_approval"
+    run = box.runs()[-1]
+    # Another process (a daemon mid-drive) holds the lock: fcntl locks are per process,
+    # so the holder must really be another process.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from profilesync.runlock import RunLock;"
+            "lock = RunLock(Path(sys.argv[1])); assert lock.acquire(); print('held', flush=True);"
+            "sys.stdin.read()",
+            run.work_path,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(RunBusy):
+            approve_run(
+                run.id,
+                approver="ops",
+                settings=box.settings,
+                session_factory=box.sf,
+                clock=box.clock,
+            )
+    finally:
+        holder.communicate("")
+    assert box.runs()[-1].status == "awaiting_approval"  # untouched: approve it later
+    assert box.scalar("SELECT count(*) FROM profile WHERE state = 'deleted'") == 0
+    approve_run(
+        run.id, approver="ops", settings=box.settings, session_factory=box.sf, clock=box.clock
+    )
     assert box.scalar("SELECT count(*) FROM profile WHERE state = 'deleted'") == n
 
 

@@ -13,14 +13,11 @@ it (`.<name>.lock`), taken right after the rename: the claimer, a recovering dae
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,50 +84,6 @@ def report_path(
         if not taken and not candidate.exists():
             return candidate
         n += 1
-
-
-class RunLock:
-    """An exclusive, non-blocking lock on one work file, released by close or by death."""
-
-    def __init__(self, work_path: Path) -> None:
-        self.path = work_path.with_name(f".{work_path.name}.lock")
-        self._fd: int | None = None
-
-    def acquire(self) -> bool:
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except FileNotFoundError:
-            return False  # the folder went away with the file
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
-
-    def release(self, *, remove: bool = False) -> None:
-        """`remove` once the work file is gone: a stale lock file guards nothing."""
-        if self._fd is None:
-            return
-        if remove:
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-        os.close(self._fd)
-        self._fd = None
-
-
-@contextlib.contextmanager
-def locked(work_path: Path) -> Iterator[RunLock | None]:
-    """The lock on `work_path`, or None when another process holds it."""
-    lock = RunLock(work_path)
-    if not lock.acquire():
-        yield None
-        return
-    try:
-        yield lock
-    finally:
-        lock.release(remove=not work_path.exists())
 
 
 # Longest original name kept in work/archive names and reports (bytes): the prefixes and

@@ -7,6 +7,7 @@ a transaction that is rolled back.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import uuid
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from profilesync import runlock
 from profilesync.clock import Clock
 from profilesync.config import Settings
 from profilesync.model import ImportRun, RunStatus
@@ -32,6 +34,10 @@ DRY_HASH = "{DRYRUN}"  # never committed: a dry run rolls everything back
 
 class RunNotFound(Exception):
     """No import run has this number."""
+
+
+class RunBusy(Exception):
+    """Another process (a daemon) holds the run's work file right now."""
 
 
 class NotAwaitingApproval(Exception):
@@ -168,26 +174,37 @@ def approve_run(
     hasher: Hasher | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Lift the mass-delete safeguard of a run and apply it."""
+    """Lift the mass-delete safeguard of a run and apply it.
+
+    The run's lock is held from the status change to the end, so a daemon rescanning
+    `state/work/` cannot drive the same run at the same time.
+    """
     with session_factory() as session:
         run = session.get(ImportRun, run_id)
         if run is None:
             raise RunNotFound(f"no import run {run_id}")
-        if run.status != RunStatus.AWAITING_APPROVAL:
-            raise NotAwaitingApproval(f"run {run_id} is {run.status}, not awaiting approval")
-        run.approved_by = approver
-        run.status = RunStatus.CLAIMED
-        run.reason = None
-        session.commit()
         work = Path(run.work_path) if run.work_path else None
-    result = process_run(
-        run_id,
-        settings=settings,
-        session_factory=session_factory,
-        clock=clock,
-        hasher=hasher,
-        progress=progress,
-    )
+    with contextlib.ExitStack() as stack:
+        if work is not None and stack.enter_context(runlock.locked(work)) is None:
+            raise RunBusy(f"run {run_id} is being processed by another process; retry later")
+        with session_factory() as session:
+            run = session.get(ImportRun, run_id)
+            if run is None:
+                raise RunNotFound(f"no import run {run_id}")
+            if run.status != RunStatus.AWAITING_APPROVAL:
+                raise NotAwaitingApproval(f"run {run_id} is {run.status}, not awaiting approval")
+            run.approved_by = approver
+            run.status = RunStatus.CLAIMED
+            run.reason = None
+            session.commit()
+        result = process_run(
+            run_id,
+            settings=settings,
+            session_factory=session_factory,
+            clock=clock,
+            hasher=hasher,
+            progress=progress,
+        )
     if work is not None:
         _discard_cli_copy(result, work, settings)
     return result
@@ -256,6 +273,7 @@ def _report(session: Session, run: ImportRun) -> RunResult:
 
 __all__ = [
     "NotAwaitingApproval",
+    "RunBusy",
     "RunNotFound",
     "RunResult",
     "approve_run",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from profilesync import claim
+from profilesync import claim, runlock
 from profilesync.archive import write_atomic
 from profilesync.model import ImportRun
 from profilesync.service import FINISHED, Daemon, FileResult
@@ -40,7 +40,7 @@ def rerun(daemon: Daemon, run_id: int) -> FileResult:
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{claim.stamp(daemon.clock.now())}-{uuid.uuid4().hex[:8]}-{run.file_name}"
     work = folder / name
-    lock = claim.RunLock(work)
+    lock = runlock.RunLock(work)
     if not lock.acquire():  # pragma: no cover - the name is fresh
         raise RerunUnavailable(f"{work} is locked by another process")
     try:

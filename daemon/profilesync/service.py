@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from profilesync import archive, claim, importer, inbox, jobs, messages
+from profilesync import archive, claim, importer, inbox, jobs, messages, runlock
 from profilesync.clock import Clock, SystemClock
 from profilesync.config import Settings
 from profilesync.faults import crash_point
@@ -95,7 +95,7 @@ class Daemon:
 
     def drive(self, work: Path) -> FileResult | None:
         """Take a claimed file as far as it can go; None when another process holds it."""
-        with claim.locked(work) as lock:
+        with runlock.locked(work) as lock:
             if lock is None or not work.exists():
                 return None
             return self.drive_locked(work)

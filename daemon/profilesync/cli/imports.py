@@ -148,7 +148,7 @@ def approve_cmd(
                 clock=SystemClock(),
                 progress=progress,
             )
-        except (importer.RunNotFound, importer.NotAwaitingApproval) as exc:
+        except (importer.RunNotFound, importer.NotAwaitingApproval, importer.RunBusy) as exc:
             fail(str(exc))
     _exit_for(result)
 
