@@ -241,7 +241,7 @@ def test_directory_sync_with_the_directory_down_fails_and_keeps_the_queue(box: I
     ctx = JobContext(down, box.sf, box.clock, "test:1")
     result = run_leased("directory_sync", ctx, force=True)
     assert result.status == "failed"
-    assert "annuaire indisponible" in result.summary
+    assert "; directory unavailable: " in result.summary
     assert box.scalar("SELECT count(*) FROM directory_change") == queued
     assert box.scalar("SELECT last_status FROM job_lease WHERE name = 'directory_sync'") == (
         "failed"

@@ -156,7 +156,7 @@ def test_run_once_logs_one_json_line_per_file_without_secrets(db_url: str, tmp_p
     os.utime(path, (1_000_000_000, 1_000_000_000))
     done = profilesync(config, "run", "--once", "--log-format", "json")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("1 fichier(s) traité(s), 0 en cours de dépôt")
+    assert done.stdout.startswith("1 file(s) processed, 0 still being written")
     records = [json.loads(line) for line in done.stderr.splitlines()]
     [file_line] = [r for r in records if r.get("run_id") == 1]
     assert file_line["status"] == "done"

@@ -91,9 +91,13 @@ def _exit_for(result: importer.RunResult) -> None:
         typer.echo(result.summary.line())
         typer.echo(f"report: {result.report_path}")
         raise typer.Exit(EXIT_LINE_ERRORS if result.summary.erreur else EXIT_OK)
-    typer.echo(f"file not applied: {result.reason}")
     typer.echo(f"report: {result.report_path}")
-    raise typer.Exit(EXIT_REJECTED)
+    if result.status is RunStatus.AWAITING_APPROVAL:
+        # Not an error: the file waits for an operator; the reason says how to approve it.
+        typer.echo(f"file held for approval: {result.reason}")
+        raise typer.Exit(EXIT_REJECTED)
+    # The reason is the report's Ligne 0 text, in French like everything a référent reads.
+    fail(f"file rejected: {result.reason}")
 
 
 def import_cmd(
