@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,7 +84,12 @@ def test_import_all_ok_exits_0_and_runs_show(world: World) -> None:
     )
     assert only["duration_seconds"] is not None
     text = CliRunner().invoke(app, ["runs", "--config", str(_config(world))])
-    assert "done" in text.output
+    [line] = text.output.splitlines()
+    # Local time with its zone, as `status` prints it.
+    assert re.fullmatch(
+        rf" +{only['id']}  \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d (CET|CEST)  done +{REFERENT} .+",
+        line,
+    ), line
     show = CliRunner().invoke(app, ["show", str(only["id"]), "--config", str(_config(world))])
     assert show.exit_code == 0
     assert "2;OK;" in show.output

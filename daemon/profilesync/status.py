@@ -120,7 +120,7 @@ def _from_database(session: Session, settings: Settings, now: datetime, out: Sta
         )
 
 
-def _local(iso: str | None, tz: ZoneInfo) -> str:
+def local_time(iso: str | None, tz: ZoneInfo) -> str:
     """Local wall-clock time with its zone abbreviation (CET/CEST): never ambiguous."""
     if not iso:
         return "never"
@@ -137,7 +137,9 @@ def render(status: Status, tz: ZoneInfo) -> str:
         lines.append("daemon: NOT RUNNING")
     for d in status.daemons:
         state = d["state"] if d["alive"] else f"no heartbeat for {d['seconds_since_beat']}s"
-        lines.append(f"  {d['host']} pid {d['pid']} since {_local(d['started_at'], tz)}: {state}")
+        lines.append(
+            f"  {d['host']} pid {d['pid']} since {local_time(d['started_at'], tz)}: {state}"
+        )
     waiting = sum(status.inbox_waiting.values())
     detail = ", ".join(f"{k}: {v}" for k, v in sorted(status.inbox_waiting.items()))
     lines.append(f"inbox: {waiting} file(s) waiting" + (f" ({detail})" if detail else ""))
@@ -157,21 +159,21 @@ def render(status: Status, tz: ZoneInfo) -> str:
     for r in status.recent_runs:
         took = f" in {r['seconds']:.1f}s" if r["seconds"] is not None else ""
         lines.append(
-            f"  #{r['id']} {_local(r['created_at'], tz)} {r['submitter'] or '(root)'}/"
+            f"  #{r['id']} {local_time(r['created_at'], tz)} {r['submitter'] or '(root)'}/"
             f"{r['file']}: {r['status']}, {r['total']} lines: {r['ok']} OK, "
             f"{r['alerte']} ALERTE, {r['erreur']} ERREUR{took}"
         )
     lines.append("jobs:")
     for j in status.jobs:
         if j["last_started_at"]:
-            last = f"{_local(j['last_started_at'], tz)} {j['last_status'] or 'running'}"
+            last = f"{local_time(j['last_started_at'], tz)} {j['last_status'] or 'running'}"
         else:
             last = "never"
         extra = j["last_error"] if j["last_status"] == "failed" else j["last_summary"]
         running = f", running on {j['running_on']}" if j["running_on"] else ""
         lines.append(
             f"  {j['name']:<15} last: {last}{running}; "
-            f"next: {_local(j['next_run_at'], tz)}" + (f" — {extra}" if extra else "")
+            f"next: {local_time(j['next_run_at'], tz)}" + (f" — {extra}" if extra else "")
         )
     return "\n".join(lines)
 

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import typer
@@ -27,6 +28,7 @@ from profilesync.cli.common import (
 from profilesync.clock import SystemClock
 from profilesync.config import Settings
 from profilesync.model import ImportRun, RunStatus
+from profilesync.status import local_time
 
 
 def register(app: typer.Typer) -> None:
@@ -199,10 +201,12 @@ def runs_cmd(
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
+    tz = ZoneInfo(settings.daemon.timezone)
     for r in rows:
         took = "-" if r["duration_seconds"] is None else f"{r['duration_seconds']:.1f}s"
         typer.echo(
-            f"{r['id']:>6}  {r['created_at'][:19]}  {r['status']:<17} {r['submitter']:<12} "
+            f"{r['id']:>6}  {local_time(r['created_at'], tz)}  "
+            f"{r['status']:<17} {r['submitter']:<12} "
             f"{r['total']:>7} ln {r['ok']:>7} OK {r['alerte']:>5} AL {r['erreur']:>5} ER "
             f"{took:>8}  {r['file']}"
         )
