@@ -145,7 +145,7 @@ def test_commands_refuse_an_uninitialised_database(empty_db_url: str, command: t
     cli = Cli(empty_db_url)
     err = cli.fails(*command)
     assert err == (
-        f"erreur : the database {db.display_url(empty_db_url)} is not initialised: "
+        f"error: the database {db.display_url(empty_db_url)} is not initialised: "
         "run `profilesync db upgrade`\n"
     )
 
@@ -163,7 +163,7 @@ def test_unreachable_database_is_a_clean_error() -> None:
     cli = Cli("postgresql://profilesync:S3cret@127.0.0.1:1/profiles")
     err = cli.fails("establishment", "list")
     assert err.startswith(
-        "erreur : cannot open the database "
+        "error: cannot open the database "
         "postgresql+psycopg://profilesync:***@127.0.0.1:1/profiles: "
     )
     assert "S3cret" not in err
@@ -226,7 +226,7 @@ def test_an_et_belongs_to_one_ej(cli: Cli) -> None:
     cli.ok("establishment", "add", "--ej", EJ, "--et", ET)
     err = cli.fails("establishment", "add", "--ej", EJ2, "--et", ET)
     assert err == (
-        f"erreur : ET {ET} is already registered under EJ {EJ}, not {EJ2}: "
+        f"error: ET {ET} is already registered under EJ {EJ}, not {EJ2}: "
         "an establishment belongs to one legal entity\n"
     )
     [est] = cli.rows(Establishment)
@@ -243,7 +243,7 @@ def test_an_et_belongs_to_one_ej(cli: Cli) -> None:
     ],
 )  # fmt: skip
 def test_establishment_add_checks_both_finess(cli: Cli, ej: str, et: str, message: str) -> None:
-    assert cli.fails("establishment", "add", "--ej", ej, "--et", et) == f"erreur : {message}\n"
+    assert cli.fails("establishment", "add", "--ej", ej, "--et", et) == f"error: {message}\n"
     assert cli.count(Establishment) == 0
     assert cli.count(Audit) == 0
 
@@ -257,7 +257,7 @@ def test_establishment_add_checks_both_finess(cli: Cli, ej: str, et: str, messag
 )
 def test_establishment_name_is_checked(cli: Cli, name: str, message: str) -> None:
     assert cli.fails("establishment", "add", "--ej", EJ, "--et", ET, "--name", name) == (
-        f"erreur : {message}\n"
+        f"error: {message}\n"
     )
     assert cli.count(Establishment) == 0
 
@@ -336,7 +336,7 @@ def test_referent_add_refuses_an_unknown_et_and_writes_nothing(with_ets: Cli) ->
     audits = with_ets.count(Audit)
     err = with_ets.fails("referent", "add", "jdupont", "--et", ET, "--et", "690781810")
     assert err == (
-        "erreur : establishment 690781810 is not registered: add it first with "
+        "error: establishment 690781810 is not registered: add it first with "
         "`profilesync establishment add --ej EJ --et 690781810`\n"
     )
     assert _links(with_ets) == {}
@@ -345,20 +345,20 @@ def test_referent_add_refuses_an_unknown_et_and_writes_nothing(with_ets: Cli) ->
 
 def test_referent_add_refuses_an_invalid_et(with_ets: Cli) -> None:
     err = with_ets.fails("referent", "add", "jdupont", "--et", "750100126")
-    assert err == "erreur : ET 750100126 has a wrong check key (last digit)\n"
+    assert err == "error: ET 750100126 has a wrong check key (last digit)\n"
     assert _links(with_ets) == {}
 
 
 def test_referent_add_needs_an_et(with_ets: Cli) -> None:
     assert with_ets.fails("referent", "add", "jdupont") == (
-        "erreur : give at least one establishment with --et\n"
+        "error: give at least one establishment with --et\n"
     )
 
 
 @pytest.mark.parametrize("login", ["../etc", "a b", "a/b", "exports"])
 def test_referent_add_refuses_a_login_unfit_for_a_folder(with_ets: Cli, login: str) -> None:
     err = with_ets.fails("referent", "add", login, "--et", ET)
-    assert err.startswith(f"erreur : invalid login {login!r}: it names the référent's inbox folder")
+    assert err.startswith(f"error: invalid login {login!r}: it names the référent's inbox folder")
     assert _links(with_ets) == {}
 
 
@@ -388,7 +388,7 @@ def test_referent_remove_one_et_then_entirely(with_ets: Cli) -> None:
 
 def test_referent_remove_unknown_login(with_ets: Cli) -> None:
     assert with_ets.fails("referent", "remove", "nobody") == (
-        "erreur : no référent has the login 'nobody'\n"
+        "error: no référent has the login 'nobody'\n"
     )
 
 

@@ -80,10 +80,10 @@ def test_check_help_documents_the_exit_codes() -> None:
     result = CliRunner().invoke(app, ["check", "--help"])
     assert result.exit_code == 0
     text = " ".join(result.output.split())  # rich wraps lines at the terminal width
-    assert "FICHIER" in text
+    assert "FILE" in text
     assert "--report" in text
     assert "--config" in text
-    assert "0 aucune ERREUR, 1 au moins une ligne en ERREUR, 2 fichier refusé" in text
+    assert "Exit code: 0 no ERREUR, 1 at least one line in ERREUR, 2 file rejected." in text
 
 
 def test_modele_is_zero_lines_exit_0_and_a_header_only_report(tmp_path: Path) -> None:
@@ -91,14 +91,14 @@ def test_modele_is_zero_lines_exit_0_and_a_header_only_report(tmp_path: Path) ->
     proc = run_cli("check", str(path))
     assert proc.returncode == 0, proc.stderr
     report = tmp_path / "modele.rapport.csv"
-    assert proc.stdout == f"0 lignes : 0 OK, 0 ALERTE, 0 ERREUR\nRapport : {report}\n"
+    assert proc.stdout == f"0 lignes : 0 OK, 0 ALERTE, 0 ERREUR\nreport: {report}\n"
     assert report.read_bytes() == REPORT_HEADER
 
 
-def test_missing_input_is_exit_2_with_a_french_message(tmp_path: Path) -> None:
+def test_missing_input_is_exit_2_with_a_clear_message(tmp_path: Path) -> None:
     proc = run_cli("check", str(tmp_path / "absent.csv"))
     assert proc.returncode == 2
-    assert proc.stderr == f"erreur : fichier introuvable ou illisible : {tmp_path / 'absent.csv'}\n"
+    assert proc.stderr == f"error: file not found or unreadable: {tmp_path / 'absent.csv'}\n"
     assert "Traceback" not in proc.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -106,14 +106,14 @@ def test_missing_input_is_exit_2_with_a_french_message(tmp_path: Path) -> None:
 def test_a_directory_is_not_a_file(tmp_path: Path) -> None:
     proc = run_cli("check", str(tmp_path))
     assert proc.returncode == 2
-    assert proc.stderr.startswith("erreur : fichier introuvable ou illisible")
+    assert proc.stderr.startswith("error: file not found or unreadable")
 
 
 def test_report_would_overwrite_the_input(tmp_path: Path) -> None:
     path = sample(tmp_path, "modele.csv")
     proc = run_cli("check", str(path), "--report", str(path))
     assert proc.returncode == 2
-    assert proc.stderr == f"erreur : le rapport écraserait le fichier vérifié : {path}\n"
+    assert proc.stderr == f"error: the report would overwrite the checked file: {path}\n"
     assert path.read_bytes() == (SAMPLES / "modele.csv").read_bytes()
 
 
@@ -122,7 +122,7 @@ def test_report_in_a_missing_directory_is_exit_2(tmp_path: Path) -> None:
     target = tmp_path / "nope" / "r.csv"
     proc = run_cli("check", str(path), "--report", str(target))
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"erreur : impossible d'écrire le rapport {target} : ")
+    assert proc.stderr.startswith(f"error: cannot write the report {target}: ")
     assert "Traceback" not in proc.stderr
 
 
@@ -141,7 +141,7 @@ def test_explicit_report_path(runner: CliRunner, tmp_path: Path) -> None:
     target = tmp_path / "out.csv"
     result = runner.invoke(app, ["check", str(path), "--report", str(target)])
     assert result.exit_code == 0
-    assert result.output.endswith(f"Rapport : {target}\n")
+    assert result.output.endswith(f"report: {target}\n")
     assert target.read_bytes() == REPORT_HEADER
     assert not (tmp_path / "modele.rapport.csv").exists()
 
@@ -166,7 +166,7 @@ def check(runner: CliRunner, path: Path, *args: str) -> tuple[int, str, Path]:
 def test_excel_windows1252_sample(runner: CliRunner, tmp_path: Path) -> None:
     code, out, report = check(runner, sample(tmp_path, "excel-fr-windows1252.csv"))
     assert code == 1
-    assert out == f"6 lignes : 4 OK, 1 ALERTE, 1 ERREUR\nRapport : {report}\n"
+    assert out == f"6 lignes : 4 OK, 1 ALERTE, 1 ERREUR\nreport: {report}\n"
     assert_report_format(report)
     assert report_rows(report) == [
         (2, Code.OK, ()),
@@ -190,7 +190,7 @@ def test_excel_windows1252_sample(runner: CliRunner, tmp_path: Path) -> None:
 def test_libreoffice_utf8_sample(runner: CliRunner, tmp_path: Path) -> None:
     code, out, report = check(runner, sample(tmp_path, "libreoffice-utf8.csv"))
     assert code == 1
-    assert out == f"2 lignes : 1 OK, 0 ALERTE, 1 ERREUR\nRapport : {report}\n"
+    assert out == f"2 lignes : 1 OK, 0 ALERTE, 1 ERREUR\nreport: {report}\n"
     assert_report_format(report)
     # No header in this file: the first row is line 1.
     assert report_rows(report) == [
@@ -209,7 +209,7 @@ def test_libreoffice_utf8_sample(runner: CliRunner, tmp_path: Path) -> None:
 def test_spreadsheet_damage_sample(runner: CliRunner, tmp_path: Path) -> None:
     code, out, report = check(runner, sample(tmp_path, "spreadsheet-damage.csv"))
     assert code == 1
-    assert out == f"4 lignes : 0 OK, 0 ALERTE, 4 ERREUR\nRapport : {report}\n"
+    assert out == f"4 lignes : 0 OK, 0 ALERTE, 4 ERREUR\nreport: {report}\n"
     assert_report_format(report)
     completed = (
         messages.finess_completed("Finess EJ", "010780062"),
@@ -284,8 +284,8 @@ def test_rejected_file_is_exit_2_with_a_ligne_0_report(runner: CliRunner, tmp_pa
     report = tmp_path / "virgules.rapport.csv"
     reason = messages.wrong_separator(",")
     assert result.exit_code == 2
-    assert result.stdout == f"Rapport : {report}\n"
-    assert result.stderr == f"erreur : fichier refusé : {reason}\n"
+    assert result.stdout == f"report: {report}\n"
+    assert result.stderr == f"error: file rejected: {reason}\n"
     assert report.read_bytes() == REPORT_HEADER + (
         "0;ERREUR;" + _csv_cell(reason) + ";" * NCOLS + "\r\n"
     ).encode("utf-8")
@@ -311,7 +311,7 @@ def test_row_limit_from_the_environment(tmp_path: Path) -> None:
         env={**os.environ, "PROFILESYNC_LIMITS_MAX_ROWS": "5"},
     )
     assert proc.returncode == 2
-    assert proc.stderr == f"erreur : fichier refusé : {messages.too_many_rows(6, 5)}\n"
+    assert proc.stderr == f"error: file rejected: {messages.too_many_rows(6, 5)}\n"
     assert "Traceback" not in proc.stderr
 
 

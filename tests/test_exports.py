@@ -170,6 +170,6 @@ def test_default_path_and_cli(world: World, tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["export", "--et", ET1, "--config", str(config)])
     assert res.exit_code == 0, res.output
     (made,) = (tmp_path / "outbox" / "exports" / ET1).glob(f"profils-{ET1}-*.csv")
-    assert "4 profils exportés" in res.output and str(made) in res.output
+    assert "4 profiles exported: " in res.output and str(made) in res.output
     res = CliRunner().invoke(app, ["export", "--et", "130786049", "--config", str(config)])
     assert res.exit_code == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from importkit import ET1, GOOD_PW, REFERENT, T0, World, fast_settings, row
-from profilesync import db
+from profilesync import db, messages
 from profilesync.cli import app
 from profilesync.model import Establishment, Referent, ReferentEstablishment
 from profilesync.outcome import Code
@@ -83,7 +84,12 @@ def test_import_all_ok_exits_0_and_runs_show(world: World) -> None:
     )
     assert only["duration_seconds"] is not None
     text = CliRunner().invoke(app, ["runs", "--config", str(_config(world))])
-    assert "done" in text.output
+    [line] = text.output.splitlines()
+    # Local time with its zone, as `status` prints it.
+    assert re.fullmatch(
+        rf" +{only['id']}  \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d (CET|CEST)  done +{REFERENT} .+",
+        line,
+    ), line
     show = CliRunner().invoke(app, ["show", str(only["id"]), "--config", str(_config(world))])
     assert show.exit_code == 0
     assert "2;OK;" in show.output
@@ -93,7 +99,8 @@ def test_unknown_submitter_exits_2(world: World) -> None:
     path = world.csv([row("C", password=GOOD_PW)])
     res = _cli(world, "import", str(path), "--as", "personne")
     assert res.returncode == 2
-    assert "n'est pas un référent enregistré" in res.stdout
+    assert res.stdout.startswith("report: ")
+    assert res.stderr == f"error: file rejected: {messages.unknown_submitter('personne')}\n"
 
 
 def test_dry_run_exits_like_a_run_and_keeps_nothing(world: World) -> None:
@@ -111,6 +118,7 @@ def test_approve_cli(world: World) -> None:
     deletes = world.csv([row("S", f"N{i}", "P", ident=f"u{i}") for i in range(20)])
     res = _cli(world, "import", str(deletes), "--as", REFERENT)
     assert res.returncode == 2
+    assert res.stdout.splitlines()[1].startswith("file held for approval: ")
     assert "profilesync approve 2" in res.stdout
     assert any((world.tmp / "state").rglob("*.csv"))  # kept for the approval
     res = _cli(world, "approve", "2", "--by", "ops")

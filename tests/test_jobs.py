@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -241,8 +242,54 @@ def test_directory_sync_with_the_directory_down_fails_and_keeps_the_queue(box: I
     ctx = JobContext(down, box.sf, box.clock, "test:1")
     result = run_leased("directory_sync", ctx, force=True)
     assert result.status == "failed"
-    assert "annuaire indisponible" in result.summary
+    assert "; directory unavailable: " in result.summary
     assert box.scalar("SELECT count(*) FROM directory_change") == queued
     assert box.scalar("SELECT last_status FROM job_lease WHERE name = 'directory_sync'") == (
         "failed"
     )
+
+
+def _job_records(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str, bool]]:
+    return [
+        (r.levelno, r.getMessage(), r.exc_info is not None)
+        for r in caplog.records
+        if r.name == "profilesync.jobs"
+    ]
+
+
+def test_a_job_that_did_nothing_logs_at_debug_one_that_acted_at_info(
+    box: Inbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    box.drop("dates.csv", [account_row(1, debut="20/03/2026")])
+    box.settle()
+    ctx = ctx_of(box)
+    caplog.set_level(logging.DEBUG, logger="profilesync.jobs")
+    at_paris(box, 2026, 3, 19, 12, 0)
+    assert run_leased("validity", ctx, force=True).status == "ok"
+    [(level, message, _)] = _job_records(caplog)
+    assert level == logging.DEBUG and message.startswith("job validity ok in ")
+    assert message.endswith(
+        ": 0 activated, 0 ended, 0 back to pending, 0 accounts locked, "
+        "0 unlocked, 0 directory changes queued"
+    )
+    caplog.clear()
+    at_paris(box, 2026, 3, 20, 0, 0, 30)
+    assert run_leased("validity", ctx, force=True).status == "ok"
+    [(level, message, _)] = _job_records(caplog)
+    assert level == logging.INFO and ": 1 activated, " in message
+
+
+def test_an_expected_job_failure_is_one_warning_without_traceback(
+    box: Inbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    box.drop("p.csv", [account_row(1)])
+    box.settle()
+    down = box.settings.with_overrides(ldap={"url": "ldap://127.0.0.1:1", "timeout_seconds": 2})
+    caplog.set_level(logging.DEBUG, logger="profilesync.jobs")
+    result = run_leased("directory_sync", JobContext(down, box.sf, box.clock, "test:1"), force=True)
+    assert result.status == "failed"
+    [(level, message, traceback)] = _job_records(caplog)
+    assert level == logging.WARNING and not traceback
+    assert message.startswith("job directory_sync failed after ")
+    assert message.endswith(f": {result.summary.removeprefix('JobFailed: ')}")
+    assert "; directory unavailable: " in message

@@ -52,7 +52,7 @@ def synced(
 def test_clean_directory_has_no_drift(*, synced: LdapSettings, config_file: Path) -> None:
     code, out = _run("reconcile", "--config", str(config_file))
     assert code == 0, out
-    assert out.strip().splitlines() == ["annuaire conforme à la base (3 comptes, 10 groupes)"]
+    assert out.strip().splitlines() == ["directory matches the database (3 accounts, 10 groups)"]
 
 
 def test_hand_edits_are_reported_then_repaired(
@@ -77,21 +77,21 @@ def test_hand_edits_are_reported_then_repaired(
     assert code == 1
     lines = out.strip().splitlines()
     assert lines[-1] == (
-        "9 écarts entre l'annuaire et la base : 1 attribute, 1 extra, 1 lock, "
+        "9 difference(s) between the directory and the database: 1 attribute, 1 extra, 1 lock, "
         "2 member-extra, 1 member-missing, 2 missing, 1 password"
     )
     assert len(lines) == 10
     text = "\n".join(lines)
-    assert f"attribute       {alice} : cn = 'Someone Else', base : 'Alice Martin'" in text
-    assert f"password        {alice} : userPassword diffère" in text
+    assert f"attribute       {alice}: cn = 'Someone Else', database: 'Alice Martin'" in text
+    assert f"password        {alice}: userPassword differs" in text
     assert "{SSHA}forged" not in text
-    assert f"lock            {bob} : devrait être verrouillé" in text
+    assert f"lock            {bob}: should be locked" in text
     assert f"extra           {tree.person('intruder')}" in text
     assert f"missing         {carol}" in text
     assert f"missing         {tree.role(ET, 'OEC1')}" in text
-    assert f"member-extra    {tree.role(ET, 'CDC4')} : {carol}" in text
-    assert f"member-extra    {tree.role(ET, 'SYNT')} : {ghost}" in text
-    assert f"member-missing  {tree.team(ET, 'Bloc')} : {alice}" in text
+    assert f"member-extra    {tree.role(ET, 'CDC4')}: {carol}" in text
+    assert f"member-extra    {tree.role(ET, 'SYNT')}: {ghost}" in text
+    assert f"member-missing  {tree.team(ET, 'Bloc')}: {alice}" in text
 
     code, out = _run("reconcile", "--json", "--config", str(config_file))
     assert code == 1
@@ -100,8 +100,8 @@ def test_hand_edits_are_reported_then_repaired(
 
     code, out = _run("reconcile", "--repair", "--config", str(config_file))
     assert code == 0, out
-    assert out.strip().splitlines()[-1].startswith("réparation : 0 échecs ; après réparation :")
-    assert "annuaire conforme à la base" in out.strip().splitlines()[-1]
+    assert out.strip().splitlines()[-1].startswith("repair: 0 failure(s); after repair:")
+    assert "directory matches the database" in out.strip().splitlines()[-1]
     code, _ = _run("reconcile", "--config", str(config_file))
     assert code == 0
 
@@ -124,7 +124,7 @@ def test_unreachable_directory_is_a_clean_error(
     monkeypatch.setenv("PROFILESYNC_LDAP_URL", "ldap://127.0.0.1:1")
     code, out = _run("reconcile", "--config", str(config_file))
     assert code == 2
-    assert "annuaire indisponible" in out
+    assert "error: directory unavailable: " in out
 
 
 def test_directory_sync_command(
@@ -135,8 +135,8 @@ def test_directory_sync_command(
     code, out = _run("directory", "sync", "--config", str(config_file))
     assert code == 0, out
     assert out.splitlines() == [
-        "2 changements poussés (2 clés), 0 reportés, 0 mis de côté",
-        "file d'attente : 0 à pousser, 0 en attente de reprise, 0 de côté",
+        "2 change(s) pushed (2 key(s)), 0 retried later, 0 parked",
+        "queue: 0 due, 0 waiting for a retry, 0 parked",
     ]
     assert (
         bind_code(
@@ -160,7 +160,7 @@ def test_slapd_start_and_stop_commands(tmp_path: Path) -> None:
     code, out = _run("slapd", "start", "--dir", str(target))
     assert code == 2 and "already running" in out
     code, out = _run("slapd", "stop", "--dir", str(target))
-    assert (code, out.strip()) == (0, "slapd arrêté")
+    assert (code, out.strip()) == (0, "slapd stopped")
     assert inst.pid() is None
     code, out = _run("slapd", "stop", "--dir", str(target))
-    assert (code, out.strip()) == (0, "slapd ne tournait pas")
+    assert (code, out.strip()) == (0, "slapd was not running")

@@ -154,15 +154,18 @@ def test_run_once_logs_one_json_line_per_file_without_secrets(db_url: str, tmp_p
     config = write_config(tmp_path, db_url)
     path = world.drop("j.csv", [account_row(1), account_row(2)])
     os.utime(path, (1_000_000_000, 1_000_000_000))
-    done = profilesync(config, "run", "--once", "--log-format", "json")
+    debug = {**os.environ, "PROFILESYNC_DAEMON_LOG_LEVEL": "DEBUG"}
+    done = profilesync(config, "run", "--once", "--log-format", "json", env=debug)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("1 fichier(s) traité(s), 0 en cours de dépôt")
+    assert done.stdout.startswith("1 file(s) processed, 0 still being written")
     records = [json.loads(line) for line in done.stderr.splitlines()]
     [file_line] = [r for r in records if r.get("run_id") == 1]
     assert file_line["status"] == "done"
     assert (file_line["total"], file_line["ok"], file_line["file"]) == (2, 2, "j.csv")
     assert file_line["level"] == "INFO" and isinstance(file_line["seconds"], float)
-    assert {r.get("job") for r in records} >= {"validity", "directory_sync"}
+    # Both jobs ran and found nothing to do (no directory, profiles already active): DEBUG.
+    job_lines = {r["job"]: (r["level"], r["acted"]) for r in records if "job" in r}
+    assert job_lines == {"validity": ("DEBUG", False), "directory_sync": ("DEBUG", False)}
     assert GOOD_PW not in done.stderr
     world.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,13 +42,23 @@ def test_status_of_a_stopped_daemon_with_work_waiting(box: Inbox) -> None:
     assert code == 1  # no daemon: a monitoring probe fails
     lines = out.splitlines()
     assert lines[0] == "daemon: NOT RUNNING"
-    assert "inbox: 2 file(s) waiting ((racine): 1, aref: 1)" in lines
+    assert "inbox: 2 file(s) waiting ((root): 1, aref: 1)" in lines
     assert "in progress (work/): 0; awaiting approval: 0" in lines
     run_line = next(line for line in lines if line.startswith("  #1 "))
-    assert run_line.endswith("aref/fait.csv: done, 2 lignes : 1 OK, 0 ALERTE, 1 ERREUR in 0.0s")
+    assert run_line.endswith("aref/fait.csv: done, 2 lines: 1 OK, 0 ALERTE, 1 ERREUR in 0.0s")
     assert any(line.startswith("directory backlog: ") and "due" in line for line in lines)
     validity = next(line for line in lines if line.strip().startswith("validity"))
-    assert " ok; next " in validity
+    assert re.fullmatch(
+        r"  validity +last: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d (CET|CEST) ok; "
+        r"next: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d (CET|CEST) — .+",
+        validity,
+    ), validity
+    # A job that never ran says so once, without a time: "last: never".
+    export = next(line for line in lines if line.strip().startswith("export"))
+    assert re.fullmatch(
+        r"  export +last: never; next: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d (CET|CEST)", export
+    ), export
+    assert run_line.startswith("  #1 ") and re.match(r"  #1 \S+ \S+ (CET|CEST) aref/", run_line)
 
 
 def test_status_json_and_a_live_heartbeat(box: Inbox) -> None:
@@ -82,7 +93,7 @@ def test_jobs_run_and_list(box: Inbox) -> None:
     assert (code, out.splitlines()[-1].split(": ")[:2]) == (0, ["validity", "ok"])
     code, out = cli(config, "jobs", "list")
     assert code == 0 and out.startswith("jobs:")
-    assert "validity" in out and "never" in out  # export never ran
+    assert "validity" in out and "last: never" in out  # export never ran
     code, out = cli(config, "jobs", "run", "nope")
     assert code == 2 and "unknown job 'nope'" in out
 
@@ -92,7 +103,7 @@ def test_rerun_through_the_cli(box: Inbox) -> None:
     box.drop("r.csv", [account_row(1)])
     box.settle()
     code, out = cli(config, "rerun", "1")
-    assert (code, out.strip().splitlines()[-1]) == (0, "traitement 2 (r.csv) : done")
+    assert (code, out.strip().splitlines()[-1]) == (0, "run 2 (r.csv): done")
     code, out = cli(config, "rerun", "42")
     assert code == 2 and "no run 42" in out
 

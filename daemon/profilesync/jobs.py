@@ -128,23 +128,32 @@ def schedules(settings: Settings) -> dict[str, Schedule]:
 # --- the jobs ----------------------------------------------------------------------------
 
 
-def _validity(ctx: JobContext) -> str:
-    return run_validity(ctx.session_factory, ctx.clock).summary()
+@dataclass(frozen=True)
+class Done:
+    """A job's one-line summary, and whether it changed anything (the log level follows)."""
+
+    summary: str
+    acted: bool
 
 
-def _directory_sync(ctx: JobContext) -> str:
+def _validity(ctx: JobContext) -> Done:
+    result = run_validity(ctx.session_factory, ctx.clock)
+    return Done(result.summary(), result.acted)
+
+
+def _directory_sync(ctx: JobContext) -> Done:
     if not ctx.settings.ldap.url:
-        return "no directory configured ([ldap] url empty): changes stay queued"
+        return Done("no directory configured ([ldap] url empty): changes stay queued", False)
     from profilesync import ldapsync  # noqa: PLC0415 - ldap3 only when a directory is set
 
     report = ldapsync.sync_once(ctx.session_factory, ctx.settings, clock=ctx.clock)
     if report.error:
         # Recorded as failed so `status` shows the outage; the queue waits, nothing is lost.
         raise JobFailed(report.line())
-    return report.line()
+    return Done(report.line(), bool(report.pushed or report.retried or report.parked))
 
 
-def _export(ctx: JobContext) -> str:
+def _export(ctx: JobContext) -> Done:
     day = today(ctx.clock)
     with ctx.session_factory() as session:
         ets = session.scalars(sa.select(Establishment.et).order_by(Establishment.et)).all()
@@ -159,7 +168,7 @@ def _export(ctx: JobContext) -> str:
             failed.append(et)
     if failed:
         raise JobFailed(f"{len(ets) - len(failed)} exported, failed: {', '.join(failed)}")
-    return f"{len(ets)} establishments exported"
+    return Done(f"{len(ets)} establishments exported", bool(ets))
 
 
 class JobFailed(Exception):
@@ -169,7 +178,7 @@ class JobFailed(Exception):
 _EXPORT_NAME = re.compile(r"^profils-.+-(\d{8})\.csv$")
 
 
-def _prune(ctx: JobContext) -> str:
+def _prune(ctx: JobContext) -> Done:
     s = ctx.settings
     now = ctx.clock.now()
     day = today(ctx.clock)
@@ -183,7 +192,8 @@ def _prune(ctx: JobContext) -> str:
             exports_removed += 1
     private = _prune_claimed(private_root(s), now - timedelta(days=s.daemon.private_copy_days))
     archives = _prune_claimed(archive_root(s), now - timedelta(days=s.daemon.archive_days))
-    return f"removed {exports_removed} exports, {private} private copies, {archives} archives"
+    summary = f"removed {exports_removed} exports, {private} private copies, {archives} archives"
+    return Done(summary, bool(exports_removed or private or archives))
 
 
 def _prune_claimed(root: Path, before: datetime) -> int:
@@ -197,7 +207,7 @@ def _prune_claimed(root: Path, before: datetime) -> int:
     return removed
 
 
-JOBS: dict[str, Callable[[JobContext], str]] = {
+JOBS: dict[str, Callable[[JobContext], Done]] = {
     "validity": _validity,
     "directory_sync": _directory_sync,
     "export": _export,
@@ -213,7 +223,7 @@ def run_job(name: str, ctx: JobContext) -> str:
         job = JOBS[name]
     except KeyError:
         raise UnknownJob(f"unknown job {name!r}; jobs: {', '.join(JOBS)}") from None
-    return job(ctx)
+    return job(ctx).summary
 
 
 @dataclass(frozen=True)
@@ -246,24 +256,35 @@ def _run_leased(name: str, ctx: JobContext, *, force: bool) -> JobRun:
     if held is None:
         return JobRun(name, "skipped", "already run in this slot, or running elsewhere", 0.0)
     started = time.monotonic()
+    fields = {"job": name}
     try:
-        summary = run_job(name, ctx)
+        done = JOBS[name](ctx)
+    except JobFailed as exc:
+        # An expected failure (directory down, one export failed): said once, no traceback.
+        seconds = time.monotonic() - started
+        log.warning("job %s failed after %.2fs: %s", name, seconds, exc, extra=fields)
+        return _failed(ctx, held, name, f"{type(exc).__name__}: {exc}", seconds)
     except Exception as exc:
         seconds = time.monotonic() - started
-        log.exception("job %s failed after %.2fs", name, seconds)
-        error = f"{type(exc).__name__}: {exc}"
-        _safe_release(ctx, held, status="failed", error=error)
-        return JobRun(name, "failed", error, seconds)
+        log.exception("job %s failed after %.2fs", name, seconds, extra=fields)
+        return _failed(ctx, held, name, f"{type(exc).__name__}: {exc}", seconds)
     seconds = time.monotonic() - started
-    log.info(
+    # A job that found nothing to do (every 5 s for directory_sync) is not news: DEBUG.
+    log.log(
+        logging.INFO if done.acted else logging.DEBUG,
         "job %s ok in %.2fs: %s",
         name,
         seconds,
-        summary,
-        extra={"job": name, "seconds": round(seconds, 3)},
+        done.summary,
+        extra={"job": name, "seconds": round(seconds, 3), "acted": done.acted},
     )
-    _safe_release(ctx, held, status="ok", summary=summary)
-    return JobRun(name, "ok", summary, seconds)
+    _safe_release(ctx, held, status="ok", summary=done.summary)
+    return JobRun(name, "ok", done.summary, seconds)
+
+
+def _failed(ctx: JobContext, held: lease.Lease, name: str, error: str, seconds: float) -> JobRun:
+    _safe_release(ctx, held, status="failed", error=error)
+    return JobRun(name, "failed", error, seconds)
 
 
 def _safe_release(ctx: JobContext, held: lease.Lease, **kw: str) -> None:

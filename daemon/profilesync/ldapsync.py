@@ -62,10 +62,10 @@ class SyncReport:
 
     def line(self) -> str:
         text = (
-            f"{self.pushed} changements poussés ({self.keys} clés), {self.retried} reportés, "
-            f"{self.parked} mis de côté"
+            f"{self.pushed} change(s) pushed ({self.keys} key(s)), {self.retried} retried later, "
+            f"{self.parked} parked"
         )
-        return text + (f" ; annuaire indisponible : {self.error}" if self.error else "")
+        return text + (f"; directory unavailable: {self.error}" if self.error else "")
 
 
 class Backlog(NamedTuple):
@@ -97,7 +97,7 @@ def sync_once(
     ldap = _ldap(settings)
     report = SyncReport()
     if not ldap.url:
-        report.error = "aucun annuaire configuré ([ldap] url)"
+        report.error = "no directory configured ([ldap] url)"
         return report
     with session_factory() as session:
         if backlog(session, clock.now()).due == 0:

@@ -40,7 +40,7 @@ class Drift:
     detail: str = ""
 
     def line(self) -> str:
-        return f"{self.kind:<15} {self.dn}" + (f" : {self.detail}" if self.detail else "")
+        return f"{self.kind:<15} {self.dn}" + (f": {self.detail}" if self.detail else "")
 
 
 @dataclass
@@ -63,10 +63,10 @@ class Reconciliation:
 
     def summary(self) -> str:
         if not self.drift:
-            return f"annuaire conforme à la base ({self.people} comptes, {self.groups} groupes)"
+            return f"directory matches the database ({self.people} accounts, {self.groups} groups)"
         counts = Counter(d.kind for d in self.drift)
         detail = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
-        return f"{len(self.drift)} écarts entre l'annuaire et la base : {detail}"
+        return f"{len(self.drift)} difference(s) between the directory and the database: {detail}"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -171,7 +171,7 @@ def _compare_people(
         out.people += 1
         if person is None:
             uid = values(entry, "uid")
-            out.drift.append(Drift("extra", entry["dn"], "compte absent de la base"))
+            out.drift.append(Drift("extra", entry["dn"], "account not in the database"))
             if norm[0][0] == "uid" and uid and directory.normalize_dn(tree.person(uid[0])) == norm:
                 out.plan.accounts.add(uid[0])
             else:
@@ -181,7 +181,7 @@ def _compare_people(
         _compare_person(out, person, _current(entry))
     for norm, person in people.items():
         if norm not in seen:
-            out.drift.append(Drift("missing", person.entry.dn, "entrée absente de l'annuaire"))
+            out.drift.append(Drift("missing", person.entry.dn, "entry missing from the directory"))
             out.plan.accounts.add(person.key)
 
 
@@ -192,16 +192,16 @@ def _compare_person(out: Reconciliation, person: Person, cur: Current) -> None:
     out.plan.accounts.add(person.key)
     for attr in changes:
         if attr == "userPassword":
-            out.drift.append(Drift("password", cur.dn, "userPassword diffère"))
+            out.drift.append(Drift("password", cur.dn, "userPassword differs"))
         elif attr == LOCK_ATTRIBUTE:
-            state = "devrait être verrouillé" if person.locked else "devrait être déverrouillé"
+            state = "should be locked" if person.locked else "should be unlocked"
             out.drift.append(Drift("lock", cur.dn, state))
         elif attr == "objectClass":
-            out.drift.append(Drift("attribute", cur.dn, "objectClass incomplet"))
+            out.drift.append(Drift("attribute", cur.dn, "objectClass incomplete"))
         else:
             have = "|".join(cur.attributes.get(attr, ())) or "(absent)"
             want = "|".join(person.entry.attributes.get(attr, ())) or "(absent)"
-            out.drift.append(Drift("attribute", cur.dn, f"{attr} = {have!r}, base : {want!r}"))
+            out.drift.append(Drift("attribute", cur.dn, f"{attr} = {have!r}, database: {want!r}"))
 
 
 def _compare_groups(
@@ -222,7 +222,7 @@ def _compare_groups(
         if norm == directory.normalize_dn(tree.establishments_dn):
             continue
         if norm not in skeleton:
-            out.drift.append(Drift("extra", entry["dn"], "absent de la base"))
+            out.drift.append(Drift("extra", entry["dn"], "not in the database"))
             out.plan.delete_entries.append(entry["dn"])
             continue
         seen.add(norm)
@@ -231,7 +231,7 @@ def _compare_groups(
             _compare_members(out, tree, entry, wanted_members.get(norm, {}), by_dn)
     for norm, (dn, et) in skeleton.items():
         if norm not in seen:
-            out.drift.append(Drift("missing", dn, "entrée absente de l'annuaire"))
+            out.drift.append(Drift("missing", dn, "entry missing from the directory"))
             out.plan.establishments.add(et)
 
 

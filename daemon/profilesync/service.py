@@ -130,9 +130,9 @@ class Daemon:
             return None
         seconds = time.monotonic() - started
         log.info(
-            "run %s %s/%s: %s, %s lignes : %s OK, %s ALERTE, %s ERREUR in %.2fs%s",
+            "run %s %s/%s: %s, %s lines: %s OK, %s ALERTE, %s ERREUR in %.2fs%s",
             run.id,
-            run.submitter or "(racine)",
+            run.submitter or "(root)",
             run.file_name,
             run.status,
             run.total,

@@ -59,7 +59,7 @@ def gather(settings: Settings, session_factory: sessionmaker[Session], clock: Cl
         beat["seconds_since_beat"] = round(age, 1)
         out.daemons.append(beat)
     for dropped in inbox.scan(settings.paths.inbox):
-        key = dropped.login or "(racine)"
+        key = dropped.login or "(root)"
         out.inbox_waiting[key] = out.inbox_waiting.get(key, 0) + 1
     out.in_work = len(claim.work_files(settings))
     try:
@@ -120,10 +120,11 @@ def _from_database(session: Session, settings: Settings, now: datetime, out: Sta
         )
 
 
-def _local(iso: str | None, tz: ZoneInfo) -> str:
+def local_time(iso: str | None, tz: ZoneInfo) -> str:
+    """Local wall-clock time with its zone abbreviation (CET/CEST): never ambiguous."""
     if not iso:
         return "never"
-    return datetime.fromisoformat(iso).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromisoformat(iso).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def render(status: Status, tz: ZoneInfo) -> str:
@@ -136,7 +137,9 @@ def render(status: Status, tz: ZoneInfo) -> str:
         lines.append("daemon: NOT RUNNING")
     for d in status.daemons:
         state = d["state"] if d["alive"] else f"no heartbeat for {d['seconds_since_beat']}s"
-        lines.append(f"  {d['host']} pid {d['pid']} since {_local(d['started_at'], tz)}: {state}")
+        lines.append(
+            f"  {d['host']} pid {d['pid']} since {local_time(d['started_at'], tz)}: {state}"
+        )
     waiting = sum(status.inbox_waiting.values())
     detail = ", ".join(f"{k}: {v}" for k, v in sorted(status.inbox_waiting.items()))
     lines.append(f"inbox: {waiting} file(s) waiting" + (f" ({detail})" if detail else ""))
@@ -156,18 +159,21 @@ def render(status: Status, tz: ZoneInfo) -> str:
     for r in status.recent_runs:
         took = f" in {r['seconds']:.1f}s" if r["seconds"] is not None else ""
         lines.append(
-            f"  #{r['id']} {_local(r['created_at'], tz)} {r['submitter'] or '(racine)'}/"
-            f"{r['file']}: {r['status']}, {r['total']} lignes : {r['ok']} OK, "
+            f"  #{r['id']} {local_time(r['created_at'], tz)} {r['submitter'] or '(root)'}/"
+            f"{r['file']}: {r['status']}, {r['total']} lines: {r['ok']} OK, "
             f"{r['alerte']} ALERTE, {r['erreur']} ERREUR{took}"
         )
     lines.append("jobs:")
     for j in status.jobs:
-        last = j["last_status"] or "never run"
+        if j["last_started_at"]:
+            last = f"{local_time(j['last_started_at'], tz)} {j['last_status'] or 'running'}"
+        else:
+            last = "never"
         extra = j["last_error"] if j["last_status"] == "failed" else j["last_summary"]
         running = f", running on {j['running_on']}" if j["running_on"] else ""
         lines.append(
-            f"  {j['name']:<15} last {_local(j['last_started_at'], tz)} {last}{running}; "
-            f"next {_local(j['next_run_at'], tz)}" + (f" — {extra}" if extra else "")
+            f"  {j['name']:<15} last: {last}{running}; "
+            f"next: {local_time(j['next_run_at'], tz)}" + (f" — {extra}" if extra else "")
         )
     return "\n".join(lines)
 

@@ -57,6 +57,18 @@ class ValidityResult:
     unlocked: int = 0
     changes: int = 0
 
+    @property
+    def acted(self) -> bool:
+        counts = (
+            self.activated,
+            self.ended,
+            self.pending,
+            self.locked,
+            self.unlocked,
+            self.changes,
+        )
+        return any(counts)
+
     def summary(self) -> str:
         return (
             f"{self.activated} activated, {self.ended} ended, {self.pending} back to pending, "

@@ -12,7 +12,7 @@ from profilesync.cli import admin, daemon, directory, files, imports
 
 app = typer.Typer(
     name="profilesync",
-    help="Gestion des profils par fichier CSV : validation, base de profils, annuaire LDAP.",
+    help="Profile management from CSV files: validation, profile database, LDAP directory.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -21,7 +21,7 @@ app = typer.Typer(
 
 @app.callback()
 def _root() -> None:
-    """Gestion des profils par fichier CSV : validation, base de profils, annuaire LDAP."""
+    """Profile management from CSV files: validation, profile database, LDAP directory."""
 
 
 for _module in (files, admin, imports, directory, daemon):

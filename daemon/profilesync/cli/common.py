@@ -15,7 +15,7 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="Fichier de configuration TOML (sinon $PROFILESYNC_CONFIG, sinon les défauts).",
+        help="TOML configuration file (default: $PROFILESYNC_CONFIG, else built-in defaults).",
         dir_okay=False,
     ),
 ]
@@ -36,5 +36,5 @@ def load_settings(path: Path | None) -> Settings:
 
 def fail(message: str, code: int = EXIT_REJECTED) -> NoReturn:
     """Print an error on stderr and exit: the only place library errors become exit codes."""
-    typer.echo(f"erreur : {message}", err=True)
+    typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)

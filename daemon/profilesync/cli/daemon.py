@@ -18,9 +18,7 @@ from profilesync.config import ConfigError, Settings
 from profilesync.heartbeat import identity
 from profilesync.passwords import Hasher
 
-jobs_app = typer.Typer(
-    help="Tâches planifiées : les lister, en lancer une maintenant.", no_args_is_help=True
-)
+jobs_app = typer.Typer(help="Scheduled jobs: list them, run one now.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -55,13 +53,13 @@ def _open(settings: Settings, *, migrated: bool = True) -> Iterator[sessionmaker
 def run(
     config: ConfigOption = None,
     once: Annotated[
-        bool, typer.Option("--once", help="Traite ce qui attend, lance les tâches dues, puis sort.")
+        bool, typer.Option("--once", help="Process what is waiting, run the due jobs, then exit.")
     ] = False,
     log_format: Annotated[
-        str | None, typer.Option("--log-format", help="text ou json (journald, ELK).")
+        str | None, typer.Option("--log-format", help="text or json (journald, ELK).")
     ] = None,
 ) -> None:
-    """Le démon : surveille le dossier de dépôt et lance les tâches planifiées (premier plan)."""
+    """The daemon: watch the inbox and run the scheduled jobs (in the foreground)."""
     from profilesync import inbox, service  # noqa: PLC0415 - watchdog only for this command
 
     settings = load_settings(config)
@@ -81,16 +79,16 @@ def run(
         daemon = service.Daemon(settings, session_factory, stability=tracker, hasher=hasher)
         result = daemon.run_once()
     typer.echo(
-        f"{len(result.files)} fichier(s) traité(s), {result.waiting} en cours de dépôt, "
-        f"{len(result.jobs)} tâche(s) lancée(s)"
+        f"{len(result.files)} file(s) processed, {result.waiting} still being written, "
+        f"{len(result.jobs)} job(s) run"
     )
 
 
 def status_cmd(
     config: ConfigOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON (supervision).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output (monitoring).")] = False,
 ) -> None:
-    """État : démon actif ?, fichiers en attente, derniers traitements, annuaire, tâches."""
+    """Status: is the daemon alive, files waiting, latest runs, directory backlog, jobs."""
     settings = load_settings(config)
     # Unmigrated or down, the database is one line of the status, not a refusal to answer.
     with _open(settings, migrated=False) as session_factory:
@@ -103,10 +101,10 @@ def status_cmd(
 
 
 def rerun_cmd(
-    run_id: Annotated[int, typer.Argument(metavar="RUN", help="Numéro du traitement.")],
+    run_id: Annotated[int, typer.Argument(metavar="RUN", help="Run number.")],
     config: ConfigOption = None,
 ) -> None:
-    """Relance un traitement à partir de sa copie privée (nouveau traitement, rerun_of)."""
+    """Process a run again from its private copy (a new run, linked by rerun_of)."""
     from profilesync import rerun, service  # noqa: PLC0415
 
     settings = load_settings(config)
@@ -117,14 +115,14 @@ def rerun_cmd(
             result = rerun.rerun(daemon, run_id)
         except rerun.RerunUnavailable as exc:
             fail(str(exc))
-    typer.echo(f"traitement {result.run_id} ({result.file_name}) : {result.status}")
+    typer.echo(f"run {result.run_id} ({result.file_name}): {result.status}")
 
 
 def jobs_run(
-    name: Annotated[str, typer.Argument(help="validity, directory_sync, export ou prune.")],
+    name: Annotated[str, typer.Argument(help="validity, directory_sync, export or prune.")],
     config: ConfigOption = None,
 ) -> None:
-    """Lance une tâche maintenant (sous le même verrou que le démon)."""
+    """Run a job now (under the same lease as the daemon)."""
     settings = load_settings(config)
     logsetup.configure(settings.daemon.log_format, settings.daemon.log_level)
     if name not in jobs.JOBS:
@@ -137,7 +135,7 @@ def jobs_run(
 
 
 def jobs_list(config: ConfigOption = None) -> None:
-    """Liste les tâches, leur dernier passage et le prochain."""
+    """List the jobs, their last run and their next one."""
     settings = load_settings(config)
     with _open(settings) as session_factory:
         report = status.gather(settings, session_factory, SystemClock())
@@ -147,7 +145,7 @@ def jobs_list(config: ConfigOption = None) -> None:
 
 
 def check_config(config: ConfigOption = None) -> None:
-    """Vérifie la configuration : dossiers, base de données, annuaire."""
+    """Check the configuration: folders, database, directory."""
     settings = load_settings(config)
     problems = 0
     for check in checkconfig.run_checks(settings):

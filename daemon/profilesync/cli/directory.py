@@ -23,10 +23,10 @@ from profilesync.config import Settings
 from profilesync.ldapconn import DirectoryNotConfigured, DirectoryUnavailable
 
 directory_app = typer.Typer(
-    help="Synchronisation de l'annuaire LDAP.", no_args_is_help=True, add_completion=False
+    help="LDAP directory synchronisation.", no_args_is_help=True, add_completion=False
 )
 slapd_app = typer.Typer(
-    help="Un slapd local (démarrage rapide, essais) ; pas pour la production.",
+    help="A local slapd (quick start, trials); not for production.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -54,11 +54,11 @@ def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
 def reconcile(
     config: ConfigOption = None,
     repair: Annotated[
-        bool, typer.Option("--repair", help="Corrige les écarts (même chemin que la synchro).")
+        bool, typer.Option("--repair", help="Repair the drift (through the same path as the sync).")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
-    """Compare l'annuaire à la base (la référence) ; code 1 s'il reste des écarts."""
+    """Compare the directory with the database (the reference); exit 1 if drift remains."""
     settings = load_settings(config)
     with _sessions(settings) as factory, factory() as session:
         try:
@@ -76,27 +76,25 @@ def reconcile(
             failures = reconcile_mod.repair(session, settings.ldap, found)
             after = reconcile_mod.compare(session, settings.ldap)
         except (DirectoryUnavailable, DirectoryNotConfigured) as exc:
-            fail(f"annuaire indisponible : {exc}")
+            fail(f"directory unavailable: {exc}")
     if not as_json:
-        typer.echo(f"réparation : {failures} échecs ; après réparation : {after.summary()}")
+        typer.echo(f"repair: {failures} failure(s); after repair: {after.summary()}")
     raise typer.Exit(1 if after.drift else 0)
 
 
 @directory_app.command("sync")
 def sync(
     config: ConfigOption = None,
-    limit: Annotated[int | None, typer.Option(help="Au plus N changements.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most N changes.")] = None,
 ) -> None:
-    """Pousse maintenant vers l'annuaire les changements en attente."""
+    """Push the queued changes to the directory now."""
     settings = load_settings(config)
     with _sessions(settings) as factory:
         report = ldapsync.sync_once(factory, settings, clock=SystemClock(), limit=limit)
         with factory() as session:
             due, waiting, parked = ldapsync.backlog(session, SystemClock().now())
     typer.echo(report.line())
-    typer.echo(
-        f"file d'attente : {due} à pousser, {waiting} en attente de reprise, {parked} de côté"
-    )
+    typer.echo(f"queue: {due} due, {waiting} waiting for a retry, {parked} parked")
     if report.error:
         raise typer.Exit(2)
 
@@ -104,27 +102,25 @@ def sync(
 @directory_app.command("retry-parked")
 def retry_parked(
     config: ConfigOption = None,
-    key: Annotated[
-        str | None, typer.Argument(help="Seulement cette clé (uid ou Finess ET).")
-    ] = None,
+    key: Annotated[str | None, typer.Argument(help="Only this key (uid or Finess ET).")] = None,
 ) -> None:
-    """Remet dans la file les changements mis de côté (après correction des données)."""
+    """Put parked changes back in the queue (once the data is fixed)."""
     settings = load_settings(config)
     with _sessions(settings) as factory, factory.begin() as session:
         count = ldapsync.unpark(session, SystemClock().now(), key)
-    typer.echo(f"{count} changements remis dans la file")
+    typer.echo(f"{count} change(s) put back in the queue")
 
 
-DirOption = Annotated[Path, typer.Option("--dir", help="Répertoire de l'instance.")]
+DirOption = Annotated[Path, typer.Option("--dir", help="Instance directory.")]
 
 
 @slapd_app.command("start")
 def slapd_start(
     directory: DirOption = Path("var/slapd"),
-    port: Annotated[int | None, typer.Option(help="Port (sinon : libre).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: a free one).")] = None,
     base_dn: Annotated[str, typer.Option("--base-dn")] = "dc=example,dc=org",
 ) -> None:
-    """Démarre un slapd local et affiche les réglages [ldap] pour s'y connecter."""
+    """Start a local slapd and print the [ldap] settings to connect to it."""
     try:
         inst = slapd.start(directory, base_dn=base_dn, port=port)
     except slapd.SlapdError as exc:
@@ -137,9 +133,9 @@ def slapd_start(
 
 @slapd_app.command("stop")
 def slapd_stop(directory: DirOption = Path("var/slapd")) -> None:
-    """Arrête le slapd local."""
+    """Stop the local slapd."""
     try:
         stopped = slapd.stop(slapd.load(directory.resolve()))
     except slapd.SlapdError as exc:
         fail(str(exc))
-    typer.echo("slapd arrêté" if stopped else "slapd ne tournait pas")
+    typer.echo("slapd stopped" if stopped else "slapd was not running")

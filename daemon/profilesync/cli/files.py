@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
 
 def template() -> None:
-    """Affiche le modèle de fichier d'import (la ligne d'en-tête seule, UTF-8 avec BOM)."""
+    """Print the import file template (the header line only, UTF-8 with BOM)."""
     sys.stdout.buffer.write(template_mod.template_bytes())
     sys.stdout.buffer.flush()
 
@@ -30,40 +30,40 @@ def template() -> None:
 def check(
     file: Annotated[
         Path,
-        typer.Argument(metavar="FICHIER", help="Le fichier CSV à vérifier.", show_default=False),
+        typer.Argument(metavar="FILE", help="The CSV file to check.", show_default=False),
     ],
     report: Annotated[
         Path | None,
         typer.Option(
             "--report",
             "-r",
-            help="Où écrire le rapport (défaut : <nom du fichier>.rapport.csv à côté).",
+            help="Where to write the report (default: <file name>.rapport.csv next to it).",
             dir_okay=False,
         ),
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Vérifie un fichier sans rien modifier (règles sans base de données) et écrit son rapport.
+    """Check a file without changing anything (rules needing no database); write its report.
 
-    Code de sortie : 0 aucune ERREUR, 1 au moins une ligne en ERREUR, 2 fichier refusé.
+    Exit code: 0 no ERREUR, 1 at least one line in ERREUR, 2 file rejected.
     """
     settings = load_settings(config)
     report_path = report if report is not None else default_report_path(file)
     if not file.is_file():
-        fail(f"fichier introuvable ou illisible : {file}")
+        fail(f"file not found or unreadable: {file}")
     if report_path.exists() and report_path.resolve() == file.resolve():
-        fail(f"le rapport écraserait le fichier vérifié : {report_path}")
+        fail(f"the report would overwrite the checked file: {report_path}")
     try:
         result = check_file(file, settings=settings, clock=SystemClock(), report_path=report_path)
     except InputUnreadable as exc:
-        fail(f"impossible de lire le fichier {exc}")
+        fail(f"cannot read the file {exc}")
     except BadTimezone as exc:
         fail(str(exc))
     except OSError as exc:
-        fail(f"impossible d'écrire le rapport {report_path} : {exc.strerror or exc}")
+        fail(f"cannot write the report {report_path}: {exc.strerror or exc}")
     if result.rejected_reason is not None:
-        typer.echo(f"Rapport : {result.report_path}")
-        fail(f"fichier refusé : {result.rejected_reason}", EXIT_REJECTED)
+        typer.echo(f"report: {result.report_path}")
+        fail(f"file rejected: {result.rejected_reason}", EXIT_REJECTED)
     typer.echo(result.summary.line())
-    typer.echo(f"Rapport : {result.report_path}")
+    typer.echo(f"report: {result.report_path}")
     raise typer.Exit(result.exit_code)

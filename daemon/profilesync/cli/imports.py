@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import typer
@@ -27,6 +28,7 @@ from profilesync.cli.common import (
 from profilesync.clock import SystemClock
 from profilesync.config import Settings
 from profilesync.model import ImportRun, RunStatus
+from profilesync.status import local_time
 
 
 def register(app: typer.Typer) -> None:
@@ -63,9 +65,9 @@ def _unavailable() -> Iterator[None]:
     except sa.exc.OperationalError as exc:
         first = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc) else ""
         fail(
-            f"base de données indisponible ({first}) : les lignes déjà enregistrées le "
-            "restent, l'import est repris à la première ligne sans résultat "
-            "(importer.process_run, statut « running » dans profilesync runs)"
+            f"database unavailable ({first}): the lines already recorded stay recorded; "
+            "the import resumes at the first line without a result "
+            "(status 'running' in profilesync runs)"
         )
 
 
@@ -78,7 +80,7 @@ def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
     from rich.progress import Progress  # noqa: PLC0415 - only on a terminal
 
     with Progress(transient=True) as bar:
-        task = bar.add_task("lignes", total=None)
+        task = bar.add_task("lines", total=None)
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
@@ -89,32 +91,36 @@ def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
 def _exit_for(result: importer.RunResult) -> None:
     if result.status is RunStatus.DONE:
         typer.echo(result.summary.line())
-        typer.echo(f"rapport : {result.report_path}")
+        typer.echo(f"report: {result.report_path}")
         raise typer.Exit(EXIT_LINE_ERRORS if result.summary.erreur else EXIT_OK)
-    typer.echo(f"fichier non appliqué : {result.reason}")
-    typer.echo(f"rapport : {result.report_path}")
-    raise typer.Exit(EXIT_REJECTED)
+    typer.echo(f"report: {result.report_path}")
+    if result.status is RunStatus.AWAITING_APPROVAL:
+        # Not an error: the file waits for an operator; the reason says how to approve it.
+        typer.echo(f"file held for approval: {result.reason}")
+        raise typer.Exit(EXIT_REJECTED)
+    # The reason is the report's Ligne 0 text, in French like everything a référent reads.
+    fail(f"file rejected: {result.reason}")
 
 
 def import_cmd(
-    file: Annotated[Path, typer.Argument(help="Le fichier CSV à importer.", dir_okay=False)],
+    file: Annotated[Path, typer.Argument(help="The CSV file to import.", dir_okay=False)],
     submitter: Annotated[
-        str, typer.Option("--as", help="Login du référent au nom duquel le fichier est importé.")
+        str, typer.Option("--as", help="Login of the référent the file is imported for.")
     ],
     dry_run: Annotated[
         bool,
-        typer.Option("--dry-run", help="Écrit le rapport d'un vrai import, sans rien changer."),
+        typer.Option("--dry-run", help="Write the report of a real import, change nothing."),
     ] = False,
     report: Annotated[
         Path | None,
-        typer.Option("--report", help="Chemin du rapport (défaut : <nom>.rapport.csv)."),
+        typer.Option("--report", help="Report path (default: <name>.rapport.csv)."),
     ] = None,
     config_path: ConfigOption = None,
 ) -> None:
-    """Importe un fichier maintenant, comme le démon (rapport, base, annuaire en file)."""
+    """Import a file now, as the daemon would (report, database, directory changes queued)."""
     settings = load_settings(config_path)
     if not file.is_file():
-        fail(f"fichier introuvable : {file}")
+        fail(f"file not found: {file}")
     with _database(settings) as sf, _progress_bar() as progress, _unavailable():
         result = importer.import_file(
             file,
@@ -130,13 +136,13 @@ def import_cmd(
 
 
 def approve_cmd(
-    run: Annotated[int, typer.Argument(help="Numéro de l'import en attente de validation.")],
+    run: Annotated[int, typer.Argument(help="Number of the import awaiting approval.")],
     approver: Annotated[
-        str | None, typer.Option("--by", help="Qui approuve (défaut : l'utilisateur système).")
+        str | None, typer.Option("--by", help="Who approves (default: the system user).")
     ] = None,
     config_path: ConfigOption = None,
 ) -> None:
-    """Approuve un import retenu par la protection contre les suppressions massives."""
+    """Approve an import held back by the mass-deletion guard."""
     settings = load_settings(config_path)
     with _database(settings) as sf, _progress_bar() as progress, _unavailable():
         try:
@@ -183,11 +189,11 @@ def _run_dict(run: ImportRun) -> dict[str, Any]:
 
 
 def runs_cmd(
-    limit: Annotated[int, typer.Option("--limit", help="Nombre d'imports affichés.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON (une liste).")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="Number of imports shown.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output (a list).")] = False,
     config_path: ConfigOption = None,
 ) -> None:
-    """Liste les derniers imports : statut, compteurs, durée."""
+    """List the latest imports: status, counts, duration."""
     settings = load_settings(config_path)
     with _database(settings) as sf, sf() as session:
         runs = session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc()).limit(limit))
@@ -195,25 +201,27 @@ def runs_cmd(
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
+    tz = ZoneInfo(settings.daemon.timezone)
     for r in rows:
         took = "-" if r["duration_seconds"] is None else f"{r['duration_seconds']:.1f}s"
         typer.echo(
-            f"{r['id']:>6}  {r['created_at'][:19]}  {r['status']:<17} {r['submitter']:<12} "
-            f"{r['total']:>7} l. {r['ok']:>7} OK {r['alerte']:>5} AL {r['erreur']:>5} ER "
+            f"{r['id']:>6}  {local_time(r['created_at'], tz)}  "
+            f"{r['status']:<17} {r['submitter']:<12} "
+            f"{r['total']:>7} ln {r['ok']:>7} OK {r['alerte']:>5} AL {r['erreur']:>5} ER "
             f"{took:>8}  {r['file']}"
         )
 
 
 def show_cmd(
-    run: Annotated[int, typer.Argument(help="Numéro de l'import.")],
+    run: Annotated[int, typer.Argument(help="Import number.")],
     config_path: ConfigOption = None,
 ) -> None:
-    """Affiche un import et les lignes de son rapport."""
+    """Show an import and the lines of its report."""
     settings = load_settings(config_path)
     with _database(settings) as sf, sf() as session:
         found = session.get(ImportRun, run)
         if found is None:
-            fail(f"aucun import n° {run}")
+            fail(f"no import run {run}")
         for key, value in _run_dict(found).items():
             if value is not None:
                 typer.echo(f"{key}: {value}")
@@ -224,14 +232,14 @@ def show_cmd(
 
 
 def export_cmd(
-    et: Annotated[str, typer.Option("--et", help="Finess ET de l'établissement.")],
+    et: Annotated[str, typer.Option("--et", help="Finess ET of the establishment.")],
     output: Annotated[
         Path | None,
-        typer.Option("--output", help="Fichier produit (défaut : outbox/exports/<ET>/…)."),
+        typer.Option("--output", help="Output file (default: outbox/exports/<ET>/…)."),
     ] = None,
     config_path: ConfigOption = None,
 ) -> None:
-    """Exporte maintenant les profils d'un établissement (fichier d'import réutilisable)."""
+    """Export an establishment's profiles now (a reusable import file)."""
     settings = load_settings(config_path)
     with _database(settings) as sf:
         try:
@@ -239,5 +247,5 @@ def export_cmd(
                 sf, et, output, SystemClock(), outbox=settings.paths.outbox
             )
         except exports.UnknownEstablishment:
-            fail(f"établissement {et} inconnu (profilesync establishment add)")
-    typer.echo(f"{result.profiles} profils exportés : {result.path}")
+            fail(f"unknown establishment {et} (see profilesync establishment add)")
+    typer.echo(f"{result.profiles} profiles exported: {result.path}")
