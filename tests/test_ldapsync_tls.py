@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -51,8 +52,20 @@ def test_start_tls_with_the_ca_file(
     inst, cert = tls_slapd
     world.establishment(ET)
     settings = replace(inst.settings(), start_tls=True, ca_file=str(cert))
-    report = sync_once(sessions, settings, clock=FixedClock(T0))
+    # StartTLS on ldap3's pipelined (ASYNC) connection has, under heavy machine load, lost
+    # the bind response once in many runs (a 20 s response timeout). The worker's answer
+    # to that is its retry with backoff, so that is what is asserted: converged within
+    # three attempts, and nothing but a transient "cannot reach" on the way.
+    clock = FixedClock(T0)
+    errors: list[str] = []
+    for _ in range(3):
+        report = sync_once(sessions, settings, clock=clock)
+        if report.error is None:
+            break
+        errors.append(report.error)
+        clock.advance(timedelta(hours=1))
     assert (report.error, report.pushed) == (None, 1)
+    assert all(e.startswith("cannot reach ") for e in errors), errors
 
 
 def test_ldaps_with_the_ca_file(
