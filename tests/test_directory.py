@@ -57,7 +57,10 @@ def test_normalize_dn_matches_the_servers_spelling() -> None:
     assert normalize_dn(TREE.person("a,b")) != (*normalize_dn(TREE.person("a")), ("b", ""))
 
 
-@given(st.text(min_size=1, max_size=40).filter(lambda s: "\x00" not in s))
+# Whitespace-only values are left out: ldap3's escape_rdn turns a lone space into an
+# escaped backslash followed by a space, and profilesync never puts one in a DN (every
+# cell is trimmed; empty names, logins and teams are refused before the directory).
+@given(st.text(min_size=1, max_size=40).filter(lambda s: "\x00" not in s and s.strip()))
 def test_normalize_dn_inverts_escape_rdn(value: str) -> None:
     dn = f"uid={escape_rdn(value)},ou=people,dc=example,dc=org"
     assert normalize_dn(dn)[0] == ("uid", value.casefold())
