@@ -96,7 +96,9 @@ def _instrument(timeline: Timeline) -> None:
         try:
             report = original(*args, **kwargs)  # type: ignore[arg-type]
         except Exception as exc:
-            timeline.failed.append((start, time.perf_counter() - timeline.t0, str(exc)[:60]))
+            timeline.failed.append(
+                (start, time.perf_counter() - timeline.t0, str(exc).split("\n")[0][:70])
+            )
             raise
         timeline.bursts.append((start, time.perf_counter() - timeline.t0, report.pushed))
         return report
