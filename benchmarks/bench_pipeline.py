@@ -103,7 +103,7 @@ def _instrument(timeline: Timeline) -> None:
         timeline.bursts.append((start, time.perf_counter() - timeline.t0, report.pushed))
         return report
 
-    ldapsync.sync_once = recorded  # type: ignore[assignment]
+    ldapsync.sync_once = recorded
 
 
 def _count_people(inst: slapd.Instance) -> int:
@@ -163,7 +163,7 @@ def _converge(args: argparse.Namespace, csv: Path, tmp: Path, stored: str) -> Co
             finally:
                 stop.set()
                 worker.join()
-                ldapsync.sync_once = original  # type: ignore[assignment]
+                ldapsync.sync_once = original
                 engine.dispose()
         people = _count_people(inst)
     finally:
