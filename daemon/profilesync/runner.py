@@ -37,6 +37,7 @@ from profilesync.model import (
     RunStatus,
 )
 from profilesync.outcome import Code, Outcome, Problem, Summary
+from profilesync.report import ReportWriter
 from profilesync.rules import check_row
 from profilesync.secret import Secret
 from profilesync.store import Context, apply
@@ -68,6 +69,7 @@ class RunProcessor:
         *,
         dry: bool = False,
         path: Path | None = None,
+        report: ReportWriter | None = None,
     ) -> None:
         self.session = session
         self.run_row = run
@@ -77,6 +79,10 @@ class RunProcessor:
         self.dry = dry
         self._hash_fn = hash_fn
         self.path = path or Path(run.work_path or "")
+        self._report = report
+        # Whether every outcome of the run went to `report` as it was committed: only when
+        # this process applied the run from its first line (else the caller re-reads them).
+        self.streamed = False
 
     def _commit(self) -> None:
         if self.dry:
@@ -192,6 +198,7 @@ class RunProcessor:
             sa.select(sa.func.count()).select_from(OUTCOME).where(OUTCOME.c.run_id == run.id)
         )
         done = done or 0
+        self.streamed = self._report is not None and done == 0
         ctx = Context(
             actor=_login(run.submitter),
             run_id=run.id,
@@ -235,21 +242,25 @@ class RunProcessor:
     def _apply_batch(self, batch: list[Checked], ctx: Context, between: Callable[[], None]) -> int:
         """Decide and write a batch in one savepoint; on a database error, line by line."""
         conn = self.session.connection()
+        written: list[Outcome] = []
         try:
             with conn.begin_nested():
-                self._decide_and_write(conn, batch, ctx, between)
+                written = self._decide_and_write(conn, batch, ctx, between)
         except (sa.exc.IntegrityError, sa.exc.DataError):
             # One bad line must not block the file: replay the batch line by line.
+            written = []
             for checked in batch:
                 try:
                     with conn.begin_nested():
-                        self._decide_and_write(conn, [checked], ctx, between)
+                        written += self._decide_and_write(conn, [checked], ctx, between)
                 except (sa.exc.IntegrityError, sa.exc.DataError):
                     problems = (*checked.problems, _db_error())
-                    self._write_outcomes(
-                        conn, [Outcome.of(checked.number, problems, checked.cells)]
-                    )
+                    failed = [Outcome.of(checked.number, problems, checked.cells)]
+                    self._write_outcomes(conn, failed)
+                    written += failed
         self._commit()
+        if self.streamed:
+            _stream(cast(ReportWriter, self._report), written)
         return len(batch)
 
     def _decide_and_write(
@@ -258,7 +269,7 @@ class RunProcessor:
         batch: list[Checked],
         ctx: Context,
         between: Callable[[], None],
-    ) -> None:
+    ) -> list[Outcome]:
         lines = [c.line for c in batch if c.line is not None]
         est_ids = {e.id for ln in lines if (e := ctx.establishments.get(ln.et)) is not None}
         state = BatchState.load(conn, (ln.account_key for ln in lines), est_ids)
@@ -271,6 +282,7 @@ class RunProcessor:
         between()
         state.flush(conn, ctx.now, ctx.run_id)
         self._write_outcomes(conn, outcomes)
+        return outcomes
 
     def _write_outcomes(self, conn: Connection, outcomes: list[Outcome]) -> None:
         """One executemany straight to the driver: the hot path of an unchanged re-import."""
@@ -285,6 +297,16 @@ class RunProcessor:
 
     def _counts(self) -> Summary:
         return summary_of(self.session, self.run_row.id)
+
+
+def _stream(report: ReportWriter, committed: list[Outcome]) -> None:
+    """Committed outcomes to the report, in line order, as `importer._report` writes them."""
+    ok = Code.OK
+    for o in committed:
+        if o.code is ok and not o.messages:
+            report.write_ok(o.line, o.cells)
+        else:
+            report.write(o)
 
 
 def _login(submitter: str) -> str:
