@@ -53,6 +53,12 @@ _SELECT_OUTCOMES = sa.text(
     "SELECT line, code, messages, cells FROM line_outcome WHERE run_id = :run ORDER BY line"
 )
 Progress = Callable[[int, int], None]
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
+
+
+def _json_cells(cells: tuple[str, ...]) -> str:
+    """`json.dumps(list(cells))`, the same text, without the encoder's per-call setup."""
+    return "[" + ", ".join(map(_encode_str, cells)) + "]"
 
 
 class RunProcessor:
@@ -274,11 +280,17 @@ class RunProcessor:
         est_ids = {e.id for ln in lines if (e := ctx.establishments.get(ln.et)) is not None}
         state = BatchState.load(conn, (ln.account_key for ln in lines), est_ids)
         outcomes = []
+        ok = Code.OK
         for checked in batch:
             problems = checked.problems
             if checked.line is not None:
-                problems = (*problems, *apply(state, checked.line, ctx))
-            outcomes.append(Outcome.of(checked.number, problems, checked.cells))
+                found = apply(state, checked.line, ctx)
+                if found:
+                    problems = (*problems, *found)
+            if problems:
+                outcomes.append(Outcome.of(checked.number, problems, checked.cells))
+            else:  # the usual line: no generator, no severity fold
+                outcomes.append(Outcome(checked.number, ok, (), checked.cells))
         between()
         state.flush(conn, ctx.now, ctx.run_id)
         self._write_outcomes(conn, outcomes)
@@ -288,7 +300,7 @@ class RunProcessor:
         """One executemany straight to the driver: the hot path of an unchanged re-import."""
         run_id = self.run_row.id
         rows = [
-            (run_id, o.line, str(o.code), " | ".join(o.messages), json.dumps(list(o.cells)))
+            (run_id, o.line, o.code.value, " | ".join(o.messages), _json_cells(o.cells))
             for o in outcomes
         ]
         if rows:

@@ -260,7 +260,7 @@ def _new_account(state: BatchState, line: Line, ctx: Context) -> AccountRec:
         prenom=line.prenom,
         email=line.email,
         password_hash="",
-        password_set_at=ctx.now,
+        set_at=ctx.now,
         locked=True,
         pending_hash=ctx.hash(line.password),
     )
