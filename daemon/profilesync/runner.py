@@ -9,10 +9,13 @@ replayed one line per savepoint so that a single bad line cannot block the file.
 
 from __future__ import annotations
 
+import gc
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
 
@@ -97,6 +100,10 @@ class RunProcessor:
             self.session.commit()
 
     def run(self) -> None:
+        with _young_gc_relaxed():
+            self._run()
+
+    def _run(self) -> None:
         run = self.run_row
         allowed = self._allowed()
         if allowed is None and run.status == RunStatus.RUNNING:
@@ -309,6 +316,35 @@ class RunProcessor:
 
     def _counts(self) -> Summary:
         return summary_of(self.session, self.run_row.id)
+
+
+_GC_YOUNG = 10_000  # allocations between young collections during a run (CPython: 700)
+_gc_lock = threading.Lock()
+_gc_state = {"users": 0, "young": 0}
+
+
+@contextmanager
+def _young_gc_relaxed() -> Iterator[None]:
+    """Collect the young generation less often while a run is applied.
+
+    Each line allocates a dozen containers (cells, records, outcomes) that live for one
+    batch; at CPython's default threshold the collector runs every ~60 lines and costs
+    ≈ 10 % of an unchanged re-import. Memory stays bounded (a batch's objects are freed
+    as the next comes); the threshold is restored when the last concurrent run ends.
+    """
+    with _gc_lock:
+        if _gc_state["users"] == 0:
+            young, *older = gc.get_threshold()
+            _gc_state["young"] = young
+            gc.set_threshold(max(young, _GC_YOUNG), *older)
+        _gc_state["users"] += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_state["users"] -= 1
+            if _gc_state["users"] == 0:
+                gc.set_threshold(_gc_state["young"], *gc.get_threshold()[1:])
 
 
 def _stream(report: ReportWriter, committed: list[Outcome]) -> None:
