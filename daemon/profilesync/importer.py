@@ -7,6 +7,7 @@ a transaction that is rolled back.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import shutil
 import uuid
@@ -109,8 +110,11 @@ def process_run(
         hasher = hasher or Hasher(settings.passwords)
         try:
             # The report is written as the outcomes commit and moved into place only
-            # after the last commit (ReportWriter's exit); a crash leaves no report.
-            with ReportWriter(Path(run.report_path or "")) as writer:
+            # after the last commit (ReportWriter's exit); a crash leaves no report, only
+            # its hidden temporary file, removed here when the run is resumed.
+            report_path = Path(run.report_path or "")
+            _remove_stale_temps(report_path)
+            with ReportWriter(report_path) as writer:
                 processor = RunProcessor(
                     session, run, settings, clock, hasher.submit, progress, report=writer
                 )
@@ -197,6 +201,15 @@ def approve_run(
     if work is not None:
         _discard_cli_copy(result, work, settings)
     return result
+
+
+def _remove_stale_temps(report_path: Path) -> None:
+    """Temporary reports of this run left by a killed process (see report._create_temp).
+
+    Only the process holding the run applies it, so no live writer owns one of these.
+    """
+    for stale in report_path.parent.glob(f".{glob.escape(report_path.name)}.tmp-*"):
+        stale.unlink(missing_ok=True)
 
 
 def _discard_cli_copy(result: RunResult, work: Path, settings: Settings | None = None) -> None:
