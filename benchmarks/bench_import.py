@@ -14,7 +14,9 @@ negligible argon2 cost; the hashing floor is N hashes × time per hash ÷ cores.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import tempfile
 import time
 import uuid
@@ -181,7 +183,7 @@ def time_per_hash(samples: int = 20) -> float:
     return (time.perf_counter() - started) / samples
 
 
-def reimport(size: int, tmp: Path) -> tuple[float, float, float]:
+def reimport(size: int, tmp: Path, *, profile: bool = False) -> tuple[float, float, float]:
     """(export seconds, re-import lines/s wall-clock, lines/s CPU) on SQLite."""
     with database("sqlite", tmp) as url:
         seed(url, size, "{ARGON2}$argon2id$seeded")
@@ -192,7 +194,10 @@ def reimport(size: int, tmp: Path) -> tuple[float, float, float]:
         started = time.perf_counter()
         export_establishment(sf, ET, path, FixedClock(NOW))
         exported = time.perf_counter() - started
+        profiler = cProfile.Profile() if profile else None
         started, cpu = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
         result = import_file(
             path,
             "bench",
@@ -201,7 +206,11 @@ def reimport(size: int, tmp: Path) -> tuple[float, float, float]:
             clock=FixedClock(NOW),
             report_path=tmp / "export.rapport.csv",
         )
+        if profiler:
+            profiler.disable()
         took, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if profiler:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
         engine.dispose()
     assert result.summary.ok == size, result
     return exported, size / took, size / cpu
@@ -212,10 +221,14 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--lines", type=int, default=20_000)
     parser.add_argument("--export-size", type=int, default=100_000)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--reimport-only", action="store_true", help="(b) only")
+    parser.add_argument("--profile", action="store_true", help="cProfile (b), top functions")
     args = parser.parse_args(argv)
     cores = default_workers()
-    per_hash = time_per_hash()
     engines = ["sqlite"] if args.no_postgres else ["sqlite", "postgresql"]
+    if args.reimport_only:
+        engines = []
+    per_hash = time_per_hash() if engines else 0.0
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp_name:
         tmp = Path(tmp_name)
@@ -224,12 +237,19 @@ def main(argv: list[str]) -> None:
             rest, _ = run_mixed(engine_name, args.lines, tmp, cheap_hash=True)
             floor = n_hash * per_hash / cores
             rows.append((engine_name, total, max(0.0, total - rest), rest, floor))
-        exported, rate, cpu_rate = reimport(args.export_size, tmp)
-    print(f"(a) mixed file, {args.lines} lines ({cores} cores, {per_hash * 1000:.1f} ms/hash)")
+        exported, rate, cpu_rate = reimport(args.export_size, tmp, profile=args.profile)
+    if rows:
+        _print_mixed(args.lines, cores, per_hash, rows)
+    print(f"(b) unchanged re-import of a {args.export_size}-profile export (SQLite)")
+    print(f"{'export':>10}{'lines/s (wall)':>16}{'lines/s (CPU)':>16}{'target':>10}")
+    print(f"{exported:>9.2f}s{rate:>16,.0f}{cpu_rate:>16,.0f}{50_000:>10,}")
+
+
+def _print_mixed(
+    lines: int, cores: int, per_hash: float, rows: list[tuple[str, float, float, float, float]]
+) -> None:
+    print(f"(a) mixed file, {lines} lines ({cores} cores, {per_hash * 1000:.1f} ms/hash)")
     print(f"{'engine':<12}{'file→report':>14}{'hashing':>10}{'rest':>10}{'hash floor':>12}")
     for name, total, hashing, rest, floor in rows:
         print(f"{name:<12}{total:>13.2f}s{hashing:>9.2f}s{rest:>9.2f}s{floor:>11.2f}s")
     print()
-    print(f"(b) unchanged re-import of a {args.export_size}-profile export (SQLite)")
-    print(f"{'export':>10}{'lines/s (wall)':>16}{'lines/s (CPU)':>16}{'target':>10}")
-    print(f"{exported:>9.2f}s{rate:>16,.0f}{cpu_rate:>16,.0f}{50_000:>10,}")

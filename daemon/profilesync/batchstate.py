@@ -84,12 +84,25 @@ class AccountRec:
     prenom: str
     email: str | None
     password_hash: str
-    password_set_at: datetime
+    # As the driver returned it until first read (most lines of a re-import never ask):
+    # see `password_set_at`.
+    set_at: datetime | str
     locked: bool
     profiles: list[ProfileRec] = field(default_factory=list)
     dirty: bool = False
     # A hash being computed by the pool; resolved into password_hash before the flush.
     pending_hash: Future[str] | None = None
+
+    @property
+    def password_set_at(self) -> datetime:
+        value = self.set_at
+        if isinstance(value, str) or value.tzinfo is not UTC:
+            value = self.set_at = _utc(value)
+        return value
+
+    @password_set_at.setter
+    def password_set_at(self, value: datetime) -> None:
+        self.set_at = value
 
 
 def state_for(debut: date | None, fin: date | None, today: date) -> ProfileState:
@@ -177,7 +190,7 @@ class BatchState:
         for part in chunks(sorted(set(keys))):
             for r in _select_in(conn, _ACCOUNTS, part):
                 rec = AccountRec(
-                    r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], _utc(r[8]), bool(r[9])
+                    r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9])
                 )
                 state.accounts[r[1]] = by_id[r[0]] = rec
         teams_by_id: dict[int, TeamRec] = {}

@@ -8,6 +8,7 @@ a transaction that is rolled back.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import shutil
 import uuid
@@ -114,11 +115,20 @@ def process_run(
         own = hasher is None
         hasher = hasher or Hasher(settings.passwords)
         try:
-            RunProcessor(session, run, settings, clock, hasher.submit, progress).run()
+            # The report is written as the outcomes commit and moved into place only
+            # after the last commit (ReportWriter's exit); a crash leaves no report, only
+            # its hidden temporary file, removed here when the run is resumed.
+            report_path = Path(run.report_path or "")
+            _remove_stale_temps(report_path)
+            with ReportWriter(report_path) as writer:
+                processor = RunProcessor(
+                    session, run, settings, clock, hasher.submit, progress, report=writer
+                )
+                processor.run()
+                return _report(session, run, writer, streamed=processor.streamed)
         finally:
             if own:
                 hasher.close()
-        return _report(session, run)
 
 
 def import_file(
@@ -210,6 +220,15 @@ def approve_run(
     return result
 
 
+def _remove_stale_temps(report_path: Path) -> None:
+    """Temporary reports of this run left by a killed process (see report._create_temp).
+
+    Only the process holding the run applies it, so no live writer owns one of these.
+    """
+    for stale in report_path.parent.glob(f".{glob.escape(report_path.name)}.tmp-*"):
+        stale.unlink(missing_ok=True)
+
+
 def _discard_cli_copy(result: RunResult, work: Path, settings: Settings | None = None) -> None:
     cli_dir = (settings.paths.state / "cli").resolve() if settings else work.parent.resolve()
     if result.status in _FINISHED and work.parent.resolve() == cli_dir:
@@ -248,25 +267,44 @@ def _dry_run(  # noqa: PLR0917 - private, called once
         session.add(run)
         session.flush()  # the transaction starts with a write: savepoints nest inside it
         try:
-            RunProcessor(
-                session, run, settings, clock, fake_hash, progress, dry=True, path=path
-            ).run()
-            result = _report(session, run)
+            with ReportWriter(report_path) as writer:
+                processor = RunProcessor(
+                    session,
+                    run,
+                    settings,
+                    clock,
+                    fake_hash,
+                    progress,
+                    dry=True,
+                    path=path,
+                    report=writer,
+                )
+                processor.run()
+                result = _report(session, run, writer, streamed=processor.streamed)
         finally:
             session.rollback()
     return RunResult(None, result.status, result.summary, report_path, result.reason)
 
 
-def _report(session: Session, run: ImportRun) -> RunResult:
-    """(Re)write the run's report from the database: what a finished run always ends with."""
+def _report(
+    session: Session,
+    run: ImportRun,
+    writer: ReportWriter | None = None,
+    *,
+    streamed: bool = False,
+) -> RunResult:
+    """Complete the run's report: from the database, unless every outcome was streamed to
+    `writer` as it committed (a run applied from its first line by this process)."""
     path = Path(run.report_path or "")
     status = RunStatus(run.status)
-    with ReportWriter(path) as writer:
-        if status in (RunStatus.REJECTED, RunStatus.AWAITING_APPROVAL):
-            writer.reject(run.reason or "")
-        else:
-            for outcome in outcomes(session, run.id):
-                writer.write(outcome)
+    if writer is None:
+        with ReportWriter(path) as own:
+            return _report(session, run, own)
+    if status in (RunStatus.REJECTED, RunStatus.AWAITING_APPROVAL):
+        writer.reject(run.reason or "")
+    elif not streamed:
+        for outcome in outcomes(session, run.id):
+            writer.write(outcome)
     summary = Summary() if status != RunStatus.DONE else summary_of(session, run.id)
     return RunResult(run.id, status, summary, path, run.reason)
 

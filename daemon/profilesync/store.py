@@ -30,6 +30,7 @@ from profilesync.lines import Action, Line
 from profilesync.model import ChangeKind, ProfileState
 from profilesync.outcome import Code, Problem
 from profilesync.passwords import is_expired
+from profilesync.roles import ROLES
 from profilesync.rules import password_problems
 from profilesync.secret import Secret
 
@@ -38,6 +39,7 @@ _ACCOUNT = str(ChangeKind.ACCOUNT)
 _ESTABLISHMENT = str(ChangeKind.ESTABLISHMENT)
 _ACTIVE = str(ProfileState.ACTIVE)
 _DELETED = str(ProfileState.DELETED)
+_DOCTOR = {role: spec.doctor for role, spec in ROLES.items()}
 
 # What the audit records of a new password: that it changed, never the value nor its hash.
 PASSWORD_CHANGED = "changed"  # noqa: S105 - a marker, not a password
@@ -105,17 +107,24 @@ def apply(state: BatchState, line: Line, ctx: Context) -> tuple[Problem, ...]:
 
 
 def _find_profile(state: BatchState, line: Line, est: EstablishmentRec) -> ProfileRec | None:
-    """The live or deleted profile row with the line's key, if any."""
-    account = state.accounts.get(line.account_key)
-    if account is None or account.doctor != line.doctor:
+    """The live or deleted profile row with the line's key, if any.
+
+    Every line of a re-import comes here: a plain loop, `line.doctor` read once.
+    """
+    doctor = _DOCTOR[line.role]
+    account = state.accounts.get(line.rpps if doctor else line.identifiant)
+    if account is None or account.doctor != doctor:
         return None
-    team = state.team(est.id, line.team) if line.team else None
-    if line.team and team is None:
-        return None
-    return next(
-        (p for p in account.profiles if p.matches(est.id, line.role, team)),
-        None,
-    )
+    team = None
+    if line.team:
+        team = state.teams.get((est.id, line.team))
+        if team is None:
+            return None
+    est_id, role = est.id, line.role
+    for p in account.profiles:
+        if p.establishment_id == est_id and p.role == role and p.team is team:
+            return p
+    return None
 
 
 def _kind_problem(account: AccountRec, line: Line) -> Problem | None:
@@ -200,11 +209,15 @@ def _modify(
     fin = line.fin if line.fin is not None else profile.fin
     if debut is not None and fin is not None and fin < debut:
         problems.append(Problem.erreur(messages.fin_before_debut_stored(_fr(fin), _fr(debut))))
-    new_password = _password_decision(account, line, ctx, problems)
-    if _has_erreur(problems):
+    new_password = line.password is not None and _password_decision(account, line, ctx, problems)
+    if problems and _has_erreur(problems):
         return tuple(problems)
 
-    touched = _update_account(state, account, line, ctx, names=True, new_password=new_password)
+    touched = (
+        new_password
+        or (not account.doctor and (account.nom != line.nom or account.prenom != line.prenom))
+        or (line.email is not None and line.email != account.email)
+    ) and _update_account(state, account, line, ctx, names=True, new_password=new_password)
     if (debut, fin) != (profile.debut, profile.fin):
         # Unchanged dates leave the state alone: time-driven transitions are the jobs'.
         new_state = state_for(debut, fin, ctx.today)
@@ -260,7 +273,7 @@ def _new_account(state: BatchState, line: Line, ctx: Context) -> AccountRec:
         prenom=line.prenom,
         email=line.email,
         password_hash="",
-        password_set_at=ctx.now,
+        set_at=ctx.now,
         locked=True,
         pending_hash=ctx.hash(line.password),
     )
