@@ -29,7 +29,7 @@ from profilesync.clock import Clock, today
 from profilesync.columns import ACTION, ET
 from profilesync.config import Settings
 from profilesync.csvfile import FileRejected, read_rows
-from profilesync.lines import Checked
+from profilesync.lines import Action, Checked
 from profilesync.model import (
     Establishment,
     ImportRun,
@@ -92,6 +92,39 @@ class RunProcessor:
         # Whether every outcome of the run went to `report` as it was committed: only when
         # this process applied the run from its first line (else the caller re-reads them).
         self.streamed = False
+        # Hashes of C lines' passwords, submitted as soon as a batch is checked, before any
+        # transaction is open (keyed by the Secret's id; the Secret is kept alive with it).
+        self._prehashed: dict[int, tuple[Secret, Future[str]]] = {}
+
+    def _hash(self, secret: Secret) -> Future[str]:
+        """The store's hash function: the speculative future when there is one."""
+        found = self._prehashed.pop(id(secret), None)
+        if found is not None and found[0] is secret:
+            return found[1]
+        return self._hash_fn(secret)
+
+    def _prehash(self, batch: list[Checked]) -> None:
+        for checked in batch:
+            line = checked.line
+            if line is not None and line.password is not None and line.action is Action.CREATE:
+                self._prehashed[id(line.password)] = (line.password, self._hash_fn(line.password))
+
+    def _await_hashes(self, batch: list[Checked]) -> None:
+        """Wait for a batch's hashes *outside* any transaction.
+
+        On SQLite every transaction takes the write lock (BEGIN IMMEDIATE): waiting for
+        argon2 inside one would lock the directory worker out of the queue for the whole
+        import. A C line for an account that already exists wastes its hash; that is rare
+        next to the lock.
+        """
+        if not self.dry and self.session.in_transaction():
+            self.session.commit()  # only reads are pending here: the batch's own come next
+        for checked in batch:
+            line = checked.line
+            if line is not None and line.password is not None:
+                found = self._prehashed.get(id(line.password))
+                if found is not None:
+                    found[1].exception()  # waits; an error surfaces where the store reads it
 
     def _commit(self) -> None:
         if self.dry:
@@ -220,7 +253,7 @@ class RunProcessor:
             policy=self.settings.passwords,
             establishments=load_establishments(conn),
             allowed=allowed,
-            hash=self._hash_fn,
+            hash=self._hash,
         )
         batches = self._batches(done_up_to, ctx, max(1, self.settings.database.batch_size))
         current = next(batches, None)
@@ -233,6 +266,7 @@ class RunProcessor:
                 upcoming.append(next(batches, None))
 
         while current is not None:
+            self._await_hashes(current)
             done += self._apply_batch(current, ctx, prefetch)
             prefetch()
             current = upcoming.pop()
@@ -247,9 +281,11 @@ class RunProcessor:
                 continue
             batch.append(check_row(row, ctx.today, ctx.policy))
             if len(batch) >= size:
+                self._prehash(batch)
                 yield batch
                 batch = []
         if batch:
+            self._prehash(batch)
             yield batch
 
     def _apply_batch(self, batch: list[Checked], ctx: Context, between: Callable[[], None]) -> int:
