@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from sqlalchemy.orm import Session, sessionmaker
 
-from profilesync import config
+from profilesync import config, db
 from profilesync.config import Settings
 
 ConfigOption = Annotated[
@@ -38,3 +41,22 @@ def fail(message: str, code: int = EXIT_REJECTED) -> NoReturn:
     """Print an error on stderr and exit: the only place library errors become exit codes."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+@contextmanager
+def sessions(settings: Settings, *, migrated: bool = True) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database, or a clean exit 2 (unreachable, or a schema
+    other than the code's: the message names `profilesync db upgrade`)."""
+    try:
+        engine = db.make_engine(settings.database.url)
+    except db.DatabaseError as exc:
+        fail(str(exc))
+    try:
+        if migrated:
+            try:
+                db.require_current(engine)
+            except db.DatabaseError as exc:
+                fail(str(exc))
+        yield db.session_factory(engine)
+    finally:
+        engine.dispose()

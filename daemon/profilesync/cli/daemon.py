@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from sqlalchemy.orm import Session, sessionmaker
 
-from profilesync import checkconfig, db, jobs, logsetup, status
-from profilesync.cli.common import ConfigOption, fail, load_settings
+from profilesync import checkconfig, jobs, logsetup, status
+from profilesync.cli.common import ConfigOption, fail, load_settings, sessions
 from profilesync.clock import SystemClock
-from profilesync.config import ConfigError, Settings
+from profilesync.config import ConfigError
 from profilesync.heartbeat import identity
 from profilesync.passwords import Hasher
 
@@ -30,24 +27,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(jobs_app, name="jobs")
     jobs_app.command("run")(jobs_run)
     jobs_app.command("list")(jobs_list)
-
-
-@contextmanager
-def _open(settings: Settings, *, migrated: bool = True) -> Iterator[sessionmaker[Session]]:
-    """A session factory on a reachable (and migrated) database, or a clean exit 2."""
-    try:
-        engine = db.make_engine(settings.database.url)
-    except db.DatabaseError as exc:
-        fail(str(exc))
-    try:
-        if migrated:
-            try:
-                db.require_current(engine)
-            except db.DatabaseError as exc:
-                fail(str(exc))
-        yield db.session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 def run(
@@ -71,7 +50,7 @@ def run(
         jobs.check_schedules(settings)
     except ConfigError as exc:
         fail(str(exc))
-    with _open(settings) as session_factory, Hasher(settings.passwords) as hasher:
+    with sessions(settings) as session_factory, Hasher(settings.passwords) as hasher:
         if not once:
             code = service.Daemon(settings, session_factory, hasher=hasher).run()
             raise typer.Exit(code)
@@ -91,7 +70,7 @@ def status_cmd(
     """Status: is the daemon alive, files waiting, latest runs, directory backlog, jobs."""
     settings = load_settings(config)
     # Unmigrated or down, the database is one line of the status, not a refusal to answer.
-    with _open(settings, migrated=False) as session_factory:
+    with sessions(settings, migrated=False) as session_factory:
         report = status.gather(settings, session_factory, SystemClock())
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
@@ -109,7 +88,7 @@ def rerun_cmd(
 
     settings = load_settings(config)
     logsetup.configure(settings.daemon.log_format, settings.daemon.log_level)
-    with _open(settings) as session_factory, Hasher(settings.passwords) as hasher:
+    with sessions(settings) as session_factory, Hasher(settings.passwords) as hasher:
         daemon = service.Daemon(settings, session_factory, hasher=hasher)
         try:
             result = rerun.rerun(daemon, run_id)
@@ -127,7 +106,7 @@ def jobs_run(
     logsetup.configure(settings.daemon.log_format, settings.daemon.log_level)
     if name not in jobs.JOBS:
         fail(f"unknown job {name!r}; jobs: {', '.join(jobs.JOBS)}")
-    with _open(settings) as session_factory:
+    with sessions(settings) as session_factory:
         ctx = jobs.JobContext(settings, session_factory, SystemClock(), identity())
         result = jobs.run_leased(name, ctx, force=True)
     typer.echo(f"{name}: {result.status}: {result.summary}")
@@ -137,7 +116,7 @@ def jobs_run(
 def jobs_list(config: ConfigOption = None) -> None:
     """List the jobs, their last run and their next one."""
     settings = load_settings(config)
-    with _open(settings) as session_factory:
+    with sessions(settings) as session_factory:
         report = status.gather(settings, session_factory, SystemClock())
     tz = ZoneInfo(settings.daemon.timezone)
     text = status.render(report, tz)

@@ -7,19 +7,15 @@ become a message on stderr and exit code 2 here, nowhere else.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session, sessionmaker
 
-from profilesync import db, ldapsync, slapd
+from profilesync import ldapsync, slapd
 from profilesync import reconcile as reconcile_mod
-from profilesync.cli.common import ConfigOption, fail, load_settings
+from profilesync.cli.common import ConfigOption, fail, load_settings, sessions
 from profilesync.clock import SystemClock
-from profilesync.config import Settings
 from profilesync.ldapconn import DirectoryNotConfigured, DirectoryUnavailable
 
 directory_app = typer.Typer(
@@ -39,18 +35,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(slapd_app, name="slapd")
 
 
-@contextmanager
-def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = db.make_engine(settings.database.url)
-    try:
-        db.require_current(engine)
-        yield db.session_factory(engine)
-    except db.SchemaOutOfDate as exc:
-        fail(str(exc))
-    finally:
-        engine.dispose()
-
-
 def reconcile(
     config: ConfigOption = None,
     repair: Annotated[
@@ -60,7 +44,7 @@ def reconcile(
 ) -> None:
     """Compare the directory with the database (the reference); exit 1 if drift remains."""
     settings = load_settings(config)
-    with _sessions(settings) as factory, factory() as session:
+    with sessions(settings) as factory, factory() as session:
         try:
             found = reconcile_mod.compare(session, settings.ldap)
             if as_json:
@@ -89,7 +73,7 @@ def sync(
 ) -> None:
     """Push the queued changes to the directory now."""
     settings = load_settings(config)
-    with _sessions(settings) as factory:
+    with sessions(settings) as factory:
         report = ldapsync.sync_once(factory, settings, clock=SystemClock(), limit=limit)
         with factory() as session:
             due, waiting, parked = ldapsync.backlog(session, SystemClock().now())
@@ -106,7 +90,7 @@ def retry_parked(
 ) -> None:
     """Put parked changes back in the queue (once the data is fixed)."""
     settings = load_settings(config)
-    with _sessions(settings) as factory, factory.begin() as session:
+    with sessions(settings) as factory, factory.begin() as session:
         count = ldapsync.unpark(session, SystemClock().now(), key)
     typer.echo(f"{count} change(s) put back in the queue")
 

@@ -14,9 +14,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import typer
-from sqlalchemy.orm import Session, sessionmaker
 
-from profilesync import db, exports, importer
+from profilesync import exports, importer
 from profilesync.cli.common import (
     EXIT_LINE_ERRORS,
     EXIT_OK,
@@ -24,9 +23,9 @@ from profilesync.cli.common import (
     ConfigOption,
     fail,
     load_settings,
+    sessions,
 )
 from profilesync.clock import SystemClock
-from profilesync.config import Settings
 from profilesync.model import ImportRun, RunStatus
 from profilesync.status import local_time
 
@@ -38,23 +37,6 @@ def register(app: typer.Typer) -> None:
     app.command("runs")(runs_cmd)
     app.command("show")(show_cmd)
     app.command("export")(export_cmd)
-
-
-@contextmanager
-def _database(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    """Sessions on the configured database, refusing a schema the code does not expect."""
-    try:
-        engine = db.make_engine(settings.database.url)
-    except db.DatabaseError as exc:
-        fail(str(exc))
-    try:
-        try:
-            db.require_current(engine)
-        except db.DatabaseError as exc:
-            fail(str(exc))
-        yield db.session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 @contextmanager
@@ -121,7 +103,7 @@ def import_cmd(
     settings = load_settings(config_path)
     if not file.is_file():
         fail(f"file not found: {file}")
-    with _database(settings) as sf, _progress_bar() as progress, _unavailable():
+    with sessions(settings) as sf, _progress_bar() as progress, _unavailable():
         result = importer.import_file(
             file,
             submitter,
@@ -144,7 +126,7 @@ def approve_cmd(
 ) -> None:
     """Approve an import held back by the mass-deletion guard."""
     settings = load_settings(config_path)
-    with _database(settings) as sf, _progress_bar() as progress, _unavailable():
+    with sessions(settings) as sf, _progress_bar() as progress, _unavailable():
         try:
             result = importer.approve_run(
                 run,
@@ -195,7 +177,7 @@ def runs_cmd(
 ) -> None:
     """List the latest imports: status, counts, duration."""
     settings = load_settings(config_path)
-    with _database(settings) as sf, sf() as session:
+    with sessions(settings) as sf, sf() as session:
         runs = session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc()).limit(limit))
         rows = [_run_dict(r) for r in runs]
     if as_json:
@@ -218,7 +200,7 @@ def show_cmd(
 ) -> None:
     """Show an import and the lines of its report."""
     settings = load_settings(config_path)
-    with _database(settings) as sf, sf() as session:
+    with sessions(settings) as sf, sf() as session:
         found = session.get(ImportRun, run)
         if found is None:
             fail(f"no import run {run}")
@@ -241,7 +223,7 @@ def export_cmd(
 ) -> None:
     """Export an establishment's profiles now (a reusable import file)."""
     settings = load_settings(config_path)
-    with _database(settings) as sf:
+    with sessions(settings) as sf:
         try:
             result = exports.export_establishment(
                 sf, et, output, SystemClock(), outbox=settings.paths.outbox
