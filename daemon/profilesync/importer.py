@@ -96,6 +96,13 @@ def register_run(
         return run.id
 
 
+def _get_run(session: Session, run_id: int) -> ImportRun:
+    run = session.get(ImportRun, run_id)
+    if run is None:
+        raise RunNotFound(f"no import run {run_id}")
+    return run
+
+
 def process_run(
     run_id: int,
     *,
@@ -107,9 +114,7 @@ def process_run(
 ) -> RunResult:
     """Apply (or resume, or just re-report) a registered run; see the module docstring."""
     with session_factory() as session:
-        run = session.get(ImportRun, run_id)
-        if run is None:
-            raise RunNotFound(f"no import run {run_id}")
+        run = _get_run(session, run_id)
         if run.status in _FINISHED or run.status == RunStatus.AWAITING_APPROVAL:
             return _report(session, run)
         own = hasher is None
@@ -190,17 +195,13 @@ def approve_run(
     `state/work/` cannot drive the same run at the same time.
     """
     with session_factory() as session:
-        run = session.get(ImportRun, run_id)
-        if run is None:
-            raise RunNotFound(f"no import run {run_id}")
+        run = _get_run(session, run_id)
         work = Path(run.work_path) if run.work_path else None
     with contextlib.ExitStack() as stack:
         if work is not None and stack.enter_context(runlock.locked(work)) is None:
             raise RunBusy(f"run {run_id} is being processed by another process; retry later")
         with session_factory() as session:
-            run = session.get(ImportRun, run_id)
-            if run is None:
-                raise RunNotFound(f"no import run {run_id}")
+            run = _get_run(session, run_id)
             if run.status != RunStatus.AWAITING_APPROVAL:
                 raise NotAwaitingApproval(f"run {run_id} is {run.status}, not awaiting approval")
             run.approved_by = approver
