@@ -119,6 +119,15 @@ def _truncate(url: str) -> None:
     engine = db.make_engine(url)
     try:
         with engine.begin() as conn:
+            # A connection a previous test leaked (a subprocess killed mid-transaction, a
+            # session never closed) may still hold row locks: end it, so that it can
+            # neither block this cleanup nor the next test's daemons.
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
             for table in reversed(Base.metadata.sorted_tables):
                 conn.execute(table.delete())
             sequences = conn.execute(
