@@ -193,9 +193,9 @@ def best_of(repeat: int, fn: Callable[[], object]) -> float:
 
 
 def run_check(path: Path, report: Path) -> object:
-    from profilesync.check import check_file
     from profilesync.clock import SystemClock
     from profilesync.config import Settings
+    from profilesync.fileformat.check import check_file
 
     return check_file(path, settings=Settings(), clock=SystemClock(), report_path=report)
 
@@ -272,11 +272,11 @@ def speed_rows(lines: int, repeat: int) -> Iterator[list[str]]:
 
 def stage_rows(lines: int, repeat: int) -> Iterator[list[str]]:
     """Where check's time goes, per line: each stage alone, on the UTF-8 file."""
-    from profilesync import csvfile, rules
     from profilesync.clock import SystemClock, today
     from profilesync.config import Settings
-    from profilesync.outcome import Outcome
-    from profilesync.report import ReportWriter
+    from profilesync.fileformat import csvfile, rules
+    from profilesync.fileformat.outcome import Outcome
+    from profilesync.fileformat.report import ReportWriter
 
     settings = Settings()
     limits, policy = settings.limits, settings.passwords

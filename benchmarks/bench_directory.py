@@ -28,22 +28,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
 
 import sqlalchemy as sa
 
-from profilesync import slapd
 from profilesync.clock import FixedClock
 from profilesync.config import LdapSettings, PasswordSettings
-from profilesync.db import make_engine, session_factory, upgrade
-from profilesync.directory import Tree, skeleton
-from profilesync.ldapsync import backlog, sync_once
-from profilesync.model import (
+from profilesync.directory import slapd
+from profilesync.directory.sync import backlog, sync_once
+from profilesync.directory.tree import Tree, skeleton
+from profilesync.fileformat.roles import Role
+from profilesync.secret import Secret
+from profilesync.store.db import make_engine, session_factory, upgrade
+from profilesync.store.model import (
     Account,
     DirectoryChange,
     Establishment,
     Profile,
     Team,
 )
-from profilesync.passwords import default_workers, hash_password
-from profilesync.roles import Role
-from profilesync.secret import Secret
+from profilesync.store.passwords import default_workers, hash_password
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 ETS = [f"75000{i:04d}" for i in range(10)]

@@ -17,8 +17,8 @@ from benchmarks import use_source_tree
 use_source_tree()
 
 from profilesync.config import PasswordSettings  # noqa: E402
-from profilesync.passwords import Hasher, default_workers, hash_password  # noqa: E402
 from profilesync.secret import Secret  # noqa: E402
+from profilesync.store.passwords import Hasher, default_workers, hash_password  # noqa: E402
 
 SETTINGS = PasswordSettings()  # the production cost (OWASP argon2id)
 

@@ -31,16 +31,16 @@ use_source_tree()
 
 import sqlalchemy as sa  # noqa: E402
 
-from profilesync import db  # noqa: E402
 from profilesync.clock import FixedClock  # noqa: E402
-from profilesync.columns import COLUMNS  # noqa: E402
 from profilesync.config import Settings  # noqa: E402
-from profilesync.exports import export_establishment  # noqa: E402
-from profilesync.importer import import_file  # noqa: E402
-from profilesync.model import Account, Establishment, Profile, Referent  # noqa: E402
-from profilesync.model import ReferentEstablishment as RefEst  # noqa: E402
-from profilesync.passwords import Hasher, default_workers  # noqa: E402
+from profilesync.fileformat.columns import COLUMNS  # noqa: E402
 from profilesync.secret import Secret  # noqa: E402
+from profilesync.store import db  # noqa: E402
+from profilesync.store.exports import export_establishment  # noqa: E402
+from profilesync.store.importer import import_file  # noqa: E402
+from profilesync.store.model import Account, Establishment, Profile, Referent  # noqa: E402
+from profilesync.store.model import ReferentEstablishment as RefEst  # noqa: E402
+from profilesync.store.passwords import Hasher, default_workers  # noqa: E402
 
 EJ, ET = "750712184", "750100125"
 NOW = datetime(2026, 3, 15, 10, tzinfo=UTC)

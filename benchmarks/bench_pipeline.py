@@ -43,13 +43,15 @@ from benchmarks.bench_import import (  # noqa: E402
     seed,
     settings_for,
 )
-from profilesync import db, ldapsync, slapd  # noqa: E402
 from profilesync.clock import SystemClock  # noqa: E402
 from profilesync.config import PasswordSettings  # noqa: E402
-from profilesync.directory import Tree  # noqa: E402
-from profilesync.importer import RunResult, import_file  # noqa: E402
-from profilesync.passwords import Hasher, default_workers  # noqa: E402
+from profilesync.directory import slapd  # noqa: E402
+from profilesync.directory import sync as ldapsync  # noqa: E402
+from profilesync.directory.tree import Tree  # noqa: E402
 from profilesync.secret import Secret  # noqa: E402
+from profilesync.store import db  # noqa: E402
+from profilesync.store.importer import RunResult, import_file  # noqa: E402
+from profilesync.store.passwords import Hasher, default_workers  # noqa: E402
 
 
 @dataclass

@@ -49,7 +49,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
 
     from profilesync.config import PasswordSettings
-    from profilesync.rules import check_row, report_row
+    from profilesync.fileformat.rules import check_row, report_row
 
     policy, today = PasswordSettings(), date(2026, 11, 26)
     print(

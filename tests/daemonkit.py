@@ -14,11 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from importkit import EJ1, ET1, GOOD_PW, REFERENT, T0, fast_settings, row, write_csv
-from profilesync import db
 from profilesync.clock import FixedClock
 from profilesync.config import Settings
-from profilesync.model import Establishment, Referent, ReferentEstablishment
-from profilesync.service import Daemon
+from profilesync.service.daemon import Daemon
+from profilesync.store import db
+from profilesync.store.model import Establishment, Referent, ReferentEstablishment
 
 __all__ = ["EJ1", "ET1", "GOOD_PW", "REFERENT", "T0", "row", "write_csv"]
 

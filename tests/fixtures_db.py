@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from profilesync import db
-from profilesync.model import Base
+from profilesync.store import db
+from profilesync.store.model import Base
 
 PG_ENV = "PROFILESYNC_TEST_POSTGRES_URL"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -27,10 +27,10 @@ from ldap3 import BASE, LEVEL, SAFE_SYNC, SUBTREE, Connection, Server
 from sqlalchemy.orm import Session, sessionmaker
 
 from fixtures_db import missing_backend
-from profilesync import slapd
 from profilesync.config import LdapSettings
-from profilesync.db import make_engine, session_factory
-from profilesync.model import Account, DirectoryChange, Establishment, Profile, Team
+from profilesync.directory import slapd
+from profilesync.store.db import make_engine, session_factory
+from profilesync.store.model import Account, DirectoryChange, Establishment, Profile, Team
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 # Low cost: these hashes only prove the {ARGON2} form binds; production uses OWASP cost.

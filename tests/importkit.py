@@ -13,13 +13,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 from stdnum import luhn
 
-from profilesync import db
 from profilesync.clock import FixedClock
-from profilesync.columns import COLUMNS
 from profilesync.config import Settings
-from profilesync.importer import RunResult, import_file, outcomes
-from profilesync.model import Establishment, Referent, ReferentEstablishment
-from profilesync.outcome import Outcome
+from profilesync.fileformat.columns import COLUMNS
+from profilesync.fileformat.outcome import Outcome
+from profilesync.store import db
+from profilesync.store.importer import RunResult, import_file, outcomes
+from profilesync.store.model import Establishment, Referent, ReferentEstablishment
 
 EJ1, ET1 = "750712184", "750100125"  # AP-HP / Pitié-Salpêtrière
 EJ2, ET2 = "130786049", "690781810"  # an ET registered under another EJ

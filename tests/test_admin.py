@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from profilesync import admin
-from profilesync.admin import InvalidFiness, InvalidLogin, normalise_finess, normalise_login
+from profilesync.store import admin
+from profilesync.store.admin import InvalidFiness, InvalidLogin, normalise_finess, normalise_login
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,9 @@ import typer
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
-from profilesync import db
 from profilesync.cli import app
-from profilesync.model import (
+from profilesync.store import db
+from profilesync.store.model import (
     Audit,
     DirectoryChange,
     Establishment,

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from profilesync import check as check_mod
-from profilesync import csvfile, messages
-from profilesync.check import BadTimezone, InputUnreadable, check_file
 from profilesync.clock import FixedClock
 from profilesync.config import LimitsSettings, Settings
-from profilesync.csvfile import FileRejected, Row
-from profilesync.outcome import Code
-from profilesync.report import read_report
+from profilesync.fileformat import check as check_mod
+from profilesync.fileformat import csvfile, messages
+from profilesync.fileformat.check import BadTimezone, InputUnreadable, check_file
+from profilesync.fileformat.csvfile import FileRejected, Row
+from profilesync.fileformat.outcome import Code
+from profilesync.fileformat.report import read_report
 
 LINE = "750712184;750100125;;C;Martin;Paul;;CDC1;pmartin;Un-Bon-Passe-2026;;;{fin}\r\n"
 

@@ -15,13 +15,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from profilesync import messages
 from profilesync.cli import app
 from profilesync.cli import files as files_cli
 from profilesync.clock import FixedClock
-from profilesync.columns import COLUMNS, EMAIL, NCOLS, NOM, PASSWORD, PRENOM, RPPS, TEAM
-from profilesync.outcome import Code
-from profilesync.report import read_report
+from profilesync.fileformat import messages
+from profilesync.fileformat.columns import COLUMNS, EMAIL, NCOLS, NOM, PASSWORD, PRENOM, RPPS, TEAM
+from profilesync.fileformat.outcome import Code
+from profilesync.fileformat.report import read_report
 
 SAMPLES = Path(__file__).parent / "data" / "samples"
 REPORT_HEADER = ("\ufeffLigne;Code;Message;" + ";".join(COLUMNS) + "\r\n").encode("utf-8")

@@ -17,13 +17,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from profilesync.check import CheckResult, check_file
 from profilesync.clock import FixedClock
-from profilesync.columns import COLUMNS, NCOLS, PASSWORD
 from profilesync.config import Settings
-from profilesync.csvscan import TRIM
-from profilesync.outcome import Code, Outcome
-from profilesync.report import neutralised, read_report
+from profilesync.fileformat.check import CheckResult, check_file
+from profilesync.fileformat.columns import COLUMNS, NCOLS, PASSWORD
+from profilesync.fileformat.csvscan import TRIM
+from profilesync.fileformat.outcome import Code, Outcome
+from profilesync.fileformat.report import neutralised, read_report
 
 CLOCK = FixedClock(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
 SETTINGS = Settings()

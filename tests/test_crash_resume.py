@@ -13,13 +13,13 @@ import pytest
 import sqlalchemy as sa
 
 from importkit import REFERENT, World, canonical_dump, row, write_csv
-from profilesync import db
 from profilesync.clock import SystemClock
 from profilesync.config import Settings
-from profilesync.importer import import_file, process_run
-from profilesync.model import RunStatus
-from profilesync.outcome import Code
-from profilesync.report import read_report
+from profilesync.fileformat.outcome import Code
+from profilesync.fileformat.report import read_report
+from profilesync.store import db
+from profilesync.store.importer import import_file, process_run
+from profilesync.store.model import RunStatus
 
 N_CREATE, N_MODIFY, N_DELETE = 2000, 500, 500
 TOTAL = N_CREATE + N_MODIFY + N_DELETE

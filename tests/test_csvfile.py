@@ -9,11 +9,11 @@ from typing import BinaryIO
 
 import pytest
 
-from profilesync import csvfile
-from profilesync.columns import COLUMNS
 from profilesync.config import LimitsSettings
-from profilesync.csvfile import FileRejected, Row, read_rows, rows_from_bytes
-from profilesync.csvscan import CHUNK, Scan, scan
+from profilesync.fileformat import csvfile
+from profilesync.fileformat.columns import COLUMNS
+from profilesync.fileformat.csvfile import FileRejected, Row, read_rows, rows_from_bytes
+from profilesync.fileformat.csvscan import CHUNK, Scan, scan
 
 SAMPLES = Path(__file__).parent / "data" / "samples"
 LIMITS = LimitsSettings()

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from profilesync.config import LimitsSettings
-from profilesync.csvfile import FileRejected, Row, rows_from_bytes
+from profilesync.fileformat.csvfile import FileRejected, Row, rows_from_bytes
 
 LIMITS = LimitsSettings(max_rows=10_000)
 

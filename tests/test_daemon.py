@@ -18,11 +18,11 @@ import pytest
 import sqlalchemy as sa
 
 from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, report_rows, row, write_csv
-from profilesync import messages
-from profilesync.columns import COLUMNS
-from profilesync.importer import RunBusy, approve_run
-from profilesync.jobs import JobContext, run_job
-from profilesync.rerun import RerunUnavailable, rerun
+from profilesync.fileformat import messages
+from profilesync.fileformat.columns import COLUMNS
+from profilesync.service.jobs import JobContext, run_job
+from profilesync.service.rerun import RerunUnavailable, rerun
+from profilesync.store.importer import RunBusy, approve_run
 
 STAMP = "20260315T100000Z"  # daemonkit's FixedClock: 2026-03-15 10:00 UTC
 REPORT_HEADER = ["Ligne", "Code", "Message", *COLUMNS]
@@ -236,7 +236,8 @@ def test_approve_refuses_a_run_whose_work_file_another_process_holds(box: Inbox)
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from profilesync.runlock import RunLock;"
+            "import sys, time; from pathlib import Path;"
+            "from profilesync.store.runlock import RunLock;"
             "lock = RunLock(Path(sys.argv[1])); assert lock.acquire(); print('held', flush=True);"
             "sys.stdin.read()",
             run.work_path,
@@ -274,7 +275,7 @@ def test_an_internal_error_is_retried_then_the_run_fails_with_a_report(
         calls.append(run_id)
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("profilesync.importer.process_run", broken)
+    monkeypatch.setattr("profilesync.store.importer.process_run", broken)
     box.drop("bug.csv", [account_row(1)])
     assert box.settle().files == []  # first attempt failed: left in work/ for a retry
     assert box.daemon.run_once().files == []
@@ -289,7 +290,7 @@ def test_an_internal_error_is_retried_then_the_run_fails_with_a_report(
 def test_a_database_outage_during_a_file_leaves_it_for_the_next_pass(
     box: Inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from profilesync import importer
+    from profilesync.store import importer
 
     real = importer.process_run
     outage = [True]
@@ -299,7 +300,7 @@ def test_a_database_outage_during_a_file_leaves_it_for_the_next_pass(
             raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed"))
         return real(run_id, **kw)
 
-    monkeypatch.setattr("profilesync.importer.process_run", flaky)
+    monkeypatch.setattr("profilesync.store.importer.process_run", flaky)
     box.drop("coupure.csv", [account_row(1)])
     for _ in range(5):  # an outage is not an attempt: never marked failed for it
         assert box.settle().files == []

@@ -17,8 +17,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.orm import Session
 
-from profilesync import db
-from profilesync.model import Account, Base, Establishment, Profile, Referent
+from profilesync.store import db
+from profilesync.store.model import Account, Base, Establishment, Profile, Referent
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -305,8 +305,8 @@ def test_migrations_ship_in_the_wheel() -> None:
         for p in db.MIGRATIONS.rglob("*.py")
         if "__pycache__" not in p.parts
     ]
-    assert "migrations/env.py" in needed
-    assert any(n.startswith("migrations/versions/") for n in needed)
+    assert "store/migrations/env.py" in needed
+    assert any(n.startswith("store/migrations/versions/") for n in needed)
     for name in needed:
         assert any(fnmatch.fnmatchcase(name, g) for g in globs), name
 

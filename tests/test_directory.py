@@ -10,11 +10,11 @@ from ldap3.utils.dn import escape_rdn
 from sqlalchemy.orm import Session, sessionmaker
 
 from fixtures_ldap import T0, World, bind_code, members, read_entry
-from profilesync import reconcile
 from profilesync.clock import FixedClock
 from profilesync.config import LdapSettings
-from profilesync.directory import Tree, normalize_dn
-from profilesync.ldapsync import sync_once
+from profilesync.directory import reconcile
+from profilesync.directory.sync import sync_once
+from profilesync.directory.tree import Tree, normalize_dn
 
 ET = "750000001"
 TREE = Tree("dc=example,dc=org")

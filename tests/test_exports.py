@@ -11,10 +11,14 @@ from typer.testing import CliRunner
 
 from importkit import EJ1, EJ2, ET1, ET2, GOOD_PW, T0, World, doctor, fast_settings, row
 from profilesync.cli import app
-from profilesync.columns import COLUMNS
-from profilesync.exports import UnknownEstablishment, default_export_path, export_establishment
-from profilesync.model import Account, Profile
-from profilesync.outcome import Code
+from profilesync.fileformat.columns import COLUMNS
+from profilesync.fileformat.outcome import Code
+from profilesync.store.exports import (
+    UnknownEstablishment,
+    default_export_path,
+    export_establishment,
+)
+from profilesync.store.model import Account, Profile
 
 TABLES = ("establishment", "referent", "referent_establishment", "team", "account", "profile")
 
@@ -89,7 +93,7 @@ def test_unchanged_export_reimports_all_ok_with_zero_writes(world: World) -> Non
     before = _snapshot(world)
     audits = world.scalar("SELECT count(*) FROM audit")
     changes = world.scalar("SELECT count(*) FROM directory_change")
-    from profilesync.importer import import_file
+    from profilesync.store.importer import import_file
 
     result = import_file(
         out, "aref", settings=world.settings, session_factory=world.sf, clock=world.clock
@@ -143,7 +147,7 @@ def test_guarded_names_round_trip_unchanged(world: World) -> None:
     export_establishment(world.sf, ET1, out, world.clock)
     assert ";'=Bloc;M;'-Martin;'@Claire;" in out.read_text(encoding="utf-8-sig")
     before = _snapshot(world)
-    from profilesync.importer import import_file
+    from profilesync.store.importer import import_file
 
     result = import_file(
         out, "aref", settings=world.settings, session_factory=world.sf, clock=world.clock

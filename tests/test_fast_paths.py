@@ -18,12 +18,12 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from profilesync import identifiers as ids
-from profilesync import messages as msg
-from profilesync import rules
 from profilesync.config import PasswordSettings
-from profilesync.outcome import Code, Outcome, Problem
-from profilesync.report import (
+from profilesync.fileformat import identifiers as ids
+from profilesync.fileformat import messages as msg
+from profilesync.fileformat import rules
+from profilesync.fileformat.outcome import Code, Outcome, Problem
+from profilesync.fileformat.report import (
     BOM,
     HEADER,
     ReportError,
@@ -203,7 +203,7 @@ def test_report_rows_are_byte_identical_to_csv_writer(
     target = tmp_path_factory.mktemp("r") / "r.csv"
     # fsync is durability, not content: skipped so that 100 reports take no time.
     with pytest.MonkeyPatch.context() as mp, ReportWriter(target) as writer:
-        mp.setattr("profilesync.report.os.fsync", lambda fd: None)
+        mp.setattr("profilesync.fileformat.report.os.fsync", lambda fd: None)
         for o in outcomes:
             if o.code is Code.OK and not o.messages:
                 writer.write_ok(o.line, o.cells)

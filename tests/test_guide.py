@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from profilesync import messages
+from profilesync.fileformat import messages
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guide-referent.md"
 

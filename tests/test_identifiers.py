@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 from stdnum import luhn
 
-from profilesync import identifiers as ids
-from profilesync import messages as msg
-from profilesync.outcome import Problem
+from profilesync.fileformat import identifiers as ids
+from profilesync.fileformat import messages as msg
+from profilesync.fileformat.outcome import Problem
 
 EJ = "Finess EJ"
 ET = "Finess ET"

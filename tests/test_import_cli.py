@@ -16,11 +16,12 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from importkit import ET1, GOOD_PW, REFERENT, T0, World, fast_settings, row
-from profilesync import db, messages
 from profilesync.cli import app
-from profilesync.model import Establishment, Referent, ReferentEstablishment
-from profilesync.outcome import Code
-from profilesync.report import read_report
+from profilesync.fileformat import messages
+from profilesync.fileformat.outcome import Code
+from profilesync.fileformat.report import read_report
+from profilesync.store import db
+from profilesync.store.model import Establishment, Referent, ReferentEstablishment
 
 SAMPLES = Path(__file__).parent / "data" / "samples"
 

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from importkit import GOOD_PW, REFERENT, World, canonical_dump, doctor, fast_settings, row
-from profilesync import db
-from profilesync.importer import import_file
+from profilesync.store import db
+from profilesync.store.importer import import_file
 
 PEOPLE = [("Martin", "Claire", "cmartin"), ("Petit", "Léo", "lpetit"), ("MARTIN", "claire", "cm2")]
 ROLES = [("CDC1", ""), ("SYNT", ""), ("CDC4", "Bloc"), ("CDC4", "Urgences")]

@@ -22,11 +22,11 @@ from importkit import (
     fast_settings,
     row,
 )
-from profilesync import messages
-from profilesync.model import RunStatus
-from profilesync.outcome import Code
-from profilesync.passwords import verify
-from profilesync.report import read_report
+from profilesync.fileformat import messages
+from profilesync.fileformat.outcome import Code
+from profilesync.fileformat.report import read_report
+from profilesync.store.model import RunStatus
+from profilesync.store.passwords import verify
 
 
 @pytest.fixture
@@ -373,7 +373,7 @@ def test_mass_delete_waits_for_approval_then_applies(world: World) -> None:
     (only,) = read_report(result.report_path)
     assert (only.line, only.code, only.messages) == (0, Code.ERREUR, (result.reason,))
 
-    from profilesync.importer import approve_run
+    from profilesync.store.importer import approve_run
 
     approved = approve_run(
         result.run_id,

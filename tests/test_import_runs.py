@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from importkit import GOOD_PW, OTHER_PW, REFERENT, World, fast_settings, row
-from profilesync import messages
-from profilesync.batchstate import BatchState
-from profilesync.importer import NotAwaitingApproval, RunNotFound, approve_run, process_run
-from profilesync.model import RunStatus
-from profilesync.outcome import Code
+from profilesync.fileformat import messages
+from profilesync.fileformat.outcome import Code
+from profilesync.store.batchstate import BatchState
+from profilesync.store.importer import NotAwaitingApproval, RunNotFound, approve_run, process_run
+from profilesync.store.model import RunStatus
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_progress_reports_lines_done_of_total(db_url: str, tmp_path: Path) -> No
 def test_rejected_file_is_reported_whole(world: World) -> None:
     path = world.tmp / "binary.csv"
     path.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
-    from profilesync.importer import import_file
+    from profilesync.store.importer import import_file
 
     result = import_file(
         path, REFERENT, settings=world.settings, session_factory=world.sf, clock=world.clock

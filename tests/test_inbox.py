@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from daemonkit import FakeMonotonic
-from profilesync.columns import PASSWORD
-from profilesync.inbox import Dropped, StabilityTracker, is_candidate, scan
-from profilesync.masking import mask_passwords
+from profilesync.fileformat.columns import PASSWORD
+from profilesync.fileformat.masking import mask_passwords
+from profilesync.service.inbox import Dropped, StabilityTracker, is_candidate, scan
 
 
 @pytest.mark.parametrize(

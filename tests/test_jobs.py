@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from daemonkit import ET1, Inbox, account_row, utc
-from profilesync import lease
 from profilesync.clock import FixedClock
-from profilesync.jobs import JobContext, Schedule, UnknownJob, due_jobs, run_job, run_leased
-from profilesync.validity import target_state
+from profilesync.service import jobs, lease
+from profilesync.service.jobs import JobContext, Schedule, UnknownJob, due_jobs, run_job, run_leased
+from profilesync.store.validity import target_state
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -145,7 +145,7 @@ def test_run_leased_records_success_and_failure_and_never_raises(
     def boom(_: JobContext) -> str:
         raise RuntimeError("disk full")
 
-    monkeypatch.setitem(__import__("profilesync.jobs").jobs.JOBS, "prune", boom)
+    monkeypatch.setitem(jobs.JOBS, "prune", boom)
     result = run_leased("prune", ctx, force=True)
     assert (result.status, result.summary) == ("failed", "RuntimeError: disk full")
     row = box.scalar("SELECT last_error FROM job_lease WHERE name = 'prune'")
@@ -253,7 +253,7 @@ def _job_records(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str, bool]
     return [
         (r.levelno, r.getMessage(), r.exc_info is not None)
         for r in caplog.records
-        if r.name == "profilesync.jobs"
+        if r.name == "profilesync.service.jobs"
     ]
 
 
@@ -263,7 +263,7 @@ def test_a_job_that_did_nothing_logs_at_debug_one_that_acted_at_info(
     box.drop("dates.csv", [account_row(1, debut="20/03/2026")])
     box.settle()
     ctx = ctx_of(box)
-    caplog.set_level(logging.DEBUG, logger="profilesync.jobs")
+    caplog.set_level(logging.DEBUG, logger="profilesync.service.jobs")
     at_paris(box, 2026, 3, 19, 12, 0)
     assert run_leased("validity", ctx, force=True).status == "ok"
     [(level, message, _)] = _job_records(caplog)
@@ -285,7 +285,7 @@ def test_an_expected_job_failure_is_one_warning_without_traceback(
     box.drop("p.csv", [account_row(1)])
     box.settle()
     down = box.settings.with_overrides(ldap={"url": "ldap://127.0.0.1:1", "timeout_seconds": 2})
-    caplog.set_level(logging.DEBUG, logger="profilesync.jobs")
+    caplog.set_level(logging.DEBUG, logger="profilesync.service.jobs")
     result = run_leased("directory_sync", JobContext(down, box.sf, box.clock, "test:1"), force=True)
     assert result.status == "failed"
     [(level, message, traceback)] = _job_records(caplog)

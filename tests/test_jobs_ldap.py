@@ -12,7 +12,7 @@ from fixtures_ldap import T0, World
 from profilesync import config
 from profilesync.clock import FixedClock
 from profilesync.config import LdapSettings
-from profilesync.jobs import JobContext, run_leased
+from profilesync.service.jobs import JobContext, run_leased
 
 ET = "750000001"
 
@@ -36,10 +36,14 @@ def test_directory_sync_logs_info_when_it_pushed_and_debug_when_idle(
     ctx = JobContext(config.load(path, environ={}), sessions, FixedClock(T0), "test:1")
     world.establishment(ET)
     world.account("dave", profiles=((ET, "CDC1", None, "active"),))
-    caplog.set_level(logging.DEBUG, logger="profilesync.jobs")
+    caplog.set_level(logging.DEBUG, logger="profilesync.service.jobs")
 
     def job_records() -> list[tuple[int, str]]:
-        return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "profilesync.jobs"]
+        return [
+            (r.levelno, r.getMessage())
+            for r in caplog.records
+            if r.name == "profilesync.service.jobs"
+        ]
 
     assert run_leased("directory_sync", ctx, force=True).status == "ok"
     [(level, message)] = job_records()

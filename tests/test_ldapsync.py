@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from fixtures_ldap import T0, World, bind_code, children, members, read_entry
 from profilesync.clock import FixedClock
 from profilesync.config import LdapSettings
-from profilesync.directory import Tree
-from profilesync.ldapsync import backlog, sync_once
-from profilesync.model import DirectoryChange
+from profilesync.directory.sync import backlog, sync_once
+from profilesync.directory.tree import Tree
+from profilesync.store.model import DirectoryChange
 
 ET = "750000001"
 
@@ -222,8 +222,8 @@ def test_establishment_change_rechecks_a_skeleton_already_seen_this_run(
     ldap_settings: LdapSettings,
     ldap_admin: Connection,
 ) -> None:
-    from profilesync.ldapconn import Pipeline, close, connect
-    from profilesync.ldappush import push
+    from profilesync.directory.conn import Pipeline, close, connect
+    from profilesync.directory.push import push
 
     tree = Tree.from_settings(ldap_settings)
     world.establishment(ET)

@@ -12,13 +12,13 @@ from ldap3 import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from fixtures_ldap import T0, World, admin_connection, members, read_entry
-from profilesync import slapd
 from profilesync.clock import FixedClock
 from profilesync.config import LdapSettings
-from profilesync.directory import Tree
-from profilesync.ldapconn import Pipeline
-from profilesync.ldapsync import _claim, backlog, backoff, sync_once, unpark
-from profilesync.model import DirectoryChange
+from profilesync.directory import slapd
+from profilesync.directory.conn import Pipeline
+from profilesync.directory.sync import _claim, backlog, backoff, sync_once, unpark
+from profilesync.directory.tree import Tree
+from profilesync.store.model import DirectoryChange
 
 ET = "750000001"
 

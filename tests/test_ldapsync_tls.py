@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from fixtures_ldap import T0, World
-from profilesync import slapd
 from profilesync.clock import FixedClock
-from profilesync.ldapsync import sync_once
+from profilesync.directory import slapd
+from profilesync.directory.sync import sync_once
 
 ET = "750000001"
 # ldap3 2.9.1 checks the host name with ssl.match_hostname, deprecated since Python 3.7

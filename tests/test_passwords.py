@@ -22,10 +22,10 @@ import pytest
 from argon2.exceptions import HashingError
 
 from fixtures_db import missing_backend
-from profilesync import passwords
 from profilesync.config import PasswordSettings
-from profilesync.passwords import Hasher, HasherClosed, hash_password, is_expired, verify
 from profilesync.secret import Secret
+from profilesync.store import passwords
+from profilesync.store.passwords import Hasher, HasherClosed, hash_password, is_expired, verify
 
 with warnings.catch_warnings():
     # ldap3 2.9.1 uses pyasn1 names deprecated since pyasn1 0.6 (harmless, not ours).

@@ -14,8 +14,8 @@ from fixtures_ldap import T0, World, admin_connection, bind_code, members, read_
 from profilesync.cli import app
 from profilesync.clock import FixedClock
 from profilesync.config import LdapSettings
-from profilesync.directory import Tree
-from profilesync.ldapsync import sync_once
+from profilesync.directory.sync import sync_once
+from profilesync.directory.tree import Tree
 
 ET = "750000001"
 
@@ -147,7 +147,7 @@ def test_directory_sync_command(
 
 
 def test_slapd_start_and_stop_commands(tmp_path: Path) -> None:
-    from profilesync import slapd
+    from profilesync.directory import slapd
 
     if slapd.find_slapd() is None:
         pytest.skip("slapd missing")

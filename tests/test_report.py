@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from profilesync.columns import COLUMNS, NCOLS, PASSWORD
-from profilesync.outcome import Code, Outcome
-from profilesync.report import (
+from profilesync.fileformat.columns import COLUMNS, NCOLS, PASSWORD
+from profilesync.fileformat.outcome import Code, Outcome
+from profilesync.fileformat.report import (
     HEADER,
     NotAReport,
     ReportError,
@@ -196,8 +196,8 @@ def test_a_crash_never_leaves_a_partial_report_under_the_final_name(tmp_path: Pa
         f"""
         import os
         from pathlib import Path
-        from profilesync.outcome import Code, Outcome
-        from profilesync.report import ReportWriter
+        from profilesync.fileformat.outcome import Code, Outcome
+        from profilesync.fileformat.report import ReportWriter
         with ReportWriter(Path({str(tmp_path / "r.csv")!r})) as w:
             for n in range(2, 20000):
                 w.write(Outcome(n, Code.OK, (), ("x",) * 13))

@@ -16,9 +16,9 @@ import pytest
 import sqlalchemy as sa
 
 from importkit import GOOD_PW, World, doctor, fast_settings, row
-from profilesync.batchstate import BatchState
-from profilesync.importer import import_file, process_run, register_run
-from profilesync.model import RunStatus
+from profilesync.store.batchstate import BatchState
+from profilesync.store.importer import import_file, process_run, register_run
+from profilesync.store.model import RunStatus
 
 MIXED = [
     row("C", password=GOOD_PW),

@@ -9,12 +9,12 @@ from datetime import date
 import pytest
 from stdnum import luhn
 
-from profilesync import messages as msg
 from profilesync.config import PasswordSettings
-from profilesync.lines import Action, Checked, Line
-from profilesync.outcome import Code, Problem
-from profilesync.roles import Role
-from profilesync.rules import check_row, password_problems
+from profilesync.fileformat import messages as msg
+from profilesync.fileformat.lines import Action, Checked, Line
+from profilesync.fileformat.outcome import Code, Problem
+from profilesync.fileformat.roles import Role
+from profilesync.fileformat.rules import check_row, password_problems
 from profilesync.secret import Secret
 
 
@@ -839,7 +839,7 @@ def test_sample_lines(text: str, expected: list[tuple[Code, str]]) -> None:
 
 
 def test_only_the_nom_is_cached_never_the_password() -> None:
-    from profilesync import rules
+    from profilesync.fileformat import rules
 
     rules._FOLDED.clear()
     password = "Pâssword-Ünique-2026"

@@ -9,11 +9,11 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from stdnum import luhn
 
-from profilesync import identifiers as ids
-from profilesync import messages as msg
 from profilesync.config import PasswordSettings
-from profilesync.outcome import Code, Problem
-from profilesync.rules import check_row
+from profilesync.fileformat import identifiers as ids
+from profilesync.fileformat import messages as msg
+from profilesync.fileformat.outcome import Code, Problem
+from profilesync.fileformat.rules import check_row
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, write_csv
-from profilesync import inbox
-from profilesync.notify import Notifier
+from profilesync.service import inbox
+from profilesync.service.notify import Notifier
 from servicekit import NotifySocket, profilesync, start_daemon, wait_for, write_config
 
 

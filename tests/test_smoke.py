@@ -7,8 +7,8 @@ import sys
 
 import sqlalchemy as sa
 
-from profilesync.columns import COLUMNS
-from profilesync.model import Account
+from profilesync.fileformat.columns import COLUMNS
+from profilesync.store.model import Account
 
 
 def test_template_is_the_header_with_bom_and_crlf() -> None:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from daemonkit import Inbox, account_row
 from profilesync.cli import app
-from profilesync.heartbeat import Heartbeat
+from profilesync.service.heartbeat import Heartbeat
 from servicekit import write_config
 
 runner = CliRunner()

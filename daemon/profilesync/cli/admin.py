@@ -1,6 +1,6 @@
 """Operator commands: `db upgrade|status`, `establishment add|list`, `referent add|remove|list`.
 
-A thin layer over `profilesync.db` and `profilesync.admin`: open the configured database,
+A thin layer over `profilesync.db` and `profilesync.store.admin`: open the configured database,
 refuse an out-of-date schema (exit 2), call the library in one transaction, print.
 """
 
@@ -17,9 +17,9 @@ import typer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from profilesync import admin, db
 from profilesync.cli.common import EXIT_LINE_ERRORS, ConfigOption, fail, load_settings
 from profilesync.clock import SystemClock
+from profilesync.store import admin, db
 
 db_app = typer.Typer(help="Create or upgrade the database schema, show its revision.")
 establishment_app = typer.Typer(help="Register establishments (Finess ET under their EJ).")

@@ -10,8 +10,9 @@ from typing import Annotated, NoReturn
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
-from profilesync import config, db
+from profilesync import config
 from profilesync.config import Settings
+from profilesync.store import db
 
 ConfigOption = Annotated[
     Path | None,

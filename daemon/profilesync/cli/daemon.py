@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from profilesync import checkconfig, jobs, logsetup, status
+from profilesync import logsetup
 from profilesync.cli.common import ConfigOption, fail, load_settings, sessions
 from profilesync.clock import SystemClock
 from profilesync.config import ConfigError
-from profilesync.heartbeat import identity
-from profilesync.passwords import Hasher
+from profilesync.service import checkconfig, jobs, status
+from profilesync.service.heartbeat import identity
+from profilesync.store.passwords import Hasher
 
 jobs_app = typer.Typer(help="Scheduled jobs: list them, run one now.", no_args_is_help=True)
 
@@ -39,7 +40,9 @@ def run(
     ] = None,
 ) -> None:
     """The daemon: watch the inbox and run the scheduled jobs (in the foreground)."""
-    from profilesync import inbox, service  # noqa: PLC0415 - watchdog only for this command
+    # watchdog is imported only for this command
+    from profilesync.service import daemon as service  # noqa: PLC0415
+    from profilesync.service import inbox  # noqa: PLC0415
 
     settings = load_settings(config)
     fmt = log_format or settings.daemon.log_format
@@ -84,7 +87,8 @@ def rerun_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Process a run again from its private copy (a new run, linked by rerun_of)."""
-    from profilesync import rerun, service  # noqa: PLC0415
+    from profilesync.service import daemon as service  # noqa: PLC0415
+    from profilesync.service import rerun  # noqa: PLC0415
 
     settings = load_settings(config)
     logsetup.configure(settings.daemon.log_format, settings.daemon.log_level)

@@ -12,11 +12,12 @@ from typing import Annotated
 
 import typer
 
-from profilesync import ldapsync, slapd
-from profilesync import reconcile as reconcile_mod
 from profilesync.cli.common import ConfigOption, fail, load_settings, sessions
 from profilesync.clock import SystemClock
-from profilesync.ldapconn import DirectoryNotConfigured, DirectoryUnavailable
+from profilesync.directory import reconcile as reconcile_mod
+from profilesync.directory import slapd
+from profilesync.directory import sync as ldapsync
+from profilesync.directory.conn import DirectoryNotConfigured, DirectoryUnavailable
 
 directory_app = typer.Typer(
     help="LDAP directory synchronisation.", no_args_is_help=True, add_completion=False

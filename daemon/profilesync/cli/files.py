@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from profilesync import template as template_mod
-from profilesync.check import BadTimezone, InputUnreadable, check_file
 from profilesync.cli.common import EXIT_REJECTED, ConfigOption, fail, load_settings
 from profilesync.clock import SystemClock
-from profilesync.report import default_report_path
+from profilesync.fileformat import template as template_mod
+from profilesync.fileformat.check import BadTimezone, InputUnreadable, check_file
+from profilesync.fileformat.report import default_report_path
 
 
 def register(app: typer.Typer) -> None:

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 import typer
 
-from profilesync import exports, importer
 from profilesync.cli.common import (
     EXIT_LINE_ERRORS,
     EXIT_OK,
@@ -26,8 +25,9 @@ from profilesync.cli.common import (
     sessions,
 )
 from profilesync.clock import SystemClock
-from profilesync.model import ImportRun, RunStatus
-from profilesync.status import local_time
+from profilesync.service.status import local_time
+from profilesync.store import exports, importer
+from profilesync.store.model import ImportRun, RunStatus
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,333 @@
+"""A local OpenLDAP slapd for the tests and the quick start, run from the shipped template.
+
+Production directories belong to the hospital; this module only makes a throw-away (or
+`var/slapd`) instance that behaves like one: mdb, argon2 and ppolicy modules, the
+default password policy with `pwdLockout`, and the indexes profilesync's searches use.
+The instance is described by `instance.json` in its directory, so `stop` works from
+another process (the CLI), and a restart reuses the same port (the settings keep the URL).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass, replace
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from ldap3 import NONE, Connection, Server
+from ldap3.core.exceptions import LDAPException
+from ldap3.utils.dn import parse_dn
+
+from profilesync.config import LdapSettings
+
+SCHEMA_DIR = Path("/etc/ldap/schema")
+MODULE_DIR = Path("/usr/lib/ldap")
+PERMANENT_LOCK = "000001010000Z"
+
+
+class SlapdError(Exception):
+    """A local slapd could not be configured, started or stopped."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A configured local slapd: where it lives and how to reach it."""
+
+    directory: Path
+    host: str
+    port: int
+    base_dn: str
+    root_dn: str
+    people_ou: str = "people"
+    establishments_ou: str = "establishments"
+
+    @property
+    def url(self) -> str:
+        return f"ldap://{self.host}:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.directory / "run" / "slapd.pid"
+
+    @property
+    def password_file(self) -> Path:
+        return self.directory / "rootpw"
+
+    def root_password(self) -> str:
+        """The generated rootdn password (kept in a 0600 file, never in the config)."""
+        return self.password_file.read_text(encoding="utf-8").strip()
+
+    def pid(self) -> int | None:
+        """The PID of the running slapd, None when it is not running."""
+        try:
+            pid = int(self.pid_file.read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    def settings(self, base: LdapSettings | None = None) -> LdapSettings:
+        """LDAP settings pointing at this instance (bind password through the file)."""
+        return replace(
+            base or LdapSettings(),
+            url=self.url,
+            base_dn=self.base_dn,
+            bind_dn=self.root_dn,
+            bind_password_file=str(self.password_file),
+            people_ou=self.people_ou,
+            establishments_ou=self.establishments_ou,
+        )
+
+
+def find_slapd() -> Path | None:
+    """The slapd binary (Debian puts it in /usr/sbin, often not on a user's PATH)."""
+    found = shutil.which("slapd") or shutil.which("slapd", path="/usr/sbin:/usr/local/sbin")
+    return Path(found) if found else None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def ssha(password: str) -> str:
+    """`{SSHA}` as slappasswd writes it: base64(sha1(password + salt) + salt)."""
+    salt = secrets.token_bytes(8)
+    digest = hashlib.sha1(password.encode() + salt).digest()  # noqa: S324 - slapd's scheme
+    return "{SSHA}" + base64.b64encode(digest + salt).decode("ascii")
+
+
+def load(directory: Path) -> Instance:
+    """The instance configured in `directory` (by an earlier `start`)."""
+    try:
+        data = json.loads((directory / "instance.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SlapdError(f"no slapd instance configured in {directory}") from exc
+    data["directory"] = directory
+    return Instance(**data)
+
+
+def start(
+    directory: Path,
+    *,
+    base_dn: str = "dc=example,dc=org",
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    nosync: bool = False,
+    people_ou: str = "people",
+    establishments_ou: str = "establishments",
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    timeout: float = 20.0,
+) -> Instance:
+    """Configure (first time only) and start slapd in `directory`; return once it answers.
+
+    An existing instance keeps its data, password and base DN; `port` defaults to the
+    port it had, else a free one. `nosync` (dbnosync) is for tests: fast, not durable.
+    """
+    binary = find_slapd()
+    if binary is None:
+        raise SlapdError("slapd is not installed (Debian: apt-get install slapd ldap-utils)")
+    directory = directory.resolve()
+    if (directory / "instance.json").exists():
+        previous = load(directory)
+        if previous.pid() is not None:
+            raise SlapdError(f"slapd already running in {directory} (pid {previous.pid()})")
+        inst = Instance(
+            directory,
+            host,
+            port or previous.port,
+            previous.base_dn,
+            previous.root_dn,
+            previous.people_ou,
+            previous.establishments_ou,
+        )
+    else:
+        inst = Instance(
+            directory,
+            host,
+            port or free_port(host),
+            base_dn,
+            f"cn=admin,{base_dn}",
+            people_ou,
+            establishments_ou,
+        )
+    _configure(inst, nosync=nosync, tls_cert=tls_cert, tls_key=tls_key)
+    urls = inst.url + (f" ldaps://{host}:{inst.port + 1}" if tls_cert else "")
+    proc = subprocess.run(
+        [str(binary), "-h", urls, "-f", str(directory / "slapd.conf")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SlapdError(f"slapd failed to start: {proc.stderr.strip()[-500:]}")
+    _wait_ready(inst, timeout)
+    return inst
+
+
+def stop(inst: Instance, timeout: float = 20.0) -> bool:
+    """Stop slapd cleanly (SIGINT) and wait for it to exit; False if it was not running."""
+    return _signal_and_wait(inst, signal.SIGINT, timeout)
+
+
+def kill(inst: Instance, timeout: float = 20.0) -> bool:
+    """SIGKILL: a crash, for fault tests (mdb is crash-safe unless dbnosync)."""
+    return _signal_and_wait(inst, signal.SIGKILL, timeout)
+
+
+def _signal_and_wait(inst: Instance, sig: signal.Signals, timeout: float) -> bool:
+    pid = inst.pid()
+    if pid is None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            raise SlapdError(f"slapd (pid {pid}) did not stop within {timeout:.0f} s")
+        time.sleep(0.02)  # waiting on another process: nothing to be notified by
+    with contextlib.suppress(FileNotFoundError):
+        inst.pid_file.unlink()
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs; a zombie (not reaped in a container without init) is dead."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return True
+    return "\nState:\tZ" not in status
+
+
+def _render(name: str, **values: str) -> str:
+    text = resources.files("profilesync.directory.ldap").joinpath(name).read_text(encoding="utf-8")
+    return Template(text).substitute(values)
+
+
+def _suffix_entry(base_dn: str) -> str:
+    attr, value, _ = parse_dn(base_dn)[0]
+    attr = attr.lower()
+    classes = {
+        "dc": ["dcObject", "organization"],
+        "o": ["organization"],
+        "ou": ["organizationalUnit"],
+    }.get(attr)
+    if classes is None:
+        raise SlapdError(f"base DN must start with dc=, o= or ou=: {base_dn}")
+    lines = [f"dn: {base_dn}", *(f"objectClass: {c}" for c in classes), f"{attr}: {value}"]
+    if attr == "dc":
+        lines.append(f"o: {value}")
+    return "\n".join(lines) + "\n\n"
+
+
+def _configure(
+    inst: Instance, *, nosync: bool, tls_cert: Path | None, tls_key: Path | None
+) -> None:
+    if any(c in inst.base_dn for c in '"\n\r'):
+        raise SlapdError("base DN must not contain quotes or line breaks")
+    d = inst.directory
+    (d / "run").mkdir(parents=True, exist_ok=True)
+    (d / "data").mkdir(parents=True, exist_ok=True)
+    if not inst.password_file.exists():
+        fd = os.open(inst.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_urlsafe(24))  # no newline: `ldapadd -y` reads it verbatim
+    policies_dn = f"ou=policies,{inst.base_dn}"
+    tls = ""
+    if tls_cert and tls_key:
+        tls = f'TLSCertificateFile "{tls_cert}"\nTLSCertificateKeyFile "{tls_key}"\n'
+    conf = _render(
+        "slapd.conf.in",
+        schemadir=str(SCHEMA_DIR),
+        modulepath=str(MODULE_DIR),
+        dir=str(d),
+        suffix=inst.base_dn,
+        rootdn=inst.root_dn,
+        rootpw=ssha(inst.root_password()),
+        dbnosync="dbnosync" if nosync else "",
+        tls=tls,
+        policies_dn=policies_dn,
+    )
+    (d / "slapd.conf").write_text(conf, encoding="utf-8")
+    meta = asdict(inst)
+    meta.pop("directory")
+    (d / "instance.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    conf_path = str(d / "slapd.conf")
+    test = subprocess.run(
+        ["slaptest", "-Q", "-u", "-f", conf_path], capture_output=True, text=True, check=False
+    )
+    if test.returncode != 0:
+        raise SlapdError(f"slaptest rejected the configuration: {test.stderr.strip()[-500:]}")
+    if (d / "data" / "data.mdb").exists():
+        return
+    ldif = _suffix_entry(inst.base_dn) + _render(
+        "base.ldif.in",
+        people_dn=f"ou={inst.people_ou},{inst.base_dn}",
+        people_ou=inst.people_ou,
+        establishments_dn=f"ou={inst.establishments_ou},{inst.base_dn}",
+        establishments_ou=inst.establishments_ou,
+        policies_dn=policies_dn,
+    )
+    ldif += _render("ppolicy-default.ldif.in", policies_dn=policies_dn)
+    (d / "base.ldif").write_text(ldif, encoding="utf-8")
+    seed = subprocess.run(
+        ["slapadd", "-q", "-f", conf_path, "-l", str(d / "base.ldif")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if seed.returncode != 0:
+        raise SlapdError(f"slapadd could not load the base entries: {seed.stderr[-500:]}")
+
+
+def _listening(inst: Instance) -> bool:
+    """A plain TCP probe first: ldap3 leaks its socket when the connect itself fails."""
+    try:
+        with socket.create_connection((inst.host, inst.port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_ready(inst: Instance, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if inst.pid() is not None and _listening(inst):
+            conn = Connection(
+                Server(inst.url, get_info=NONE, connect_timeout=1),
+                inst.root_dn,
+                inst.root_password(),
+                receive_timeout=2,
+            )
+            try:
+                if conn.bind():
+                    return
+                last = str(conn.result.get("description"))
+            except LDAPException as exc:
+                last = type(exc).__name__
+            finally:
+                with contextlib.suppress(LDAPException, OSError):
+                    conn.unbind()
+        time.sleep(0.05)  # slapd gives no readiness signal: poll, with a deadline
+    raise SlapdError(f"slapd at {inst.url} did not answer within {timeout:.0f} s ({last})")

@@ -1,0 +1,291 @@
+"""The sync worker: drains the `directory_change` queue into the directory.
+
+A change is "make the directory look like the database for this key", so pushing it
+twice is harmless and several changes of one key are pushed once. A change row is
+deleted only after the server confirmed every operation of its key. When the directory
+is unreachable the claimed changes stay, with `attempts + 1` and an exponential backoff
+capped at `retry_max_seconds`; a change the server rejects for good (schema violation,
+invalid syntax…) is parked with its error and does not hold the others back.
+
+Two daemons on one PostgreSQL never push the same key at the same time: rows are claimed
+with `FOR UPDATE SKIP LOCKED`, and each key is also taken with a transaction-scoped
+advisory lock, so a newer row of a key being pushed waits for the next round instead of
+racing with an older snapshot. SQLite is single-host: a plain select.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import and_, case, delete, func, select, text
+from sqlalchemy.orm import Session
+
+from profilesync.clock import Clock
+from profilesync.config import LdapSettings, Settings
+from profilesync.directory.conn import (
+    DirectoryNotConfigured,
+    DirectoryUnavailable,
+    Pipeline,
+    close,
+    connect,
+)
+from profilesync.directory.push import ReadFailed, push
+from profilesync.directory.tree import Tree
+from profilesync.store.model import DirectoryChange
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000  # changes claimed per transaction
+FIRST_RETRY_SECONDS = 5.0
+SessionFactory = Callable[[], Session]
+
+
+@dataclass
+class SyncReport:
+    """What one burst did, for the CLI, the scheduler's job summary and the benchmark."""
+
+    pushed: int = 0  # change rows confirmed by the directory and removed from the queue
+    keys: int = 0  # distinct keys pushed (after coalescing)
+    retried: int = 0  # rows put back with a backoff
+    parked: int = 0  # rows parked with a permanent error
+    entries_added: int = 0
+    entries_modified: int = 0
+    entries_deleted: int = 0
+    member_changes: int = 0
+    error: str | None = None  # set when the directory was unreachable
+
+    def line(self) -> str:
+        text = (
+            f"{self.pushed} change(s) pushed ({self.keys} key(s)), {self.retried} retried later, "
+            f"{self.parked} parked"
+        )
+        return text + (f"; directory unavailable: {self.error}" if self.error else "")
+
+
+class Backlog(NamedTuple):
+    """The queue as `status` shows it."""
+
+    due: int
+    waiting: int
+    parked: int
+
+
+def backoff(attempts: int, cap: float) -> timedelta:
+    """5 s, 10 s, 20 s … capped: a long outage costs one attempt per cap interval."""
+    seconds = FIRST_RETRY_SECONDS * 2 ** min(max(attempts - 1, 0), 30)
+    return timedelta(seconds=min(seconds, cap))
+
+
+def _ldap(settings: Settings | LdapSettings) -> LdapSettings:
+    return settings.ldap if isinstance(settings, Settings) else settings
+
+
+def sync_once(
+    session_factory: SessionFactory,
+    settings: Settings | LdapSettings,
+    *,
+    clock: Clock,
+    limit: int | None = None,
+) -> SyncReport:
+    """Push every change due now (at most `limit`), then return: the burst mode."""
+    ldap = _ldap(settings)
+    report = SyncReport()
+    if not ldap.url:
+        report.error = "no directory configured ([ldap] url)"
+        return report
+    with session_factory() as session:
+        if backlog(session, clock.now()).due == 0:
+            return report  # nothing due: do not even connect
+    try:
+        conn = connect(ldap)
+    except (DirectoryUnavailable, DirectoryNotConfigured) as exc:
+        report.error = str(exc)
+        with session_factory() as session, session.begin():
+            rows = _claim(session, clock.now(), min(BATCH, limit or BATCH))
+            _retry(rows, clock.now(), str(exc), ldap.retry_max_seconds)
+            report.retried += len(rows)
+        log.warning("directory unavailable, %d changes postponed: %s", len(rows), exc)
+        return report
+    pipe = Pipeline(conn, ldap.pipeline_window, ldap.timeout_seconds)
+    tree = Tree.from_settings(ldap)
+    ensured: set[str] = set()
+    try:
+        while limit is None or report.pushed + report.parked < limit:
+            size = BATCH if limit is None else min(BATCH, limit - report.pushed - report.parked)
+            if not _one_batch(
+                session_factory,
+                ldap,
+                tree,
+                pipe,
+                ensured=ensured,
+                clock=clock,
+                size=size,
+                report=report,
+            ):
+                break
+    finally:
+        close(conn)
+    return report
+
+
+def _one_batch(
+    session_factory: SessionFactory,
+    ldap: LdapSettings,
+    tree: Tree,
+    pipe: Pipeline,
+    *,
+    ensured: set[str],
+    clock: Clock,
+    size: int,
+    report: SyncReport,
+) -> bool:
+    """One transaction: claim, push, settle. False when there is nothing more to do now."""
+    with session_factory() as session, session.begin():
+        now = clock.now()
+        rows = _claim(session, now, size)
+        if not rows:
+            return False
+        by_key: dict[tuple[str, str], list[DirectoryChange]] = defaultdict(list)
+        for row in rows:
+            by_key[(row.kind, row.key)].append(row)
+        keys = _lock_keys(session, list(by_key))
+        if not keys:
+            return False  # every key is being pushed by another worker right now
+        accounts = [k for kind, k in keys if kind == "account"]
+        ets = [k for kind, k in keys if kind == "establishment"]
+        unknown = [key for key in keys if key[0] not in ("account", "establishment")]
+        try:
+            result = push(pipe, session, tree, accounts, ets, ensured=ensured)
+        except (DirectoryUnavailable, ReadFailed) as exc:
+            report.error = str(exc)
+            every = [row for key in keys for row in by_key[key]]
+            _retry(every, clock.now(), str(exc), ldap.retry_max_seconds)
+            report.retried += len(every)
+            log.warning("directory push interrupted, %d changes postponed: %s", len(every), exc)
+            return False
+        done: list[int] = []
+        for key in keys:
+            failure = result.failures.get(key)
+            if key in unknown:
+                _park(by_key[key], f"unknown change kind {key[0]!r}")
+                report.parked += len(by_key[key])
+            elif failure is None:
+                done.extend(row.id for row in by_key[key])
+                report.keys += 1
+            elif failure.retry:
+                _retry(by_key[key], clock.now(), failure.error, ldap.retry_max_seconds)
+                report.retried += len(by_key[key])
+            else:
+                _park(by_key[key], failure.error)
+                report.parked += len(by_key[key])
+                log.error("directory change %s %r parked: %s", key[0], key[1], failure.error)
+        for i in range(0, len(done), 500):
+            session.execute(
+                delete(DirectoryChange).where(DirectoryChange.id.in_(done[i : i + 500]))
+            )
+        report.pushed += len(done)
+        report.entries_added += result.entries_added
+        report.entries_modified += result.entries_modified
+        report.entries_deleted += result.entries_deleted
+        report.member_changes += result.member_changes
+        # Keys that failed to push stay claimed until next time; carry on only if some
+        # progress was made, so a batch of failing keys cannot spin.
+        return bool(done)
+
+
+def _claim(session: Session, now: datetime, size: int) -> list[DirectoryChange]:
+    query = (
+        select(DirectoryChange)
+        .where(DirectoryChange.parked.is_(False), DirectoryChange.next_attempt_at <= now)
+        .order_by(DirectoryChange.id)
+        .limit(size)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def _lock_keys(session: Session, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The keys this transaction may push: on PostgreSQL, those whose advisory lock it got."""
+    if session.get_bind().dialect.name != "postgresql":
+        return keys
+    names = [f"profilesync.directory.tree:{kind}:{key}" for kind, key in keys]
+    got = set(
+        session.scalars(
+            text(
+                "SELECT n FROM unnest(CAST(:names AS text[])) AS n "
+                "WHERE pg_try_advisory_xact_lock(hashtext(n))"
+            ),
+            {"names": names},
+        )
+    )
+    return [k for k, n in zip(keys, names, strict=True) if n in got]
+
+
+def _retry(rows: Sequence[DirectoryChange], now: datetime, error: str, cap: float) -> None:
+    for row in rows:
+        row.attempts += 1
+        row.next_attempt_at = now + backoff(row.attempts, cap)
+        row.last_error = error[:1000]
+
+
+def _park(rows: Sequence[DirectoryChange], error: str) -> None:
+    for row in rows:
+        row.attempts += 1
+        row.parked = True
+        row.last_error = error[:1000]
+
+
+def backlog(session: Session, now: datetime) -> Backlog:
+    """Counts for `status`: due now, waiting for a retry, parked."""
+    parked = DirectoryChange.parked.is_(True)
+    due = and_(DirectoryChange.parked.is_(False), DirectoryChange.next_attempt_at <= now)
+    row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((due, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((parked, 1), else_=0)), 0),
+        ).select_from(DirectoryChange)
+    ).one()
+    total, due_n, parked_n = int(row[0]), int(row[1]), int(row[2])
+    return Backlog(due=due_n, waiting=total - due_n - parked_n, parked=parked_n)
+
+
+def unpark(session: Session, now: datetime, key: str | None = None) -> int:
+    """Put parked changes back in the queue (after the data was fixed); how many."""
+    rows = session.scalars(
+        select(DirectoryChange).where(
+            DirectoryChange.parked.is_(True),
+            *([DirectoryChange.key == key] if key is not None else []),
+        )
+    ).all()
+    for row in rows:
+        row.parked = False
+        row.attempts = 0
+        row.next_attempt_at = now
+    return len(rows)
+
+
+def run_forever(
+    session_factory: SessionFactory,
+    settings: Settings | LdapSettings,
+    *,
+    clock: Clock,
+    stop: threading.Event,
+    interval: float = 5.0,
+) -> None:
+    """Burst after burst until `stop` is set; a failing burst never ends the loop."""
+    while not stop.is_set():
+        try:
+            report = sync_once(session_factory, settings, clock=clock)
+        except Exception:  # the worker outlives any one bad burst; the error is logged
+            log.exception("directory sync failed")
+            report = SyncReport(error="internal error")
+        if report.pushed == 0 or report.error:
+            stop.wait(interval)

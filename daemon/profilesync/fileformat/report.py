@@ -1,0 +1,287 @@
+"""The report of SPEC §7: one row per reported line, written so that a crash never leaves half.
+
+The report is what a référent opens in Excel, so its format is Excel's: UTF-8 with a BOM
+(else Excel guesses Windows-1252 and mangles the accents), CRLF, `;`. It is streamed row by
+row to a temporary file beside its final name and renamed into place only once complete:
+a reader (the référent, the file share) sees either no report or the whole one.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import secrets
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Final
+
+from profilesync.fileformat.columns import COLUMNS, MASK, NCOLS, PASSWORD, masked
+from profilesync.fileformat.outcome import Code, Outcome, Summary
+
+if TYPE_CHECKING:
+    from _csv import Writer as CsvWriter
+
+HEADER: Final = ("Ligne", "Code", "Message", *COLUMNS)
+MESSAGE_SEPARATOR: Final = " | "
+BOM: Final = "\ufeff"
+REJECTED_LINE: Final = 0
+
+# A cell starting with one of these is a formula (or becomes one) for Excel/LibreOffice.
+_FORMULA_STARTS: Final = frozenset("=+-@\t\r")
+# The same test on cells joined by _UNIT_SEP; a _UNIT_SEP inside a cell can only cause a
+# false alarm, which the per-cell test then clears.
+_UNIT_SEP: Final = "\x1f"
+_FORMULA_CELL: Final = re.compile("\x1f[=+\\-@\t\r]")  # a literal first: fast search
+_EMPTY_CELLS: Final = ("",) * NCOLS
+_SEPARATOR: Final = ";"
+# A cell starting like a formula (_FORMULA_STARTS), in a row whose `;` are all separators.
+_FORMULA_AFTER_SEPARATOR: Final = re.compile(";[=+\\-@\t\r]")
+_OK: Final = Code.OK
+_SAFE_PASSWORD_CELLS: Final = frozenset(("", MASK))
+_BUFFER_BYTES: Final = 1 << 16
+_TEMP_ATTEMPTS: Final = 100
+
+
+class ReportError(Exception):
+    """The report writer was used out of order (write after reject, write outside `with`)."""
+
+
+class NotAReport(Exception):
+    """A file read back as a report does not have the report's header."""
+
+
+def neutralised(cell: str) -> str:
+    """The cell with a leading `'` when a spreadsheet would read it as a formula (SPEC §7)."""
+    if cell and cell[0] in _FORMULA_STARTS:
+        return "'" + cell
+    return cell
+
+
+def _csv_field(text: str) -> str:
+    """One field as csv.writer (QUOTE_MINIMAL, `;`, CRLF) writes it inside a row."""
+    if _SEPARATOR in text or '"' in text or "\r" in text or "\n" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def report_cells(cells: tuple[str, ...]) -> tuple[str, ...]:
+    """The 13 cells a report shows for an input row, with every possible password masked.
+
+    A row with more than 13 cells, even empty ones, most likely had its columns shifted (an
+    unquoted `;` in a team name, as in LibreOffice's sample): the password may then sit in
+    any column from "Mot de passe" on, so all of those are masked. A wrong mask costs the
+    reader an e-mail or a date they can see in their own file; a leaked password cannot be
+    taken back.
+    """
+    if len(cells) == NCOLS and cells[PASSWORD] in _SAFE_PASSWORD_CELLS:
+        return cells  # the usual row, already masked by the rules
+    out = masked(cells)
+    if len(cells) > NCOLS:
+        out = out[:PASSWORD] + tuple(MASK if c else "" for c in out[PASSWORD:])
+    return out
+
+
+def default_report_path(input_path: Path) -> Path:
+    """`<stem>.rapport.csv` beside the input: where `check` writes unless told otherwise."""
+    return input_path.with_name(f"{input_path.stem}.rapport.csv")
+
+
+class ReportWriter:
+    """Writes one report atomically: `with ReportWriter(p) as w: w.write(o)`.
+
+    The temporary file is `.<name>.tmp-<random>` in the target directory (same filesystem,
+    so the final `os.replace` is atomic); it is fsynced before the rename and the directory
+    after it. An exception inside the `with` removes the temporary file and leaves any
+    previous report under the final name untouched. `reject` may come after rows were
+    written (a limit found while streaming): those rows are discarded, since a rejected
+    file's report is its single Ligne 0 row.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._tmp: Path | None = None
+        self._fh: IO[str] | None = None
+        self._writer: CsvWriter | None = None
+        self._header_end = 0
+        self._counts = {Code.OK: 0, Code.ALERTE: 0, Code.ERREUR: 0}
+        self._ok = 0  # OK lines written by write_ok, kept apart: an int, not a dict entry
+        self.rejected_reason: str | None = None
+
+    @property
+    def summary(self) -> Summary:
+        """Counts of the rows written so far (an empty summary once rejected)."""
+        c = self._counts
+        return Summary(ok=c[Code.OK] + self._ok, alerte=c[Code.ALERTE], erreur=c[Code.ERREUR])
+
+    def __enter__(self) -> ReportWriter:
+        fd, self._tmp = _create_temp(self.path)
+        try:
+            self._fh = open(  # noqa: PTH123 - wrapping a raw descriptor
+                fd, "w", encoding="utf-8", errors="replace", newline="", buffering=_BUFFER_BYTES
+            )
+        except BaseException:
+            os.close(fd)
+            self._discard()
+            raise
+        self._writer = csv.writer(self._fh, delimiter=";", lineterminator="\r\n")
+        self._fh.write(BOM)
+        self._writer.writerow(HEADER)
+        self._header_end = self._fh.tell()
+        return self
+
+    def write(self, outcome: Outcome) -> None:
+        """Append one line's row; passwords are masked again here, whatever the caller did."""
+        if self.rejected_reason is not None:
+            raise ReportError("write() after reject(): a rejected file's report has one row")
+        self._row(
+            outcome.line,
+            outcome.code,
+            MESSAGE_SEPARATOR.join(outcome.messages),
+            report_cells(outcome.cells),
+        )
+        self._counts[outcome.code] += 1
+
+    def write_all(self, outcomes: Iterable[Outcome]) -> None:
+        for outcome in outcomes:
+            self.write(outcome)
+
+    def reject(self, reason: str) -> None:
+        """Make this the report of a rejected file: `0;ERREUR;<reason>` and 13 empty cells."""
+        fh = self._open_file()
+        fh.seek(self._header_end)
+        fh.truncate()
+        self._counts = dict.fromkeys(self._counts, 0)
+        self._ok = 0
+        self.rejected_reason = reason
+        self._row(REJECTED_LINE, Code.ERREUR, reason, _EMPTY_CELLS)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        fh, self._fh = self._fh, None
+        if fh is None:
+            return
+        if exc_type is not None:
+            fh.close()
+            self._discard()
+            return
+        try:
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+            assert self._tmp is not None
+            self._tmp.replace(self.path)
+        except BaseException:
+            fh.close()
+            self._discard()
+            raise
+        self._tmp = None
+        _fsync_dir(self.path.parent)
+
+    def write_ok(self, line: int, cells: tuple[str, ...]) -> None:
+        """`write(Outcome(line, Code.OK, (), cells))` without building the Outcome.
+
+        `check`'s usual line: the cells are masked here too, whatever the caller did.
+        """
+        if self.rejected_reason is not None:
+            raise ReportError("write() after reject(): a rejected file's report has one row")
+        if len(cells) != NCOLS or cells[PASSWORD] not in _SAFE_PASSWORD_CELLS:
+            cells = report_cells(cells)  # else already as reported: skip the call
+        self._row(line, _OK, "", cells)
+        self._ok += 1
+
+    def _row(self, line: int, code: str, message: str, cells: tuple[str, ...]) -> None:
+        fh = self._fh
+        if fh is None or self._writer is None:
+            raise ReportError("ReportWriter used outside its `with` block")
+        # The usual row's cells need neither quotes nor the formula guard: then what
+        # csv.writer would write is exactly the cells joined by `;`, written here without
+        # its per-cell work. Each `;` of the join is a separator only when no cell has one.
+        text = _SEPARATOR.join(cells)
+        if (
+            text.count(_SEPARATOR) == len(cells) - 1
+            and '"' not in text
+            and "\r" not in text
+            and "\n" not in text
+            and text[:1] not in _FORMULA_STARTS
+            and _FORMULA_AFTER_SEPARATOR.search(text) is None
+        ):
+            if message:
+                message = _csv_field(neutralised(message))
+            fh.write(f"{line};{code!s};{message};{text}\r\n")
+            return
+        texts = (message, *cells)
+        # One C-level search of the whole row instead of 14 Python calls.
+        if _FORMULA_CELL.search(_UNIT_SEP + _UNIT_SEP.join(texts)) is not None:
+            texts = tuple(map(neutralised, texts))
+        self._writer.writerow((line, code, *texts))
+
+    def _open_file(self) -> IO[str]:
+        if self._fh is None:
+            raise ReportError("ReportWriter used outside its `with` block")
+        return self._fh
+
+    def _discard(self) -> None:
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+
+
+def _create_temp(path: Path) -> tuple[int, Path]:
+    """An exclusive new file beside `path`; created with 0o666 so the umask decides, as usual.
+
+    (`tempfile.mkstemp` would force 0o600, and a report the référents' share cannot read
+    is no report.)
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(_TEMP_ATTEMPTS):
+        tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")  # pragma: no cover
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename durable: without this a power cut can forget the new name."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # pragma: no cover - platforms without directory descriptors
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+def read_report(path: Path) -> list[Outcome]:
+    """The rows of a report as Outcomes, for `show`-like commands and tests.
+
+    Cells come back as written: masked, and with the `'` of the injection guard kept (the
+    guard cannot be told apart from a real leading quote).
+    """
+    return list(iter_report(path))
+
+
+def iter_report(path: Path) -> Iterator[Outcome]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = csv.reader(fh, delimiter=";")
+        header = next(rows, None)
+        if header is None or tuple(header) != HEADER:
+            raise NotAReport(f"{path} does not start with the report header")
+        for row in rows:
+            line, code, message, *cells = row
+            yield Outcome(
+                line=int(line),
+                code=Code(code),
+                messages=tuple(message.split(MESSAGE_SEPARATOR)) if message else (),
+                cells=tuple(cells),
+            )

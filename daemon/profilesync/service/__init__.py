@@ -1,0 +1,1 @@
+"""The daemon: inbox, claims, archives, scheduled jobs, status; everything that runs unattended."""

@@ -1,0 +1,140 @@
+"""`profilesync check-config`: is this configuration usable, before systemd finds out.
+
+Each check is independent and says what it looked at, so one run lists every problem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from profilesync.config import ConfigError, Settings
+from profilesync.service import jobs
+from profilesync.store import db
+
+
+@dataclass(frozen=True)
+class Check:
+    what: str
+    ok: bool
+    detail: str
+
+
+def _writable(name: str, path: Path) -> Check:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".check-config-"):
+            pass
+    except OSError as exc:
+        return Check(f"[paths] {name}", False, f"{path} is not writable: {exc.strerror}")
+    return Check(f"[paths] {name}", True, f"{path.resolve()} writable")
+
+
+def _login_folders(inbox: Path) -> Check:
+    """The claim renames files out of each `inbox/<login>/`: each must be writable by us."""
+    try:
+        folders = [p for p in inbox.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except OSError as exc:
+        return Check("inbox folders", False, f"cannot list {inbox}: {exc.strerror}")
+    blocked = sorted(p.name for p in folders if not os.access(p, os.W_OK | os.X_OK))
+    if blocked:
+        return Check(
+            "inbox folders", False, f"not writable (files cannot be claimed): {', '.join(blocked)}"
+        )
+    return Check("inbox folders", True, f"{len(folders)} login folder(s) writable")
+
+
+def _same_filesystem(settings: Settings) -> Check:
+    """The claim is a rename from inbox/ into state/work/: one filesystem, or it fails."""
+    try:
+        same = settings.paths.inbox.stat().st_dev == settings.paths.state.stat().st_dev
+    except OSError as exc:
+        return Check("inbox and state", False, f"cannot stat: {exc.strerror}")
+    if not same:
+        return Check(
+            "inbox and state",
+            False,
+            "inbox and state are on different filesystems: the claim (rename) needs one",
+        )
+    return Check("inbox and state", True, "same filesystem")
+
+
+def _database(settings: Settings) -> Check:
+    try:
+        engine = db.make_engine(settings.database.url)
+        try:
+            db.require_current(engine)
+        finally:
+            engine.dispose()
+    except db.DatabaseError as exc:
+        return Check("[database]", False, str(exc))
+    except Exception as exc:  # a driver error that db did not classify
+        return Check("[database]", False, f"{type(exc).__name__}: {exc}".splitlines()[0])
+    return Check("[database]", True, f"{db.display_url(settings.database.url)} reachable, migrated")
+
+
+def _ldap(settings: Settings) -> Check:
+    with warnings.catch_warnings():  # ldap3 imports pyasn1 names deprecated since 0.6
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import ldap3  # noqa: PLC0415
+        from ldap3.core.exceptions import LDAPException  # noqa: PLC0415
+
+    s = settings.ldap
+    try:
+        password = s.bind_password()
+    except ConfigError as exc:
+        return Check("[ldap]", False, str(exc))
+    tls = ldap3.Tls(ca_certs_file=s.ca_file) if s.ca_file else None
+    server = ldap3.Server(s.url, tls=tls, connect_timeout=s.timeout_seconds)
+    conn = ldap3.Connection(
+        server, user=s.bind_dn, password=password, receive_timeout=s.timeout_seconds
+    )
+    try:
+        if s.start_tls:
+            conn.open()
+            conn.start_tls()
+        if not conn.bind():
+            refused = conn.result.get("description", "refused")
+            return Check("[ldap]", False, f"bind as {s.bind_dn} refused: {refused}")
+    except LDAPException as exc:
+        return Check("[ldap]", False, f"{s.url}: {type(exc).__name__}: {exc}")
+    finally:
+        _close(conn)
+    return Check("[ldap]", True, f"bound to {s.url} as {s.bind_dn}")
+
+
+def _close(conn: object) -> None:
+    """Unbind, and close the socket ldap3 keeps after a failed open."""
+    with contextlib.suppress(Exception):
+        conn.unbind()  # type: ignore[attr-defined]
+    sock = getattr(conn, "socket", None)
+    if sock is not None:
+        with contextlib.suppress(Exception):
+            sock.close()
+
+
+def _schedules(settings: Settings) -> Check:
+    try:
+        jobs.check_schedules(settings)
+    except ConfigError as exc:
+        return Check("[daemon]/[jobs]", False, str(exc))
+    detail = f"time zone {settings.daemon.timezone}, export at {settings.jobs.export_time}"
+    return Check("[daemon]/[jobs]", True, detail)
+
+
+def run_checks(settings: Settings) -> Iterator[Check]:
+    for name in ("inbox", "outbox", "state"):
+        yield _writable(name, getattr(settings.paths, name))
+    yield _login_folders(settings.paths.inbox)
+    yield _same_filesystem(settings)
+    yield _schedules(settings)
+    yield _database(settings)
+    if settings.ldap.url:
+        yield _ldap(settings)
+    else:
+        yield Check("[ldap]", True, "url empty: no directory, changes queue up")

@@ -1,0 +1,183 @@
+"""What `profilesync status` shows: is a daemon alive, what is waiting, how runs and jobs went.
+
+Gathered from the state folder (heartbeats, inbox, work/) and the database; each part
+degrades on its own, so a database outage still shows the daemons and the queue, with the
+database error in place of the runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from profilesync.clock import Clock
+from profilesync.config import Settings
+from profilesync.directory import sync as ldapsync
+from profilesync.service import claim, heartbeat, inbox, jobs
+from profilesync.store.model import ImportRun, JobLease, RunStatus
+
+RECENT_RUNS = 10
+# A heartbeat older than this many beat intervals means the daemon is gone.
+STALE_BEATS = 3
+
+
+@dataclass
+class Status:
+    now: str
+    daemons: list[dict[str, Any]] = field(default_factory=list)
+    inbox_waiting: dict[str, int] = field(default_factory=dict)
+    in_work: int = 0
+    awaiting_approval: int = 0
+    recent_runs: list[dict[str, Any]] = field(default_factory=list)
+    directory: dict[str, int] = field(default_factory=dict)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    database_error: str | None = None
+
+    @property
+    def alive(self) -> bool:
+        return any(d["alive"] for d in self.daemons)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"alive": self.alive}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def gather(settings: Settings, session_factory: sessionmaker[Session], clock: Clock) -> Status:
+    now = clock.now()
+    out = Status(now=now.isoformat())
+    for beat in heartbeat.read_all(settings):
+        age = (now - datetime.fromisoformat(beat["beat_at"])).total_seconds()
+        beat["alive"] = age <= STALE_BEATS * max(float(beat["interval_seconds"]), 1.0)
+        beat["seconds_since_beat"] = round(age, 1)
+        out.daemons.append(beat)
+    for dropped in inbox.scan(settings.paths.inbox):
+        key = dropped.login or "(root)"
+        out.inbox_waiting[key] = out.inbox_waiting.get(key, 0) + 1
+    out.in_work = len(claim.work_files(settings))
+    try:
+        with session_factory() as session:
+            _from_database(session, settings, now, out)
+    except sa.exc.SQLAlchemyError as exc:
+        out.database_error = str(exc).splitlines()[0]
+    return out
+
+
+def _from_database(session: Session, settings: Settings, now: datetime, out: Status) -> None:
+    out.awaiting_approval = (
+        session.scalar(
+            sa.select(sa.func.count()).where(ImportRun.status == RunStatus.AWAITING_APPROVAL.value)
+        )
+        or 0
+    )
+    runs = session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc()).limit(RECENT_RUNS))
+    for run in runs:
+        seconds = (
+            (run.finished_at - run.started_at).total_seconds()
+            if run.finished_at and run.started_at
+            else None
+        )
+        out.recent_runs.append(
+            {
+                "id": run.id,
+                "submitter": run.submitter,
+                "file": run.file_name,
+                "status": run.status,
+                "total": run.total,
+                "ok": run.ok,
+                "alerte": run.alerte,
+                "erreur": run.erreur,
+                "created_at": _iso(run.created_at),
+                "seconds": seconds,
+                "report": Path(run.report_path or "").name,
+            }
+        )
+    out.directory = ldapsync.backlog(session, now)._asdict()
+    leases = {row.name: row for row in session.scalars(sa.select(JobLease))}
+    tz = ZoneInfo(settings.daemon.timezone)
+    for name, sched in jobs.schedules(settings).items():
+        row = leases.get(name)
+        last = row.last_started_at if row else None
+        running = row is not None and row.owner is not None and (row.expires_at or now) > now
+        out.jobs.append(
+            {
+                "name": name,
+                "last_started_at": _iso(last),
+                "last_finished_at": _iso(row.last_finished_at if row else None),
+                "last_status": row.last_status if row else None,
+                "last_summary": row.last_summary if row else None,
+                "last_error": row.last_error if row else None,
+                "running_on": row.owner if running and row else None,
+                "next_run_at": _iso(sched.next_after(last, now, tz)),
+            }
+        )
+
+
+def local_time(iso: str | None, tz: ZoneInfo) -> str:
+    """Local wall-clock time with its zone abbreviation (CET/CEST): never ambiguous."""
+    if not iso:
+        return "never"
+    return datetime.fromisoformat(iso).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def render(status: Status, tz: ZoneInfo) -> str:
+    """The text `status` prints: the answer to "is it working?" in the first line."""
+    lines: list[str] = []
+    alive = [d for d in status.daemons if d["alive"]]
+    if alive:
+        lines.append(f"daemon: RUNNING ({len(alive)} instance(s))")
+    else:
+        lines.append("daemon: NOT RUNNING")
+    for d in status.daemons:
+        state = d["state"] if d["alive"] else f"no heartbeat for {d['seconds_since_beat']}s"
+        lines.append(
+            f"  {d['host']} pid {d['pid']} since {local_time(d['started_at'], tz)}: {state}"
+        )
+    waiting = sum(status.inbox_waiting.values())
+    detail = ", ".join(f"{k}: {v}" for k, v in sorted(status.inbox_waiting.items()))
+    lines.append(f"inbox: {waiting} file(s) waiting" + (f" ({detail})" if detail else ""))
+    lines.append(
+        f"in progress (work/): {status.in_work}; awaiting approval: {status.awaiting_approval}"
+    )
+    if status.database_error:
+        lines.append(f"database: UNAVAILABLE: {status.database_error}")
+        return "\n".join(lines)
+    d = status.directory
+    lines.append(
+        f"directory backlog: {d['due']} due, {d['waiting']} retrying later, {d['parked']} parked"
+    )
+    lines.append("recent runs:")
+    if not status.recent_runs:
+        lines.append("  (none)")
+    for r in status.recent_runs:
+        took = f" in {r['seconds']:.1f}s" if r["seconds"] is not None else ""
+        lines.append(
+            f"  #{r['id']} {local_time(r['created_at'], tz)} {r['submitter'] or '(root)'}/"
+            f"{r['file']}: {r['status']}, {r['total']} lines: {r['ok']} OK, "
+            f"{r['alerte']} ALERTE, {r['erreur']} ERREUR{took}"
+        )
+    lines.append("jobs:")
+    for j in status.jobs:
+        if j["last_started_at"]:
+            last = f"{local_time(j['last_started_at'], tz)} {j['last_status'] or 'running'}"
+        else:
+            last = "never"
+        extra = j["last_error"] if j["last_status"] == "failed" else j["last_summary"]
+        running = f", running on {j['running_on']}" if j["running_on"] else ""
+        lines.append(
+            f"  {j['name']:<15} last: {last}{running}; "
+            f"next: {local_time(j['next_run_at'], tz)}" + (f" — {extra}" if extra else "")
+        )
+    return "\n".join(lines)
+
+
+def stale_after(settings: Settings) -> timedelta:
+    return timedelta(seconds=STALE_BEATS * settings.daemon.rescan_seconds)

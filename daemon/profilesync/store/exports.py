@@ -1,0 +1,123 @@
+"""All live profiles of one establishment as an import file (SPEC §8): edit it, drop it back.
+
+Every line is an `M` with an empty password, so re-importing an unchanged export is all OK
+and writes nothing. Rows are streamed from a server-side cursor into a temporary file that
+replaces the target atomically: memory stays flat whatever the size of the establishment.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from profilesync.clock import Clock, today
+from profilesync.fileformat.columns import COLUMNS
+from profilesync.fileformat.report import neutralised
+from profilesync.store.model import Account, Establishment, Profile, ProfileState, Team
+
+BOM = "\ufeff"
+
+
+class UnknownEstablishment(Exception):
+    """No establishment is registered with this Finess ET."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    profiles: int
+
+
+def default_export_path(outbox: Path, et: str, day: date) -> Path:
+    """`outbox/exports/<ET>/profils-<ET>-<AAAAMMJJ>.csv`."""
+    return outbox / "exports" / et / f"profils-{et}-{day:%Y%m%d}.csv"
+
+
+def _fr(value: date | None) -> str:
+    return "" if value is None else value.strftime("%d/%m/%Y")
+
+
+def export_establishment(
+    session_factory: sessionmaker[Session],
+    et: str,
+    path: Path | None,
+    clock: Clock,
+    *,
+    outbox: Path | None = None,
+) -> ExportResult:
+    """Write the export of `et` to `path` (default: under `outbox`, dated in Europe/Paris)."""
+    if path is None:
+        if outbox is None:
+            raise ValueError("export_establishment needs a path or an outbox")
+        path = default_export_path(outbox, et, today(clock))
+    with session_factory() as session:
+        est = session.execute(
+            sa.select(Establishment.id, Establishment.ej).where(Establishment.et == et)
+        ).one_or_none()
+        if est is None:
+            raise UnknownEstablishment(f"no establishment {et} is registered")
+        query = (
+            sa.select(
+                Team.name,
+                Account.nom,
+                Account.prenom,
+                Account.rpps,
+                Profile.role,
+                Account.doctor,
+                Account.key,
+                Account.email,
+                Profile.debut,
+                Profile.fin,
+            )
+            .select_from(Profile)
+            .join(Account, Account.id == Profile.account_id)
+            .outerjoin(Team, Team.id == Profile.team_id)
+            .where(
+                Profile.establishment_id == est.id,
+                Profile.state != ProfileState.DELETED.value,
+            )
+            .order_by(Account.key, Profile.role, Team.name)
+            .execution_options(yield_per=2000)
+        )
+        count = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = Path(tmp_name)
+        try:
+            with open(fd, "w", encoding="utf-8", newline="") as fh:  # noqa: PTH123 - raw fd
+                writer = csv.writer(fh, delimiter=";", lineterminator="\r\n")
+                fh.write(BOM)
+                writer.writerow(COLUMNS)
+                for r in session.execute(query):
+                    cells = (
+                        est.ej,
+                        et,
+                        r.name or "",
+                        "M",
+                        r.nom,
+                        r.prenom,
+                        r.rpps or "",
+                        r.role,
+                        "" if r.doctor else r.key,
+                        "",
+                        r.email or "",
+                        _fr(r.debut),
+                        _fr(r.fin),
+                    )
+                    writer.writerow([neutralised(c) for c in cells])
+                    count += 1
+                fh.flush()
+                os.fsync(fh.fileno())
+            tmp.chmod(0o640)
+            tmp.replace(path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    return ExportResult(path, count)
