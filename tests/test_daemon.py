@@ -153,7 +153,7 @@ def test_rerun_processes_the_private_copy_as_a_new_run_until_it_expires(box: Inb
     box.drop("r.csv", [account_row(1)])
     box.settle()
     [first] = box.runs()
-    again = rerun(box.daemon, first.id)
+    again = rerun(box.daemon.driver, first.id)
     assert again.status == "done"
     second = box.runs()[1]
     assert (second.source, second.rerun_of, second.file_name) == ("rerun", first.id, "r.csv")
@@ -165,13 +165,13 @@ def test_rerun_processes_the_private_copy_as_a_new_run_until_it_expires(box: Inb
     ctx = JobContext(box.settings, box.sf, box.clock, "test")
     assert "2 private copies" in run_job("prune", ctx)
     with pytest.raises(RerunUnavailable, match=r"private copy of r\.csv has expired"):
-        rerun(box.daemon, first.id)
+        rerun(box.daemon.driver, first.id)
     assert Path(first.archive_path).exists()  # archives are kept longer
 
 
 def test_rerun_of_an_unknown_run_is_refused(box: Inbox) -> None:
     with pytest.raises(RerunUnavailable, match="no run 99"):
-        rerun(box.daemon, 99)
+        rerun(box.daemon.driver, 99)
 
 
 def test_an_unreadable_file_is_rejected_and_kept_privately(

@@ -13,11 +13,8 @@ from importkit import EJ1, EJ2, ET1, ET2, GOOD_PW, T0, World, doctor, fast_setti
 from profilesync.cli import app
 from profilesync.fileformat.columns import COLUMNS
 from profilesync.fileformat.outcome import Code
-from profilesync.store.exports import (
-    UnknownEstablishment,
-    default_export_path,
-    export_establishment,
-)
+from profilesync.layout import export_path
+from profilesync.store.exports import UnknownEstablishment, export_establishment
 from profilesync.store.model import Account, Profile
 
 TABLES = ("establishment", "referent", "referent_establishment", "team", "account", "profile")
@@ -162,7 +159,7 @@ def test_unknown_establishment(world: World) -> None:
 
 
 def test_default_path_and_cli(world: World, tmp_path: Path) -> None:
-    assert default_export_path(Path("out"), ET1, date(2026, 3, 5)) == Path(
+    assert export_path(Path("out"), ET1, date(2026, 3, 5)) == Path(
         f"out/exports/{ET1}/profils-{ET1}-20260305.csv"
     )
     _populate(world)

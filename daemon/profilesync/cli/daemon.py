@@ -87,15 +87,15 @@ def rerun_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Process a run again from its private copy (a new run, linked by rerun_of)."""
-    from profilesync.service import daemon as service  # noqa: PLC0415
     from profilesync.service import rerun  # noqa: PLC0415
+    from profilesync.service.driver import Driver  # noqa: PLC0415
 
     settings = load_settings(config)
     logsetup.configure(settings.daemon.log_format, settings.daemon.log_level)
     with sessions(settings) as session_factory, Hasher(settings.passwords) as hasher:
-        daemon = service.Daemon(settings, session_factory, hasher=hasher)
+        driver = Driver(settings, session_factory, SystemClock(), hasher=hasher)
         try:
-            result = rerun.rerun(daemon, run_id)
+            result = rerun.rerun(driver, run_id)
         except rerun.RerunUnavailable as exc:
             fail(str(exc))
     typer.echo(f"run {result.run_id} ({result.file_name}): {result.status}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Final
 
+from profilesync import layout
 from profilesync.fileformat.columns import COLUMNS, MASK, NCOLS, PASSWORD, masked
 from profilesync.fileformat.outcome import Code, Outcome, Summary
 
@@ -85,7 +86,7 @@ def report_cells(cells: tuple[str, ...]) -> tuple[str, ...]:
 
 def default_report_path(input_path: Path) -> Path:
     """`<stem>.rapport.csv` beside the input: where `check` writes unless told otherwise."""
-    return input_path.with_name(f"{input_path.stem}.rapport.csv")
+    return input_path.with_name(layout.report_name(input_path.name))
 
 
 class ReportWriter:

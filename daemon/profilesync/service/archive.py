@@ -22,36 +22,16 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from profilesync import layout
 from profilesync.config import Settings
 from profilesync.faults import crash_point
 from profilesync.fileformat.masking import mask_passwords
-from profilesync.service.claim import ROOT_FOLDER
 from profilesync.store.model import ImportRun
 
 log = logging.getLogger(__name__)
 
 PRIVATE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
-
-
-def private_root(settings: Settings) -> Path:
-    return settings.paths.state.resolve() / "private"
-
-
-def archive_root(settings: Settings) -> Path:
-    return settings.paths.state.resolve() / "archive"
-
-
-def _folder(work_path: Path) -> str:
-    return work_path.parent.name or ROOT_FOLDER
-
-
-def private_path(settings: Settings, work_path: Path) -> Path:
-    return private_root(settings) / _folder(work_path) / work_path.name
-
-
-def archive_path(settings: Settings, work_path: Path) -> Path:
-    return archive_root(settings) / _folder(work_path) / work_path.name
 
 
 def write_atomic(path: Path, data: bytes, mode: int) -> None:
@@ -78,8 +58,8 @@ def finish(run_id: int, settings: Settings, session_factory: sessionmaker[Sessio
         if run is None or not run.work_path:
             return
         work = Path(run.work_path)
-        private = private_path(settings, work)
-        archived = archive_path(settings, work)
+        private = layout.private_path(settings, work)
+        archived = layout.archive_path(settings, work)
         private.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
         archived.parent.mkdir(parents=True, exist_ok=True)
         keep_archive = True

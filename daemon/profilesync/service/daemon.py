@@ -1,11 +1,9 @@
-"""The daemon: inbox → claim → importer → archive, the scheduled jobs, signals, systemd.
+"""The daemon: inbox → claim → driver, the scheduled jobs, signals, systemd.
 
 The loop is single-threaded for files (one file at a time, in arrival order); the
-scheduler runs jobs in its own threads. Everything a file goes through is driven by
-`drive(work_path)`, which is safe to call any number of times from any process: it takes
-the file's lock, registers the run if missing, processes it if unfinished, archives it if
-finished. Start-up recovery, the inbox and `rerun` all end in `drive`, so "resume after a
-crash" is not a special path.
+scheduler runs jobs in its own threads. Start-up recovery and the inbox both end in
+`Driver.drive(work_path)` (see `driver`), so "resume after a crash" is not a special path;
+the daemon adds what only a long-lived process has: heartbeat, watchdog, signals.
 
 `run_once()` is the burst mode: recovery, every complete file now in the inbox, due jobs;
 tests drive the daemon through it with an injected clock and stability check.
@@ -26,35 +24,17 @@ from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from profilesync.clock import Clock, SystemClock
 from profilesync.config import Settings
-from profilesync.faults import crash_point
-from profilesync.fileformat import messages
-from profilesync.fileformat.report import ReportWriter
-from profilesync.service import archive, claim, inbox, jobs
+from profilesync.service import claim, inbox, jobs
+from profilesync.service.driver import Driver, FileResult
 from profilesync.service.heartbeat import Heartbeat, identity
 from profilesync.service.notify import Notifier
-from profilesync.store import importer, runlock
-from profilesync.store.model import ImportRun, RunStatus
 from profilesync.store.passwords import Hasher
 
 log = logging.getLogger(__name__)
-
-UNFINISHED = {RunStatus.CLAIMED.value, RunStatus.RUNNING.value}
-FINISHED = {RunStatus.DONE.value, RunStatus.REJECTED.value, RunStatus.FAILED.value}
-# Unexpected errors on one file before it is marked failed (a database outage does not count).
-MAX_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class FileResult:
-    run_id: int
-    status: str
-    file_name: str
-    submitter: str
 
 
 @dataclass
@@ -84,143 +64,29 @@ class Daemon:
             settings.daemon.stable_seconds, monotonic
         )
         self.notifier = notifier or Notifier(monotonic=monotonic)
-        self.hasher = hasher
         self.ctx = jobs.JobContext(settings, session_factory, self.clock, identity())
         self._stop = threading.Event()
         self._events: queue.Queue[inbox.Event] = queue.Queue()
-        self._attempts: dict[Path, int] = {}
         self._unreadable_logged: set[Path] = set()
         self.heartbeat = Heartbeat(settings, self.clock.now(), self._tick_seconds())
         self._last_beat = float("-inf")
+        self.driver = Driver(
+            settings,
+            session_factory,
+            self.clock,
+            hasher=hasher,
+            progress=self._progress,
+            on_processing=self._processing,
+        )
 
     # --- one file ------------------------------------------------------------------------
 
     def drive(self, work: Path) -> FileResult | None:
-        """Take a claimed file as far as it can go; None when another process holds it."""
-        with runlock.locked(work) as lock:
-            if lock is None or not work.exists():
-                return None
-            return self.drive_locked(work)
+        """`Driver.drive`, one place for a test to step in between two files."""
+        return self.driver.drive(work)
 
-    def drive_locked(
-        self, work: Path, *, source: str = "inbox", rerun_of: int | None = None
-    ) -> FileResult | None:
-        """`drive` for a caller that already holds the file's lock (`rerun`)."""
-        started = time.monotonic()
-        run_id = claim.register(
-            self.session_factory,
-            work,
-            self.settings,
-            self.clock,
-            source=source,
-            rerun_of=rerun_of,
-        )
-        run = self._run(run_id)
-        acted = False
-        if run.status in UNFINISHED:
-            self.heartbeat.beat(self.clock.now(), f"processing {run.file_name}")
-            if not self._process(run, work):
-                return None
-            acted = True
-        crash_point("after_process")
-        run = self._run(run_id)
-        if run.status in FINISHED:
-            archive.finish(run_id, self.settings, self.session_factory)
-            self._attempts.pop(work, None)
-            acted = True
-        if not acted:  # awaiting approval: looked at on every rescan, logged once
-            return None
-        seconds = time.monotonic() - started
-        log.info(
-            "run %s %s/%s: %s, %s lines: %s OK, %s ALERTE, %s ERREUR in %.2fs%s",
-            run.id,
-            run.submitter or "(root)",
-            run.file_name,
-            run.status,
-            run.total,
-            run.ok,
-            run.alerte,
-            run.erreur,
-            seconds,
-            f" ({run.reason})" if run.reason else "",
-            extra={
-                "run_id": run.id,
-                "submitter": run.submitter,
-                "file": run.file_name,
-                "status": run.status,
-                "total": run.total,
-                "ok": run.ok,
-                "alerte": run.alerte,
-                "erreur": run.erreur,
-                "seconds": round(seconds, 3),
-            },
-        )
-        return FileResult(run.id, run.status, run.file_name, run.submitter)
-
-    def _run(self, run_id: int) -> ImportRun:
-        with self.session_factory() as session:
-            run = session.get(ImportRun, run_id)
-            assert run is not None
-            return run
-
-    def _process(self, run: ImportRun, work: Path) -> bool:
-        """Apply the file; False when it must be retried later."""
-        reason = self._whole_file_rejection(run, work)
-        if reason is not None:
-            self._reject(run, reason)
-            return True
-        try:
-            importer.process_run(
-                run.id,
-                settings=self.settings,
-                session_factory=self.session_factory,
-                clock=self.clock,
-                hasher=self.hasher,
-                progress=self._progress,
-            )
-        except sa.exc.OperationalError:
-            log.exception("run %s: database unavailable, will retry", run.id)
-            return False
-        except Exception:
-            attempts = self._attempts.get(work, 0) + 1
-            self._attempts[work] = attempts
-            log.exception("run %s: internal error (attempt %s/%s)", run.id, attempts, MAX_ATTEMPTS)
-            if attempts < MAX_ATTEMPTS:
-                return False
-            self._reject(run, messages.INTERNAL_ERROR, status=RunStatus.FAILED)
-        return True
-
-    def _whole_file_rejection(self, run: ImportRun, work: Path) -> str | None:
-        """A file at the root (SPEC §6) or that cannot be read is rejected whole here; an
-        unknown login's file is the importer's (it knows who is a référent)."""
-        if not run.submitter:
-            return messages.FILE_AT_INBOX_ROOT
-        try:
-            with work.open("rb") as fh:
-                fh.read(1)
-        except OSError:
-            return messages.FILE_UNREADABLE
-        return None
-
-    def _reject(self, run: ImportRun, reason: str, status: RunStatus = RunStatus.REJECTED) -> None:
-        assert run.report_path is not None
-        report = Path(run.report_path)
-        report.parent.mkdir(parents=True, exist_ok=True)
-        with ReportWriter(report) as writer:
-            writer.reject(reason)
-        now = self.clock.now()
-        with self.session_factory() as session:
-            session.execute(
-                sa.update(ImportRun)
-                .where(ImportRun.id == run.id)
-                .values(
-                    status=status.value,
-                    reason=reason,
-                    started_at=run.started_at or now,
-                    finished_at=now,
-                )
-            )
-            session.commit()
+    def _processing(self, file_name: str) -> None:
+        self.heartbeat.beat(self.clock.now(), f"processing {file_name}")
 
     def _progress(self, *_args: object, **_kwargs: object) -> None:
         """Called by the importer after each batch: a long file must not look like a hang
@@ -230,7 +96,6 @@ class Daemon:
         if now - self._last_beat >= self._tick_seconds():
             self._last_beat = now
             self.heartbeat.beat(self.clock.now())
-        crash_point("mid_file")
 
     # --- the inbox -----------------------------------------------------------------------
 

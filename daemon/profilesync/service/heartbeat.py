@@ -13,9 +13,9 @@ import os
 import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
+from profilesync import layout
 from profilesync.config import Settings
 
 
@@ -29,17 +29,13 @@ class Beat:
     interval_seconds: float
 
 
-def folder(settings: Settings) -> Path:
-    return settings.paths.state.resolve() / "daemons"
-
-
 def identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Heartbeat:
     def __init__(self, settings: Settings, started_at: datetime, interval: float) -> None:
-        self.path = folder(settings) / f"{socket.gethostname()}-{os.getpid()}.json"
+        self.path = layout.heartbeat_path(settings, socket.gethostname(), os.getpid())
         self._beat = Beat(
             host=socket.gethostname(),
             pid=os.getpid(),
@@ -65,7 +61,7 @@ class Heartbeat:
 
 def read_all(settings: Settings) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    root = folder(settings)
+    root = layout.daemons_root(settings)
     if not root.is_dir():
         return out
     for path in sorted(root.glob("*.json")):

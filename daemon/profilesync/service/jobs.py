@@ -11,7 +11,6 @@ asking the scheduler of another process.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -24,11 +23,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from profilesync import layout
 from profilesync.clock import Clock, today
 from profilesync.config import ConfigError, Settings
 from profilesync.service import lease
-from profilesync.service.archive import archive_root, private_root
-from profilesync.service.claim import parse_work_name
 from profilesync.store import exports
 from profilesync.store.model import Establishment, JobLease
 from profilesync.store.validity import run_validity
@@ -160,8 +158,7 @@ def _export(ctx: JobContext) -> Done:
         ets = session.scalars(sa.select(Establishment.et).order_by(Establishment.et)).all()
     failed: list[str] = []
     for et in ets:
-        path = exports.default_export_path(ctx.settings.paths.outbox, et, day)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = layout.export_path(ctx.settings.paths.outbox, et, day)
         try:
             exports.export_establishment(ctx.session_factory, et, path, ctx.clock)
         except Exception:  # one establishment's failure must not cost the others their export
@@ -176,23 +173,19 @@ class JobFailed(Exception):
     """A job finished but could not do all of its work."""
 
 
-_EXPORT_NAME = re.compile(r"^profils-.+-(\d{8})\.csv$")
-
-
 def _prune(ctx: JobContext) -> Done:
     s = ctx.settings
     now = ctx.clock.now()
     day = today(ctx.clock)
     exports_removed = 0
-    for path in sorted((s.paths.outbox / "exports").glob("*/profils-*.csv")):
-        m = _EXPORT_NAME.match(path.name)
-        if m and datetime.strptime(m[1], "%Y%m%d").date() < day - timedelta(
-            days=s.jobs.exports_keep_days
-        ):
+    for path, made in layout.export_files(s.paths.outbox):
+        if made < day - timedelta(days=s.jobs.exports_keep_days):
             path.unlink(missing_ok=True)
             exports_removed += 1
-    private = _prune_claimed(private_root(s), now - timedelta(days=s.daemon.private_copy_days))
-    archives = _prune_claimed(archive_root(s), now - timedelta(days=s.daemon.archive_days))
+    private = _prune_claimed(
+        layout.private_root(s), now - timedelta(days=s.daemon.private_copy_days)
+    )
+    archives = _prune_claimed(layout.archive_root(s), now - timedelta(days=s.daemon.archive_days))
     summary = f"removed {exports_removed} exports, {private} private copies, {archives} archives"
     return Done(summary, bool(exports_removed or private or archives))
 
@@ -201,7 +194,7 @@ def _prune_claimed(root: Path, before: datetime) -> int:
     """Files named `<stamp>-<uuid>-<name>` claimed before `before`."""
     removed = 0
     for path in sorted(root.glob("*/*")):
-        parsed = parse_work_name(path.name)
+        parsed = layout.parse_work_name(path.name)
         if parsed is not None and parsed[0] < before:
             path.unlink(missing_ok=True)
             removed += 1

@@ -8,12 +8,11 @@ it first as an ordinary inbox file.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
-from profilesync.service import claim
+from profilesync import layout
 from profilesync.service.archive import write_atomic
-from profilesync.service.daemon import FINISHED, Daemon, FileResult
+from profilesync.service.driver import Driver, FileResult
 from profilesync.store import runlock
 from profilesync.store.model import ImportRun
 
@@ -22,13 +21,13 @@ class RerunUnavailable(Exception):
     """The run cannot be re-processed (unknown, unfinished, or its private copy expired)."""
 
 
-def rerun(daemon: Daemon, run_id: int) -> FileResult:
-    settings = daemon.settings
-    with daemon.session_factory() as session:
+def rerun(driver: Driver, run_id: int) -> FileResult:
+    settings = driver.settings
+    with driver.session_factory() as session:
         run = session.get(ImportRun, run_id)
     if run is None:
         raise RerunUnavailable(f"no run {run_id}")
-    if run.status not in FINISHED:
+    if not run.run_status.finished:
         raise RerunUnavailable(f"run {run_id} is {run.status}: it has not finished yet")
     private = Path(run.private_copy_path) if run.private_copy_path else None
     if private is None or not private.exists():
@@ -37,9 +36,10 @@ def rerun(daemon: Daemon, run_id: int) -> FileResult:
             f"{settings.daemon.private_copy_days} days) or was never kept; ask the "
             "référent to drop the file again"
         )
-    folder = claim.work_root(settings) / private.parent.name
+    # private/ and work/ have the same folder per login.
+    folder = layout.work_root(settings) / private.parent.name
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{claim.stamp(daemon.clock.now())}-{uuid.uuid4().hex[:8]}-{run.file_name}"
+    name = layout.work_name(driver.clock.now(), run.file_name)
     work = folder / name
     lock = runlock.RunLock(work)
     if not lock.acquire():  # pragma: no cover - the name is fresh
@@ -48,7 +48,7 @@ def rerun(daemon: Daemon, run_id: int) -> FileResult:
         staged = folder / f".{name}.staged"
         write_atomic(staged, private.read_bytes(), 0o600)
         staged.replace(work)
-        result = daemon.drive_locked(work, source="rerun", rerun_of=run_id)
+        result = driver.drive_locked(work, source="rerun", rerun_of=run_id)
     finally:
         lock.release(remove=not work.exists())
     if result is None:  # pragma: no cover - only a database outage

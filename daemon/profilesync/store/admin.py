@@ -21,6 +21,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from profilesync import layout
 from profilesync.fileformat.identifiers import finess_valid
 from profilesync.store.model import (
     Audit,
@@ -34,7 +35,7 @@ from profilesync.store.model import (
 LOGIN_MAX = 100
 NAME_MAX = 200
 # A login is the name of inbox/<login>/ and outbox/<login>/; outbox/exports/ is taken.
-RESERVED_LOGINS = frozenset({"exports"})
+RESERVED_LOGINS = frozenset({layout.EXPORTS_FOLDER})
 _LOGIN = re.compile(r"[a-z0-9][a-z0-9._@-]*")
 # The shape only, to tell a wrong key from a malformed value in messages.
 _FINESS_SHAPE = re.compile(r"(?:0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|9[78])[0-9]{7}")

@@ -17,6 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from profilesync import layout
 from profilesync.clock import Clock, today
 from profilesync.fileformat.columns import COLUMNS
 from profilesync.fileformat.report import neutralised
@@ -35,11 +36,6 @@ class ExportResult:
     profiles: int
 
 
-def default_export_path(outbox: Path, et: str, day: date) -> Path:
-    """`outbox/exports/<ET>/profils-<ET>-<AAAAMMJJ>.csv`."""
-    return outbox / "exports" / et / f"profils-{et}-{day:%Y%m%d}.csv"
-
-
 def _fr(value: date | None) -> str:
     return "" if value is None else value.strftime("%d/%m/%Y")
 
@@ -56,7 +52,7 @@ def export_establishment(
     if path is None:
         if outbox is None:
             raise ValueError("export_establishment needs a path or an outbox")
-        path = default_export_path(outbox, et, today(clock))
+        path = layout.export_path(outbox, et, today(clock))
     with session_factory() as session:
         est = session.execute(
             sa.select(Establishment.id, Establishment.ej).where(Establishment.et == et)

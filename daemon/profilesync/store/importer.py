@@ -1,6 +1,7 @@
-"""One file end to end, the API the CLI and the daemon call: register, process, approve.
+"""One file end to end, the API the CLI and the daemon call: register, process, reject,
+approve.
 
-`process_run` is resumable and idempotent (see `runner`); a finished run only (re)writes
+`process_run` is resumable and idempotent (see `runner`); a settled run only (re)writes
 its report from its `line_outcome` rows. `import_file --dry-run` runs the same pipeline in
 a transaction that is rolled back.
 """
@@ -10,26 +11,29 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
+import logging
 import shutil
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Unpack
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from profilesync import layout
 from profilesync.clock import Clock
 from profilesync.config import Settings
 from profilesync.fileformat.outcome import Summary
-from profilesync.fileformat.report import ReportWriter
+from profilesync.fileformat.report import ReportWriter, default_report_path
 from profilesync.secret import Secret
 from profilesync.store import runlock
-from profilesync.store.model import ImportRun, RunStatus
+from profilesync.store.model import ImportRun, RunFields, RunStatus
 from profilesync.store.passwords import Hasher
 from profilesync.store.runner import Progress, RunProcessor, outcomes, summary_of
 
 SessionFactory = sessionmaker[Session]
-_FINISHED = (RunStatus.DONE, RunStatus.REJECTED)
+log = logging.getLogger(__name__)
 DRY_HASH = "{DRYRUN}"  # never committed: a dry run rolls everything back
 
 
@@ -69,31 +73,57 @@ def register_run(
     session_factory: SessionFactory,
     *,
     work_path: Path,
-    submitter: str,
-    file_name: str,
     report_path: Path,
-    source: str,
     clock: Clock,
-    rerun_of: int | None = None,
+    unreadable_ok: bool = False,
+    **fields: Unpack[RunFields],
 ) -> int:
-    """Record a claimed file as a run (status claimed); the unique work_path makes it once."""
-    sha, size = file_digest(work_path)
+    """Record a claimed file as a run (status claimed); the unique work_path makes it once.
+
+    With `unreadable_ok` (the daemon) a file whose content cannot be read is recorded all
+    the same, with an empty hash, so that it ends with a report (FILE_UNREADABLE) instead
+    of waiting in work/ for ever.
+    """
+    try:
+        digest = file_digest(work_path)
+    except OSError as exc:
+        if not unreadable_ok:
+            raise
+        log.warning("%s unreadable (%s): registered without content", work_path, exc.strerror)
+        digest = ("", 0)
     with session_factory() as session:
-        run = ImportRun(
-            submitter=submitter,
-            file_name=file_name,
-            content_sha256=sha,
-            size_bytes=size,
-            work_path=str(work_path),
-            report_path=str(report_path),
-            status=RunStatus.CLAIMED,
-            source=source,
-            rerun_of=rerun_of,
-            created_at=clock.now(),
+        run = ImportRun.claimed(
+            digest=digest, work_path=work_path, report_path=report_path, now=clock.now(), **fields
         )
         session.add(run)
         session.commit()
         return run.id
+
+
+def reject_run(
+    run_id: int,
+    reason: str,
+    *,
+    session_factory: SessionFactory,
+    clock: Clock,
+    status: RunStatus = RunStatus.REJECTED,
+) -> RunResult:
+    """Refuse a file as a whole without reading its lines, or give up on it (failed).
+
+    The report is in place before the status commits: a crash in between leaves the run
+    unfinished, and it is rejected again. Such a run is stamped started as it is refused,
+    so `runs` and `status` give it a duration; a rejection the runner finds while reading
+    leaves started_at empty (two behaviours kept as they were).
+    """
+    with session_factory() as session:
+        run = _get_run(session, run_id)
+        now = clock.now()
+        run.reject(reason, now, status)
+        run.started_at = run.started_at or now
+        Path(run.report_path or "").parent.mkdir(parents=True, exist_ok=True)
+        result = _report(session, run)
+        session.commit()
+    return result
 
 
 def _get_run(session: Session, run_id: int) -> ImportRun:
@@ -115,7 +145,7 @@ def process_run(
     """Apply (or resume, or just re-report) a registered run; see the module docstring."""
     with session_factory() as session:
         run = _get_run(session, run_id)
-        if run.status in _FINISHED or run.status == RunStatus.AWAITING_APPROVAL:
+        if run.run_status.settled or run.status == RunStatus.AWAITING_APPROVAL:
             return _report(session, run)
         own = hasher is None
         hasher = hasher or Hasher(settings.passwords)
@@ -150,12 +180,12 @@ def import_file(
     progress: Progress | None = None,
 ) -> RunResult:
     """The daemon's pipeline on one file, now (`profilesync import`)."""
-    report_path = report_path or path.with_name(f"{path.stem}.rapport.csv")
+    report_path = report_path or default_report_path(path)
     if dry_run:
         return _dry_run(path, submitter, settings, session_factory, clock, report_path, progress)
     # The run reads a private copy (the original may change or vanish); it holds plain
     # passwords, so it lives in the private state directory and goes once the run is over.
-    work = settings.paths.state / "cli" / f"{uuid.uuid4().hex}-{path.name}"
+    work = layout.cli_root(settings) / f"{uuid.uuid4().hex}-{path.name}"
     work.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     shutil.copyfile(path, work)
     run_id = register_run(
@@ -204,9 +234,7 @@ def approve_run(
             run = _get_run(session, run_id)
             if run.status != RunStatus.AWAITING_APPROVAL:
                 raise NotAwaitingApproval(f"run {run_id} is {run.status}, not awaiting approval")
-            run.approved_by = approver
-            run.status = RunStatus.CLAIMED
-            run.reason = None
+            run.approve(approver)
             session.commit()
         result = process_run(
             run_id,
@@ -231,8 +259,8 @@ def _remove_stale_temps(report_path: Path) -> None:
 
 
 def _discard_cli_copy(result: RunResult, work: Path, settings: Settings | None = None) -> None:
-    cli_dir = (settings.paths.state / "cli").resolve() if settings else work.parent.resolve()
-    if result.status in _FINISHED and work.parent.resolve() == cli_dir:
+    cli_dir = layout.cli_root(settings) if settings else work.parent.resolve()
+    if result.status.settled and work.parent.resolve() == cli_dir:
         work.unlink(missing_ok=True)
 
 
@@ -252,18 +280,16 @@ def _dry_run(  # noqa: PLR0917 - private, called once
         done.set_result(DRY_HASH)
         return done
 
-    sha, size = file_digest(path)
+    digest = file_digest(path)
     with session_factory() as session:
-        run = ImportRun(
+        run = ImportRun.claimed(
             submitter=submitter,
             file_name=path.name,
-            content_sha256=sha,
-            size_bytes=size,
+            digest=digest,
             work_path=None,  # not claimed: the file may be a real run's work file
-            report_path=str(report_path),
-            status=RunStatus.CLAIMED,
+            report_path=report_path,
             source="dry-run",
-            created_at=clock.now(),
+            now=clock.now(),
         )
         session.add(run)
         session.flush()  # the transaction starts with a write: savepoints nest inside it
@@ -301,7 +327,7 @@ def _report(
     if writer is None:
         with ReportWriter(path) as own:
             return _report(session, run, own)
-    if status in (RunStatus.REJECTED, RunStatus.AWAITING_APPROVAL):
+    if status.whole_file:
         writer.reject(run.reason or "")
     elif not streamed:
         for outcome in outcomes(session, run.id):
@@ -320,4 +346,5 @@ __all__ = [
     "outcomes",
     "process_run",
     "register_run",
+    "reject_run",
 ]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, NotRequired, TypedDict, Unpack
 
 from sqlalchemy import (
     JSON,
@@ -27,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from profilesync.fileformat.outcome import Summary
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -169,12 +172,56 @@ class Profile(Base):
 
 
 class RunStatus(StrEnum):
+    """Where a run is: claimed → running → done, or rejected whole, or held for approval.
+
+    The daemon gives up on a run after repeated internal errors (failed); `process_run`
+    would still resume such a run, which is why "finished" and "settled" differ.
+    """
+
     CLAIMED = "claimed"  # registered, nothing applied yet
     RUNNING = "running"  # lines being applied; resumes at the first line without outcome
     AWAITING_APPROVAL = "awaiting_approval"  # mass-delete safeguard
     DONE = "done"
     REJECTED = "rejected"  # the file as a whole (Ligne 0)
     FAILED = "failed"  # internal error; the file is kept for `rerun`
+
+    @property
+    def unfinished(self) -> bool:
+        """To be processed (again): what the daemon drives into the importer."""
+        return self in _UNFINISHED
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more will be applied: the daemon archives the file; it may be rerun."""
+        return self in _FINISHED
+
+    @property
+    def settled(self) -> bool:
+        """The importer's verdict is final: processing again only rewrites the report.
+
+        Finished but for FAILED, which is the daemon's verdict, not the importer's.
+        """
+        return self in _SETTLED
+
+    @property
+    def whole_file(self) -> bool:
+        """The report is one Ligne-0 row carrying the run's reason, no line outcomes."""
+        return self in _WHOLE_FILE
+
+
+_UNFINISHED = frozenset({RunStatus.CLAIMED, RunStatus.RUNNING})
+_SETTLED = frozenset({RunStatus.DONE, RunStatus.REJECTED})
+_FINISHED = _SETTLED | {RunStatus.FAILED}
+_WHOLE_FILE = frozenset({RunStatus.REJECTED, RunStatus.AWAITING_APPROVAL, RunStatus.FAILED})
+
+
+class RunFields(TypedDict):
+    """What whoever registers a file says of it (the rest comes from its content)."""
+
+    submitter: str
+    file_name: str
+    source: str  # cli | inbox | rerun | dry-run
+    rerun_of: NotRequired[int | None]
 
 
 class ImportRun(Base):
@@ -204,6 +251,65 @@ class ImportRun(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     approved_by: Mapped[str | None] = mapped_column(String(100))
+
+    # The lifecycle: every change of status goes through one of these, so the fields that
+    # go with a status (reason, dates, counts) are set the same way by every caller.
+
+    @classmethod
+    def claimed(
+        cls,
+        *,
+        digest: tuple[str, int],
+        work_path: Path | None,
+        report_path: Path,
+        now: datetime,
+        **fields: Unpack[RunFields],
+    ) -> ImportRun:
+        """A new run, nothing applied yet; `digest` is the content's (SHA-256, size)."""
+        sha, size = digest
+        return cls(
+            content_sha256=sha,
+            size_bytes=size,
+            work_path=None if work_path is None else str(work_path),
+            report_path=str(report_path),
+            status=RunStatus.CLAIMED,
+            created_at=now,
+            **fields,
+        )
+
+    @property
+    def run_status(self) -> RunStatus:
+        return RunStatus(self.status)
+
+    def hold(self, reason: str) -> None:
+        """Stop before the first line: too many deletions, an operator must approve."""
+        self.status = RunStatus.AWAITING_APPROVAL
+        self.reason = reason
+
+    def approve(self, approver: str) -> None:
+        self.approved_by = approver
+        self.status = RunStatus.CLAIMED
+        self.reason = None
+
+    def start(self, now: datetime) -> None:
+        self.status = RunStatus.RUNNING
+        self.started_at = now
+
+    def complete(self, counts: Summary, now: datetime) -> None:
+        self.total, self.ok, self.alerte, self.erreur = (
+            counts.total,
+            counts.ok,
+            counts.alerte,
+            counts.erreur,
+        )
+        self.status = RunStatus.DONE
+        self.finished_at = now
+
+    def reject(self, reason: str, now: datetime, status: RunStatus = RunStatus.REJECTED) -> None:
+        """The file as a whole (Ligne 0): refused (rejected), or given up on (failed)."""
+        self.status = status
+        self.reason = reason
+        self.finished_at = now
 
 
 class LineOutcome(Base):

@@ -12,12 +12,14 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from profilesync import layout
+
 
 class RunLock:
     """An exclusive, non-blocking lock on one work file, released by close or by death."""
 
     def __init__(self, work_path: Path) -> None:
-        self.path = work_path.with_name(f".{work_path.name}.lock")
+        self.path = layout.lock_path(work_path)
         self._fd: int | None = None
 
     def acquire(self) -> bool:

@@ -152,35 +152,22 @@ class RunProcessor:
         if run.status == RunStatus.CLAIMED and run.approved_by is None:
             held = self._mass_deletions(deletions, allowed)
             if held:
-                run.status = RunStatus.AWAITING_APPROVAL
                 shares = ", ".join(
                     messages.deletion_share(n, active, et)
                     for et, (n, active) in sorted(held.items())
                 )
-                run.reason = messages.awaiting_approval(run.id, shares)
+                run.hold(messages.awaiting_approval(run.id, shares))
                 return self._commit()
         if run.status != RunStatus.RUNNING:
-            run.status = RunStatus.RUNNING
-            run.started_at = self.clock.now()
+            run.start(self.clock.now())
             self._commit()
         self._apply_all(allowed, total)
         now = self.clock.now()
-        counts = self._counts()
-        run.total, run.ok, run.alerte, run.erreur = (
-            counts.total,
-            counts.ok,
-            counts.alerte,
-            counts.erreur,
-        )
-        run.status = RunStatus.DONE
-        run.finished_at = now
+        run.complete(self._counts(), now)
         return self._commit()
 
     def _reject(self, reason: str) -> None:
-        run = self.run_row
-        run.status = RunStatus.REJECTED
-        run.reason = reason
-        run.finished_at = self.clock.now()
+        self.run_row.reject(reason, self.clock.now())
         self._commit()
 
     def _allowed(self) -> frozenset[int] | None:

@@ -1,0 +1,175 @@
+"""Where things live under inbox/, outbox/ and state/, and how the daemon names its files.
+
+The folders are an interface: référents and their scripts read outbox/, operators back up
+and purge state/, and after a crash a work file's name is all that is known of an orphan.
+So each name format sits here beside its parser, and no other module spells a folder name.
+
+A root module, like `config`, rather than one of `service/`: the store writes under these
+folders too (the CLI's private copies in `state/cli/`, the exports in `outbox/exports/`,
+the reserved login `exports`), and `store` may not import `service`. It imports nothing
+but `config`, so every layer may read it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from profilesync.config import Settings
+
+# Files dropped at the inbox root live in state/*/.root/: the inbox ignores dot folders,
+# so no login can collide with it.
+ROOT_FOLDER = ".root"
+# outbox/exports/ holds the nightly exports, so no référent may have that login.
+EXPORTS_FOLDER = "exports"
+REPORT_SUFFIX = ".rapport.csv"
+STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+# Longest original name kept in work/archive names and reports (bytes): the prefixes and
+# suffixes added around it (stamp, uuid, `.rapport.csv`, temporary and lock names) must
+# stay within the 255 bytes a file name may have.
+NAME_MAX_BYTES = 180
+
+_WORK_NAME = re.compile(r"^(?P<stamp>\d{8}T\d{6}Z)-(?P<uid>[0-9a-f]{8})-(?P<name>.+)$")
+_EXPORT_NAME = re.compile(r"^profils-.+-(\d{8})\.csv$")
+_LOCK_PREFIX, _LOCK_SUFFIX = ".", ".lock"
+
+
+def folder_of(login: str | None) -> str:
+    return login if login else ROOT_FOLDER
+
+
+def login_of(folder: str) -> str | None:
+    return None if folder == ROOT_FOLDER else folder
+
+
+# --- state/ ------------------------------------------------------------------------------
+
+
+def work_root(settings: Settings) -> Path:
+    """`state/work/`: claimed files not finished yet, one folder per login."""
+    return settings.paths.state.resolve() / "work"
+
+
+def work_folder(settings: Settings, login: str | None) -> Path:
+    return work_root(settings) / folder_of(login)
+
+
+def private_root(settings: Settings) -> Path:
+    """`state/private/`: plain copies kept for `rerun`, purged after `private_copy_days`."""
+    return settings.paths.state.resolve() / "private"
+
+
+def archive_root(settings: Settings) -> Path:
+    """`state/archive/`: masked copies, purged after `archive_days`."""
+    return settings.paths.state.resolve() / "archive"
+
+
+def private_path(settings: Settings, work_path: Path) -> Path:
+    return private_root(settings) / _folder(work_path) / work_path.name
+
+
+def archive_path(settings: Settings, work_path: Path) -> Path:
+    return archive_root(settings) / _folder(work_path) / work_path.name
+
+
+def _folder(work_path: Path) -> str:
+    return work_path.parent.name or ROOT_FOLDER
+
+
+def cli_root(settings: Settings) -> Path:
+    """`state/cli/`: private copies of the files `profilesync import` reads."""
+    return settings.paths.state.resolve() / "cli"
+
+
+def daemons_root(settings: Settings) -> Path:
+    """`state/daemons/`: one heartbeat file per daemon (see `service.heartbeat`)."""
+    return settings.paths.state.resolve() / "daemons"
+
+
+def heartbeat_path(settings: Settings, host: str, pid: int) -> Path:
+    return daemons_root(settings) / f"{host}-{pid}.json"
+
+
+# --- work file names ---------------------------------------------------------------------
+
+
+def stamp(now: datetime) -> str:
+    """The UTC timestamp in file names: sortable, no `:` (Windows shares refuse it)."""
+    return now.astimezone(UTC).strftime(STAMP_FORMAT)
+
+
+def fit_name(name: str) -> str:
+    """`name`, with its stem shortened when too long to carry the daemon's additions."""
+    if len(name.encode("utf-8", "surrogateescape")) <= NAME_MAX_BYTES:
+        return name
+    suffix = Path(name).suffix
+    stem = name[: -len(suffix)] if suffix else name
+    while len((stem + "~" + suffix).encode("utf-8", "surrogateescape")) > NAME_MAX_BYTES:
+        stem = stem[:-1]
+    return stem + "~" + suffix
+
+
+def work_name(now: datetime, file_name: str) -> str:
+    """`<UTC stamp>-<8 hex>-<name>`: unique, sorted by claim time, and it carries what
+    registering an orphan needs (see `parse_work_name`). The same name is kept in
+    private/ and archive/."""
+    return f"{stamp(now)}-{uuid.uuid4().hex[:8]}-{fit_name(file_name)}"
+
+
+def parse_work_name(name: str) -> tuple[datetime, str] | None:
+    """(claim time, original file name) from a work/archive/private file name."""
+    m = _WORK_NAME.match(name)
+    if m is None:
+        return None
+    when = datetime.strptime(m["stamp"], STAMP_FORMAT).replace(tzinfo=UTC)
+    return when, m["name"]
+
+
+def lock_path(work_path: Path) -> Path:
+    """`.<name>.lock` beside the work file (see `store.runlock` for why not the file)."""
+    return work_path.with_name(f"{_LOCK_PREFIX}{work_path.name}{_LOCK_SUFFIX}")
+
+
+def locked_work(lock: Path) -> Path:
+    """The work file a lock file guards."""
+    return lock.with_name(lock.name[len(_LOCK_PREFIX) : -len(_LOCK_SUFFIX)])
+
+
+def lock_files(settings: Settings) -> list[Path]:
+    root = work_root(settings)
+    return list(root.glob(f"*/{_LOCK_PREFIX}*{_LOCK_SUFFIX}")) if root.is_dir() else []
+
+
+# --- outbox/ -----------------------------------------------------------------------------
+
+
+def report_folder(settings: Settings, login: str | None) -> Path:
+    """`outbox/<login>/`, or `outbox/` itself for a file dropped at the inbox root."""
+    folder = settings.paths.outbox.resolve()
+    return folder / login if login else folder
+
+
+def report_name(file_name: str, when: str | None = None, n: int = 1) -> str:
+    """`<stem>.rapport.csv`; in the outbox `<stem>.<UTC stamp>[-n].rapport.csv`, never
+    reused (`n` tells apart two files of one stem claimed in the same second)."""
+    stem = Path(file_name).stem
+    dated = f".{when}" if when else ""
+    suffix = "" if n == 1 else f"-{n}"
+    return f"{stem}{dated}{suffix}{REPORT_SUFFIX}"
+
+
+def export_path(outbox: Path, et: str, day: date) -> Path:
+    """`outbox/exports/<ET>/profils-<ET>-<AAAAMMJJ>.csv`."""
+    return outbox / EXPORTS_FOLDER / et / f"profils-{et}-{day:%Y%m%d}.csv"
+
+
+def export_files(outbox: Path) -> list[tuple[Path, date]]:
+    """Every export under `outbox/exports/` with the day in its name."""
+    out = []
+    for path in sorted((outbox / EXPORTS_FOLDER).glob("*/profils-*.csv")):
+        m = _EXPORT_NAME.match(path.name)
+        if m:
+            out.append((path, datetime.strptime(m[1], "%Y%m%d").date()))
+    return out

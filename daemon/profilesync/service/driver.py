@@ -1,0 +1,179 @@
+"""One work file taken as far as it can go: lock, register, process or reject, archive.
+
+Safe to call any number of times from any process, so "resume after a crash" is not a
+special path: start-up recovery, the inbox and `rerun` all end here. Kept apart from the
+`Daemon` so that `rerun`, a one-shot command, drives a file exactly as the daemon does
+without being one (no heartbeat file, no inbox, no scheduler); the daemon plugs its
+liveness signals in through `progress` and `on_processing`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from profilesync.clock import Clock
+from profilesync.config import Settings
+from profilesync.faults import crash_point
+from profilesync.fileformat import messages
+from profilesync.service import archive, claim
+from profilesync.store import importer, runlock
+from profilesync.store.model import ImportRun, RunStatus
+from profilesync.store.passwords import Hasher
+from profilesync.store.runner import Progress
+
+log = logging.getLogger(__name__)
+
+# Unexpected errors on one file before it is marked failed (a database outage does not count).
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class FileResult:
+    run_id: int
+    status: str
+    file_name: str
+    submitter: str
+
+
+@dataclass(eq=False)
+class Driver:
+    """One per process: it remembers how often each file has failed (see MAX_ATTEMPTS)."""
+
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    clock: Clock
+    _: KW_ONLY
+    hasher: Hasher | None = None
+    progress: Progress | None = None  # after each committed batch
+    on_processing: Callable[[str], None] | None = None  # a file's lines are about to apply
+    # Per work file, kept across passes: a file is retried MAX_ATTEMPTS times.
+    _attempts: dict[Path, int] = field(default_factory=dict, init=False, repr=False)
+
+    def drive(self, work: Path) -> FileResult | None:
+        """Take a claimed file as far as it can go; None when another process holds it."""
+        with runlock.locked(work) as lock:
+            if lock is None or not work.exists():
+                return None
+            return self.drive_locked(work)
+
+    def drive_locked(
+        self, work: Path, *, source: str = "inbox", rerun_of: int | None = None
+    ) -> FileResult | None:
+        """`drive` for a caller that already holds the file's lock (`rerun`)."""
+        started = time.monotonic()
+        run_id = claim.register(
+            self.session_factory,
+            work,
+            self.settings,
+            self.clock,
+            source=source,
+            rerun_of=rerun_of,
+        )
+        run = self._run(run_id)
+        acted = False
+        if run.run_status.unfinished:
+            if self.on_processing is not None:
+                self.on_processing(run.file_name)
+            if not self._process(run, work):
+                return None
+            acted = True
+        crash_point("after_process")
+        run = self._run(run_id)
+        if run.run_status.finished:
+            archive.finish(run_id, self.settings, self.session_factory)
+            self._attempts.pop(work, None)
+            acted = True
+        if not acted:  # awaiting approval: looked at on every rescan, logged once
+            return None
+        _log_run(run, time.monotonic() - started)
+        return FileResult(run.id, run.status, run.file_name, run.submitter)
+
+    def _run(self, run_id: int) -> ImportRun:
+        with self.session_factory() as session:
+            run = session.get(ImportRun, run_id)
+            assert run is not None
+            return run
+
+    def _process(self, run: ImportRun, work: Path) -> bool:
+        """Apply the file; False when it must be retried later."""
+        reason = _whole_file_rejection(run, work)
+        if reason is not None:
+            self._reject(run, reason)
+            return True
+        try:
+            importer.process_run(
+                run.id,
+                settings=self.settings,
+                session_factory=self.session_factory,
+                clock=self.clock,
+                hasher=self.hasher,
+                progress=self._after_batch,
+            )
+        except sa.exc.OperationalError:
+            log.exception("run %s: database unavailable, will retry", run.id)
+            return False
+        except Exception:
+            attempts = self._attempts.get(work, 0) + 1
+            self._attempts[work] = attempts
+            log.exception("run %s: internal error (attempt %s/%s)", run.id, attempts, MAX_ATTEMPTS)
+            if attempts < MAX_ATTEMPTS:
+                return False
+            self._reject(run, messages.INTERNAL_ERROR, RunStatus.FAILED)
+        return True
+
+    def _reject(self, run: ImportRun, reason: str, status: RunStatus = RunStatus.REJECTED) -> None:
+        importer.reject_run(
+            run.id, reason, session_factory=self.session_factory, clock=self.clock, status=status
+        )
+
+    def _after_batch(self, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(done, total)
+        crash_point("mid_file")
+
+
+def _whole_file_rejection(run: ImportRun, work: Path) -> str | None:
+    """A file at the root (SPEC §6) or that cannot be read is rejected whole here; an
+    unknown login's file is the importer's (it knows who is a référent)."""
+    if not run.submitter:
+        return messages.FILE_AT_INBOX_ROOT
+    try:
+        with work.open("rb") as fh:
+            fh.read(1)
+    except OSError:
+        return messages.FILE_UNREADABLE
+    return None
+
+
+def _log_run(run: ImportRun, seconds: float) -> None:
+    log.info(
+        "run %s %s/%s: %s, %s lines: %s OK, %s ALERTE, %s ERREUR in %.2fs%s",
+        run.id,
+        run.submitter or "(root)",
+        run.file_name,
+        run.status,
+        run.total,
+        run.ok,
+        run.alerte,
+        run.erreur,
+        seconds,
+        f" ({run.reason})" if run.reason else "",
+        extra={
+            "run_id": run.id,
+            "submitter": run.submitter,
+            "file": run.file_name,
+            "status": run.status,
+            "total": run.total,
+            "ok": run.ok,
+            "alerte": run.alerte,
+            "erreur": run.erreur,
+            "seconds": round(seconds, 3),
+        },
+    )
