@@ -131,6 +131,7 @@ class Daemon:
         if not acted:  # awaiting approval: looked at on every rescan, logged once
             return None
         seconds = time.monotonic() - started
+        fields = run.as_dict()
         log.info(
             "run %s %s/%s: %s, %s lines: %s OK, %s ALERTE, %s ERREUR in %.2fs%s",
             run.id,
@@ -143,17 +144,8 @@ class Daemon:
             run.erreur,
             seconds,
             f" ({run.reason})" if run.reason else "",
-            extra={
-                "run_id": run.id,
-                "submitter": run.submitter,
-                "file": run.file_name,
-                "status": run.status,
-                "total": run.total,
-                "ok": run.ok,
-                "alerte": run.alerte,
-                "erreur": run.erreur,
-                "seconds": round(seconds, 3),
-            },
+            # `id` would mean nothing among a log line's fields; `seconds` is this pass's.
+            extra={"run_id": fields.pop("id"), **fields, "seconds": round(seconds, 3)},
         )
         return FileResult(run.id, run.status, run.file_name, run.submitter)
 
