@@ -13,11 +13,8 @@ from importkit import EJ1, EJ2, ET1, ET2, GOOD_PW, T0, World, doctor, fast_setti
 from profilesync.cli import app
 from profilesync.fileformat.columns import COLUMNS
 from profilesync.fileformat.outcome import Code
-from profilesync.store.exports import (
-    UnknownEstablishment,
-    default_export_path,
-    export_establishment,
-)
+from profilesync.store.admin import UnknownEstablishment
+from profilesync.store.exports import default_export_path, export_establishment
 from profilesync.store.model import Account, Profile
 
 TABLES = ("establishment", "referent", "referent_establishment", "team", "account", "profile")
@@ -177,3 +174,7 @@ def test_default_path_and_cli(world: World, tmp_path: Path) -> None:
     assert "4 profiles exported: " in res.output and str(made) in res.output
     res = CliRunner().invoke(app, ["export", "--et", "130786049", "--config", str(config)])
     assert res.exit_code == 2
+    assert res.stderr == (
+        "error: establishment 130786049 is not registered: add it first with "
+        "`profilesync establishment add --ej EJ --et 130786049`\n"
+    )

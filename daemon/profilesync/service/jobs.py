@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from profilesync.clock import Clock, today
 from profilesync.config import ConfigError, Settings
+from profilesync.errors import ProfilesyncError
 from profilesync.service import lease
 from profilesync.service.archive import archive_root, private_root
 from profilesync.service.claim import parse_work_name
@@ -36,7 +37,7 @@ from profilesync.store.validity import run_validity
 log = logging.getLogger(__name__)
 
 
-class UnknownJob(Exception):
+class UnknownJob(ProfilesyncError):
     """No job has that name."""
 
 
@@ -172,7 +173,7 @@ def _export(ctx: JobContext) -> Done:
     return Done(f"{len(ets)} establishments exported", bool(ets))
 
 
-class JobFailed(Exception):
+class JobFailed(ProfilesyncError):
     """A job finished but could not do all of its work."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from profilesync.errors import ProfilesyncError
 from profilesync.service import claim
 from profilesync.service.archive import write_atomic
 from profilesync.service.daemon import FINISHED, Daemon, FileResult
@@ -18,7 +19,7 @@ from profilesync.store import runlock
 from profilesync.store.model import ImportRun
 
 
-class RerunUnavailable(Exception):
+class RerunUnavailable(ProfilesyncError):
     """The run cannot be re-processed (unknown, unfinished, or its private copy expired)."""
 
 
