@@ -14,7 +14,8 @@ from profilesync.cli import app
 from profilesync.fileformat.columns import COLUMNS
 from profilesync.fileformat.outcome import Code
 from profilesync.layout import export_path
-from profilesync.store.exports import UnknownEstablishment, export_establishment
+from profilesync.store.admin import UnknownEstablishment
+from profilesync.store.exports import export_establishment
 from profilesync.store.model import Account, Profile
 
 TABLES = ("establishment", "referent", "referent_establishment", "team", "account", "profile")
@@ -174,3 +175,7 @@ def test_default_path_and_cli(world: World, tmp_path: Path) -> None:
     assert "4 profiles exported: " in res.output and str(made) in res.output
     res = CliRunner().invoke(app, ["export", "--et", "130786049", "--config", str(config)])
     assert res.exit_code == 2
+    assert res.stderr == (
+        "error: establishment 130786049 is not registered: add it first with "
+        "`profilesync establishment add --ej EJ --et 130786049`\n"
+    )

@@ -131,6 +131,25 @@ def test_approve_cli(world: World) -> None:
     assert res.returncode == 2 and "not awaiting approval" in res.stderr
 
 
+def test_a_database_lost_mid_import_says_what_is_kept(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def outage(*_args: object, **_kwargs: object) -> None:
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed\nmore detail"))
+
+    monkeypatch.setattr("profilesync.store.importer.process_run", outage)
+    path = world.csv([row("C", password=GOOD_PW)])
+    res = CliRunner().invoke(
+        app, ["import", str(path), "--as", REFERENT, "--config", str(_config(world))]
+    )
+    assert res.exit_code == 2
+    assert res.stderr == (
+        "error: database unavailable (server closed): the lines already recorded stay "
+        "recorded; the import resumes at the first line without a result "
+        "(status 'running' in profilesync runs)\n"
+    )
+
+
 def test_refuses_an_out_of_date_schema(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     sa.create_engine(url).dispose()

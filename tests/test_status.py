@@ -76,6 +76,18 @@ def test_status_json_and_a_live_heartbeat(box: Inbox) -> None:
     beat.remove()
 
 
+def test_status_and_runs_show_a_run_with_the_same_keys(box: Inbox) -> None:
+    config = write_config(box.tmp, box.url)
+    box.drop("r.csv", [account_row(1)])
+    box.settle()
+    code, out = cli(config, "status", "--json")
+    [in_status] = json.loads(out)["recent_runs"]
+    code, out = cli(config, "runs", "--json")
+    assert code == 0
+    assert [in_status] == json.loads(out)
+    assert (in_status["file"], in_status["status"]) == ("r.csv", "done")
+
+
 def test_status_with_a_stale_heartbeat_says_not_running(box: Inbox) -> None:
     config = write_config(box.tmp, box.url)
     Heartbeat(box.settings, datetime(2026, 1, 1, tzinfo=UTC), 5.0).beat(

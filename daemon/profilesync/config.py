@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from profilesync.errors import ProfilesyncError
+
 ENV_PREFIX = "PROFILESYNC_"
 CONFIG_ENV = "PROFILESYNC_CONFIG"
 BIND_PASSWORD_ENV = "PROFILESYNC_LDAP_BIND_PASSWORD"  # noqa: S105 - a variable name
 
 
-class ConfigError(Exception):
+class ConfigError(ProfilesyncError):
     """The configuration file or an override is unreadable or has a wrong key or value."""
 
 

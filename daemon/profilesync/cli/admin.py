@@ -1,7 +1,7 @@
 """Operator commands: `db upgrade|status`, `establishment add|list`, `referent add|remove|list`.
 
-A thin layer over `profilesync.db` and `profilesync.store.admin`: open the configured database,
-refuse an out-of-date schema (exit 2), call the library in one transaction, print.
+A thin layer over `profilesync.store.db` and `profilesync.store.admin`: open the configured
+database, refuse an out-of-date schema, call the library in one transaction, print.
 """
 
 from __future__ import annotations
@@ -12,55 +12,30 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from profilesync.cli.common import EXIT_LINE_ERRORS, ConfigOption, fail, load_settings
+from profilesync.cli.common import CommandRejected, ConfigOption, database, sessions
 from profilesync.clock import SystemClock
+from profilesync.config import load as load_settings
+from profilesync.errors import EXIT_LINE_ERRORS
 from profilesync.store import admin, db
 
+app = typer.Typer()
 db_app = typer.Typer(help="Create or upgrade the database schema, show its revision.")
 establishment_app = typer.Typer(help="Register establishments (Finess ET under their EJ).")
 referent_app = typer.Typer(help="Register référents and the establishments they manage.")
+app.add_typer(db_app, name="db", no_args_is_help=True)
+app.add_typer(establishment_app, name="establishment", no_args_is_help=True)
+app.add_typer(referent_app, name="referent", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def register(app: typer.Typer) -> None:
-    """Add the `db`, `establishment` and `referent` command groups."""
-    app.add_typer(db_app, name="db", no_args_is_help=True)
-    app.add_typer(establishment_app, name="establishment", no_args_is_help=True)
-    app.add_typer(referent_app, name="referent", no_args_is_help=True)
-
-
-@contextmanager
-def _engine(config: ConfigOption, *, check_schema: bool = True) -> Iterator[Engine]:
-    settings = load_settings(config)
-    try:
-        engine = db.make_engine(settings.database.url)
-    except db.DatabaseError as exc:
-        fail(str(exc))
-    try:
-        if check_schema:
-            db.require_current(engine)
-        yield engine
-    except (db.DatabaseError, admin.AdminError) as exc:
-        fail(str(exc))
-    except sa.exc.IntegrityError:
-        # Two operators registering the same thing at the same instant: the loser retries.
-        fail("another command changed the same record at the same time: run it again")
-    except sa.exc.OperationalError as exc:
-        fail(f"database error on {db.display_url(engine.url)}: {exc.orig or exc}".splitlines()[0])
-    finally:
-        engine.dispose()
 
 
 @contextmanager
 def _transaction(config: ConfigOption) -> Iterator[Session]:
     """One transaction per command on an up-to-date schema: all of it or nothing."""
-    with _engine(config) as engine, db.session_factory(engine).begin() as session:
+    with sessions(load_settings(config)) as factory, admin.transaction(factory) as session:
         yield session
 
 
@@ -70,7 +45,7 @@ def _transaction(config: ConfigOption) -> Iterator[Session]:
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Create the schema, or bring it to this version's revision (safe to run again)."""
-    with _engine(config, check_schema=False) as engine:
+    with database(load_settings(config)) as engine:
         result = db.upgrade(engine)
         where = db.display_url(engine.url)
     if result.changed:
@@ -82,7 +57,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
 @db_app.command("status")
 def db_status(config: ConfigOption = None) -> None:
     """Show the database revision and the expected one; exit 1 when they differ."""
-    with _engine(config, check_schema=False) as engine:
+    with database(load_settings(config)) as engine:
         current = db.current_revision(engine)
         head = db.head_revision()
         typer.echo(f"database: {db.display_url(engine.url)}")
@@ -155,7 +130,7 @@ LoginArgument = Annotated[
 def referent_add(login: LoginArgument, et: EtOption = None, config: ConfigOption = None) -> None:
     """Make LOGIN référent of the given establishments (kept in addition to current ones)."""
     if not et:
-        fail("give at least one establishment with --et")
+        raise CommandRejected("give at least one establishment with --et")
     with _transaction(config) as session:
         change = admin.add_referent(session, login, et, actor=admin.operator_actor(), now=_now())
     if change.created:

@@ -1,17 +1,23 @@
-"""What every command shares: the `--config` option, loading settings, failing cleanly."""
+"""What every command shares: the `--config` option, the database, the error of a refusal.
+
+Commands report nothing themselves when something fails: they raise a `ProfilesyncError`
+(the library's, or `CommandRejected` for what only the command line can get wrong) and the
+root group prints it (see `profilesync.cli`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from profilesync import config
 from profilesync.config import Settings
+from profilesync.errors import ProfilesyncError
 from profilesync.store import db
 
 ConfigOption = Annotated[
@@ -24,40 +30,27 @@ ConfigOption = Annotated[
     ),
 ]
 
-# Exit codes of SPEC §10.
-EXIT_OK = 0
-EXIT_LINE_ERRORS = 1
-EXIT_REJECTED = 2
+
+class CommandRejected(ProfilesyncError):
+    """The command, or the file it was given, is refused as a whole; the message says why."""
 
 
-def load_settings(path: Path | None) -> Settings:
-    """Settings for a command; a broken configuration is a clean exit 2, not a traceback."""
+@contextmanager
+def database(settings: Settings) -> Iterator[Engine]:
+    """The configured database for one command: its connections end with the command."""
+    engine = db.make_engine(settings.database.url)
     try:
-        return config.load(path)
-    except config.ConfigError as exc:
-        fail(str(exc))
-
-
-def fail(message: str, code: int = EXIT_REJECTED) -> NoReturn:
-    """Print an error on stderr and exit: the only place library errors become exit codes."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @contextmanager
 def sessions(settings: Settings, *, migrated: bool = True) -> Iterator[sessionmaker[Session]]:
-    """Sessions on the configured database, or a clean exit 2 (unreachable, or a schema
-    other than the code's: the message names `profilesync db upgrade`)."""
-    try:
-        engine = db.make_engine(settings.database.url)
-    except db.DatabaseError as exc:
-        fail(str(exc))
-    try:
+    """Sessions on the configured database; unless told otherwise, only on the schema this
+    version expects, so a command never fails half-way on a missing column (the error
+    names `profilesync db upgrade`)."""
+    with database(settings) as engine:
         if migrated:
-            try:
-                db.require_current(engine)
-            except db.DatabaseError as exc:
-                fail(str(exc))
+            db.require_current(engine)
         yield db.session_factory(engine)
-    finally:
-        engine.dispose()

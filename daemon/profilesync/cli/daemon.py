@@ -9,27 +9,20 @@ from zoneinfo import ZoneInfo
 import typer
 
 from profilesync import logsetup
-from profilesync.cli.common import ConfigOption, fail, load_settings, sessions
+from profilesync.cli.common import CommandRejected, ConfigOption, sessions
 from profilesync.clock import SystemClock
-from profilesync.config import ConfigError
+from profilesync.config import load as load_settings
+from profilesync.errors import EXIT_REJECTED
 from profilesync.service import checkconfig, jobs, status
 from profilesync.service.heartbeat import identity
 from profilesync.store.passwords import Hasher
 
+app = typer.Typer()
 jobs_app = typer.Typer(help="Scheduled jobs: list them, run one now.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 
 
-def register(app: typer.Typer) -> None:
-    """Add the daemon's commands."""
-    app.command("run")(run)
-    app.command("status")(status_cmd)
-    app.command("rerun")(rerun_cmd)
-    app.command("check-config")(check_config)
-    app.add_typer(jobs_app, name="jobs")
-    jobs_app.command("run")(jobs_run)
-    jobs_app.command("list")(jobs_list)
-
-
+@app.command("run")
 def run(
     config: ConfigOption = None,
     once: Annotated[
@@ -47,12 +40,9 @@ def run(
     settings = load_settings(config)
     fmt = log_format or settings.daemon.log_format
     if fmt not in {"text", "json"}:
-        fail(f"--log-format must be text or json, not {fmt!r}")
+        raise CommandRejected(f"--log-format must be text or json, not {fmt!r}")
     logsetup.configure(fmt, settings.daemon.log_level)
-    try:
-        jobs.check_schedules(settings)
-    except ConfigError as exc:
-        fail(str(exc))
+    jobs.check_schedules(settings)
     with sessions(settings) as session_factory, Hasher(settings.passwords) as hasher:
         if not once:
             code = service.Daemon(settings, session_factory, hasher=hasher).run()
@@ -66,6 +56,7 @@ def run(
     )
 
 
+@app.command("status")
 def status_cmd(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output (monitoring).")] = False,
@@ -82,6 +73,7 @@ def status_cmd(
     raise typer.Exit(0 if report.alive and not report.database_error else 1)
 
 
+@app.command("rerun")
 def rerun_cmd(
     run_id: Annotated[int, typer.Argument(metavar="RUN", help="Run number.")],
     config: ConfigOption = None,
@@ -94,13 +86,11 @@ def rerun_cmd(
     logsetup.configure(settings.daemon.log_format, settings.daemon.log_level)
     with sessions(settings) as session_factory, Hasher(settings.passwords) as hasher:
         driver = Driver(settings, session_factory, SystemClock(), hasher=hasher)
-        try:
-            result = rerun.rerun(driver, run_id)
-        except rerun.RerunUnavailable as exc:
-            fail(str(exc))
+        result = rerun.rerun(driver, run_id)
     typer.echo(f"run {result.run_id} ({result.file_name}): {result.status}")
 
 
+@jobs_app.command("run")
 def jobs_run(
     name: Annotated[str, typer.Argument(help="validity, directory_sync, export or prune.")],
     config: ConfigOption = None,
@@ -108,8 +98,6 @@ def jobs_run(
     """Run a job now (under the same lease as the daemon)."""
     settings = load_settings(config)
     logsetup.configure(settings.daemon.log_format, settings.daemon.log_level)
-    if name not in jobs.JOBS:
-        fail(f"unknown job {name!r}; jobs: {', '.join(jobs.JOBS)}")
     with sessions(settings) as session_factory:
         ctx = jobs.JobContext(settings, session_factory, SystemClock(), identity())
         result = jobs.run_leased(name, ctx, force=True)
@@ -117,16 +105,16 @@ def jobs_run(
     raise typer.Exit(0 if result.status == "ok" else 1)
 
 
+@jobs_app.command("list")
 def jobs_list(config: ConfigOption = None) -> None:
     """List the jobs, their last run and their next one."""
     settings = load_settings(config)
     with sessions(settings) as session_factory:
         report = status.gather(settings, session_factory, SystemClock())
-    tz = ZoneInfo(settings.daemon.timezone)
-    text = status.render(report, tz)
-    typer.echo(text[text.index("jobs:") :])
+    typer.echo(status.render_jobs(report, ZoneInfo(settings.daemon.timezone)))
 
 
+@app.command("check-config")
 def check_config(config: ConfigOption = None) -> None:
     """Check the configuration: folders, database, directory."""
     settings = load_settings(config)
@@ -136,4 +124,4 @@ def check_config(config: ConfigOption = None) -> None:
         problems += not check.ok
     if problems:
         typer.echo(f"{problems} problem(s)", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_REJECTED)

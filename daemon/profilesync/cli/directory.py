@@ -1,7 +1,7 @@
 """Directory commands: `reconcile`, `directory sync|retry-parked`, `slapd start|stop`.
 
-A thin layer: the work is in `reconcile`, `ldapsync` and `slapd`; library errors
-become a message on stderr and exit code 2 here, nowhere else.
+A thin layer: the work is in `reconcile`, `ldapsync` and `slapd`, whose errors the root
+group reports.
 """
 
 from __future__ import annotations
@@ -12,13 +12,16 @@ from typing import Annotated
 
 import typer
 
-from profilesync.cli.common import ConfigOption, fail, load_settings, sessions
+from profilesync.cli.common import CommandRejected, ConfigOption, sessions
 from profilesync.clock import SystemClock
+from profilesync.config import load as load_settings
 from profilesync.directory import reconcile as reconcile_mod
 from profilesync.directory import slapd
 from profilesync.directory import sync as ldapsync
 from profilesync.directory.conn import DirectoryNotConfigured, DirectoryUnavailable
+from profilesync.errors import EXIT_REJECTED
 
+app = typer.Typer()
 directory_app = typer.Typer(
     help="LDAP directory synchronisation.", no_args_is_help=True, add_completion=False
 )
@@ -27,15 +30,11 @@ slapd_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(directory_app, name="directory")
+app.add_typer(slapd_app, name="slapd")
 
 
-def register(app: typer.Typer) -> None:
-    """Add `reconcile`, `directory …` and `slapd …`."""
-    app.command("reconcile")(reconcile)
-    app.add_typer(directory_app, name="directory")
-    app.add_typer(slapd_app, name="slapd")
-
-
+@app.command("reconcile")
 def reconcile(
     config: ConfigOption = None,
     repair: Annotated[
@@ -61,7 +60,8 @@ def reconcile(
             failures = reconcile_mod.repair(session, settings.ldap, found)
             after = reconcile_mod.compare(session, settings.ldap)
         except (DirectoryUnavailable, DirectoryNotConfigured) as exc:
-            fail(f"directory unavailable: {exc}")
+            # "[ldap] url is empty" alone would not say that the comparison never started.
+            raise CommandRejected(f"directory unavailable: {exc}") from exc
     if not as_json:
         typer.echo(f"repair: {failures} failure(s); after repair: {after.summary()}")
     raise typer.Exit(1 if after.drift else 0)
@@ -81,7 +81,7 @@ def sync(
     typer.echo(report.line())
     typer.echo(f"queue: {due} due, {waiting} waiting for a retry, {parked} parked")
     if report.error:
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_REJECTED)
 
 
 @directory_app.command("retry-parked")
@@ -106,10 +106,7 @@ def slapd_start(
     base_dn: Annotated[str, typer.Option("--base-dn")] = "dc=example,dc=org",
 ) -> None:
     """Start a local slapd and print the [ldap] settings to connect to it."""
-    try:
-        inst = slapd.start(directory, base_dn=base_dn, port=port)
-    except slapd.SlapdError as exc:
-        fail(str(exc))
+    inst = slapd.start(directory, base_dn=base_dn, port=port)
     typer.echo(
         f'[ldap]\nurl = "{inst.url}"\nbase_dn = "{inst.base_dn}"\n'
         f'bind_dn = "{inst.root_dn}"\nbind_password_file = "{inst.password_file}"'
@@ -119,8 +116,5 @@ def slapd_start(
 @slapd_app.command("stop")
 def slapd_stop(directory: DirOption = Path("var/slapd")) -> None:
     """Stop the local slapd."""
-    try:
-        stopped = slapd.stop(slapd.load(directory.resolve()))
-    except slapd.SlapdError as exc:
-        fail(str(exc))
+    stopped = slapd.stop(slapd.load(directory.resolve()))
     typer.echo("slapd stopped" if stopped else "slapd was not running")

@@ -8,25 +8,24 @@ from typing import Annotated
 
 import typer
 
-from profilesync.cli.common import EXIT_REJECTED, ConfigOption, fail, load_settings
+from profilesync.cli.common import CommandRejected, ConfigOption
 from profilesync.clock import SystemClock
+from profilesync.config import load as load_settings
 from profilesync.fileformat import template as template_mod
-from profilesync.fileformat.check import BadTimezone, InputUnreadable, check_file
+from profilesync.fileformat.check import check_file
 from profilesync.fileformat.report import default_report_path
 
-
-def register(app: typer.Typer) -> None:
-    """Add `template` and `check`."""
-    app.command("template")(template)
-    app.command("check")(check)
+app = typer.Typer()
 
 
+@app.command("template")
 def template() -> None:
     """Print the import file template (the header line only, UTF-8 with BOM)."""
     sys.stdout.buffer.write(template_mod.template_bytes())
     sys.stdout.buffer.flush()
 
 
+@app.command("check")
 def check(
     file: Annotated[
         Path,
@@ -50,20 +49,18 @@ def check(
     settings = load_settings(config)
     report_path = report if report is not None else default_report_path(file)
     if not file.is_file():
-        fail(f"file not found or unreadable: {file}")
+        raise CommandRejected(f"file not found or unreadable: {file}")
     if report_path.exists() and report_path.resolve() == file.resolve():
-        fail(f"the report would overwrite the checked file: {report_path}")
+        raise CommandRejected(f"the report would overwrite the checked file: {report_path}")
     try:
         result = check_file(file, settings=settings, clock=SystemClock(), report_path=report_path)
-    except InputUnreadable as exc:
-        fail(f"cannot read the file {exc}")
-    except BadTimezone as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot write the report {report_path}: {exc.strerror or exc}")
+    except OSError as exc:  # reading the file is InputUnreadable: this is the report
+        raise CommandRejected(
+            f"cannot write the report {report_path}: {exc.strerror or exc}"
+        ) from exc
     if result.rejected_reason is not None:
         typer.echo(f"report: {result.report_path}")
-        fail(f"file rejected: {result.rejected_reason}", EXIT_REJECTED)
+        raise CommandRejected(f"file rejected: {result.rejected_reason}")
     typer.echo(result.summary.line())
     typer.echo(f"report: {result.report_path}")
     raise typer.Exit(result.exit_code)

@@ -7,50 +7,23 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import typer
 
-from profilesync.cli.common import (
-    EXIT_LINE_ERRORS,
-    EXIT_OK,
-    EXIT_REJECTED,
-    ConfigOption,
-    fail,
-    load_settings,
-    sessions,
-)
+from profilesync.cli.common import CommandRejected, ConfigOption, sessions
 from profilesync.clock import SystemClock
+from profilesync.config import load as load_settings
+from profilesync.errors import EXIT_LINE_ERRORS, EXIT_OK, EXIT_REJECTED
 from profilesync.service.status import local_time
 from profilesync.store import exports, importer
+from profilesync.store.importer import RunNotFound
 from profilesync.store.model import ImportRun, RunStatus
 
-
-def register(app: typer.Typer) -> None:
-    """Add this area's commands to the main app."""
-    app.command("import")(import_cmd)
-    app.command("approve")(approve_cmd)
-    app.command("runs")(runs_cmd)
-    app.command("show")(show_cmd)
-    app.command("export")(export_cmd)
-
-
-@contextmanager
-def _unavailable() -> Iterator[None]:
-    """The database went away mid-run: a clean exit 2; the run resumes on the next try."""
-    try:
-        yield
-    except sa.exc.OperationalError as exc:
-        first = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc) else ""
-        fail(
-            f"database unavailable ({first}): the lines already recorded stay recorded; "
-            "the import resumes at the first line without a result "
-            "(status 'running' in profilesync runs)"
-        )
+app = typer.Typer()
 
 
 @contextmanager
@@ -81,9 +54,10 @@ def _exit_for(result: importer.RunResult) -> None:
         typer.echo(f"file held for approval: {result.reason}")
         raise typer.Exit(EXIT_REJECTED)
     # The reason is the report's Ligne 0 text, in French like everything a référent reads.
-    fail(f"file rejected: {result.reason}")
+    raise CommandRejected(f"file rejected: {result.reason}")
 
 
+@app.command("import")
 def import_cmd(
     file: Annotated[Path, typer.Argument(help="The CSV file to import.", dir_okay=False)],
     submitter: Annotated[
@@ -97,13 +71,13 @@ def import_cmd(
         Path | None,
         typer.Option("--report", help="Report path (default: <name>.rapport.csv)."),
     ] = None,
-    config_path: ConfigOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Import a file now, as the daemon would (report, database, directory changes queued)."""
-    settings = load_settings(config_path)
+    settings = load_settings(config)
     if not file.is_file():
-        fail(f"file not found: {file}")
-    with sessions(settings) as sf, _progress_bar() as progress, _unavailable():
+        raise CommandRejected(f"file not found: {file}")
+    with sessions(settings) as sf, _progress_bar() as progress:
         result = importer.import_file(
             file,
             submitter,
@@ -117,69 +91,39 @@ def import_cmd(
     _exit_for(result)
 
 
+@app.command("approve")
 def approve_cmd(
     run: Annotated[int, typer.Argument(help="Number of the import awaiting approval.")],
     approver: Annotated[
         str | None, typer.Option("--by", help="Who approves (default: the system user).")
     ] = None,
-    config_path: ConfigOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Approve an import held back by the mass-deletion guard."""
-    settings = load_settings(config_path)
-    with sessions(settings) as sf, _progress_bar() as progress, _unavailable():
-        try:
-            result = importer.approve_run(
-                run,
-                approver=approver or getpass.getuser(),
-                settings=settings,
-                session_factory=sf,
-                clock=SystemClock(),
-                progress=progress,
-            )
-        except (importer.RunNotFound, importer.NotAwaitingApproval, importer.RunBusy) as exc:
-            fail(str(exc))
+    settings = load_settings(config)
+    with sessions(settings) as sf, _progress_bar() as progress:
+        result = importer.approve_run(
+            run,
+            approver=approver or getpass.getuser(),
+            settings=settings,
+            session_factory=sf,
+            clock=SystemClock(),
+            progress=progress,
+        )
     _exit_for(result)
 
 
-def _duration(run: ImportRun) -> float | None:
-    if run.started_at is None or run.finished_at is None:
-        return None
-    return round((run.finished_at - run.started_at).total_seconds(), 3)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _run_dict(run: ImportRun) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "submitter": run.submitter,
-        "file": run.file_name,
-        "status": run.status,
-        "source": run.source,
-        "created_at": _iso(run.created_at),
-        "duration_seconds": _duration(run),
-        "total": run.total,
-        "ok": run.ok,
-        "alerte": run.alerte,
-        "erreur": run.erreur,
-        "reason": run.reason,
-        "approved_by": run.approved_by,
-        "report": run.report_path,
-    }
-
-
+@app.command("runs")
 def runs_cmd(
     limit: Annotated[int, typer.Option("--limit", help="Number of imports shown.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output (a list).")] = False,
-    config_path: ConfigOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """List the latest imports: status, counts, duration."""
-    settings = load_settings(config_path)
+    settings = load_settings(config)
     with sessions(settings) as sf, sf() as session:
         runs = session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc()).limit(limit))
-        rows = [_run_dict(r) for r in runs]
+        rows = [r.as_dict() for r in runs]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -194,17 +138,18 @@ def runs_cmd(
         )
 
 
+@app.command("show")
 def show_cmd(
     run: Annotated[int, typer.Argument(help="Import number.")],
-    config_path: ConfigOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Show an import and the lines of its report."""
-    settings = load_settings(config_path)
+    settings = load_settings(config)
     with sessions(settings) as sf, sf() as session:
         found = session.get(ImportRun, run)
         if found is None:
-            fail(f"no import run {run}")
-        for key, value in _run_dict(found).items():
+            raise RunNotFound(f"no import run {run}")
+        for key, value in found.as_dict().items():
             if value is not None:
                 typer.echo(f"{key}: {value}")
         if found.status in {RunStatus.REJECTED, RunStatus.AWAITING_APPROVAL}:
@@ -213,21 +158,19 @@ def show_cmd(
             typer.echo(f"{outcome.line};{outcome.code};{' | '.join(outcome.messages)}")
 
 
+@app.command("export")
 def export_cmd(
     et: Annotated[str, typer.Option("--et", help="Finess ET of the establishment.")],
     output: Annotated[
         Path | None,
         typer.Option("--output", help="Output file (default: outbox/exports/<ET>/…)."),
     ] = None,
-    config_path: ConfigOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Export an establishment's profiles now (a reusable import file)."""
-    settings = load_settings(config_path)
+    settings = load_settings(config)
     with sessions(settings) as sf:
-        try:
-            result = exports.export_establishment(
-                sf, et, output, SystemClock(), outbox=settings.paths.outbox
-            )
-        except exports.UnknownEstablishment:
-            fail(f"unknown establishment {et} (see profilesync establishment add)")
+        result = exports.export_establishment(
+            sf, et, output, SystemClock(), outbox=settings.paths.outbox
+        )
     typer.echo(f"{result.profiles} profiles exported: {result.path}")

@@ -23,6 +23,7 @@ from ldap3 import ASYNC, BASE, LEVEL, NONE, SUBTREE, SYNC, Connection, Server, T
 from ldap3.core.exceptions import LDAPException, LDAPResponseTimeoutError, LDAPStartTLSError
 
 from profilesync.config import ConfigError, LdapSettings
+from profilesync.errors import ProfilesyncError
 
 SCOPES = {"base": BASE, "one": LEVEL, "sub": SUBTREE}
 # Permissive modify (RFC-less, supported by OpenLDAP and AD): adding a value that is
@@ -44,11 +45,11 @@ RETRYABLE = {
 }
 
 
-class DirectoryUnavailable(Exception):
+class DirectoryUnavailable(ProfilesyncError):
     """The directory cannot be reached or dropped the connection: keep changes, retry later."""
 
 
-class DirectoryNotConfigured(Exception):
+class DirectoryNotConfigured(ProfilesyncError):
     """[ldap] url is empty: changes wait in the queue until a directory is configured."""
 
 

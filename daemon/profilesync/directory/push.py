@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from profilesync.directory import tree as directory
 from profilesync.directory.conn import Pipeline, Result, values
 from profilesync.directory.tree import LOCK_ATTRIBUTE, PERMANENT_LOCK, Entry, Person, Tree
+from profilesync.errors import ProfilesyncError
 
 READ_CHUNK = 200
 READ_ATTRIBUTES = [*directory.PERSON_ATTRIBUTES, "objectClass", LOCK_ATTRIBUTE]
@@ -157,7 +158,7 @@ def _read_people(pipe: Pipeline, tree: Tree, keys: list[str], out: dict[str, Cur
         pipe.search(tree.people_dn, tree.people_filter(chunk), "one", READ_ATTRIBUTES, done)
 
 
-class ReadFailed(Exception):
+class ReadFailed(ProfilesyncError):
     """A search failed for a reason other than an absent entry: retry the whole batch."""
 
     def __init__(self, result: Result) -> None:

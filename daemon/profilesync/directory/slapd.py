@@ -30,13 +30,14 @@ from ldap3.core.exceptions import LDAPException
 from ldap3.utils.dn import parse_dn
 
 from profilesync.config import LdapSettings
+from profilesync.errors import ProfilesyncError
 
 SCHEMA_DIR = Path("/etc/ldap/schema")
 MODULE_DIR = Path("/usr/lib/ldap")
 PERMANENT_LOCK = "000001010000Z"
 
 
-class SlapdError(Exception):
+class SlapdError(ProfilesyncError):
     """A local slapd could not be configured, started or stopped."""
 
 

@@ -15,18 +15,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from profilesync.clock import Clock, today
 from profilesync.config import Settings
+from profilesync.errors import EXIT_REJECTED, ProfilesyncError
 from profilesync.fileformat import csvfile, rules
 from profilesync.fileformat.outcome import Outcome, Summary
 from profilesync.fileformat.report import ReportWriter
 
-EXIT_REJECTED = 2
 
-
-class InputUnreadable(Exception):
+class InputUnreadable(ProfilesyncError):
     """The file to check cannot be opened or read (missing, a directory, no permission)."""
 
 
-class BadTimezone(Exception):
+class BadTimezone(ProfilesyncError):
     """`[daemon] timezone` names no known time zone."""
 
 
@@ -71,7 +70,7 @@ def _rows(path: Path, settings: Settings) -> Iterator[csvfile.Row]:
     try:
         yield from csvfile.read_rows(path, settings.limits)
     except OSError as exc:
-        raise InputUnreadable(f"{path}: {exc.strerror or exc}") from exc
+        raise InputUnreadable(f"cannot read the file {path}: {exc.strerror or exc}") from exc
 
 
 def _zone(name: str) -> ZoneInfo:

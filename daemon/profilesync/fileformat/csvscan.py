@@ -23,6 +23,7 @@ import statistics
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from profilesync.errors import ProfilesyncError
 from profilesync.fileformat import messages
 
 CHUNK = 1 << 20
@@ -79,7 +80,7 @@ _WELL_QUOTED = re.compile(
 _CLOSED_QUOTED = re.compile(rb'"[^"]*+(?:""[^"]*+)*+"(?!")')
 
 
-class FileRejected(Exception):
+class FileRejected(ProfilesyncError):
     """The file as a whole cannot be read as an import file; nothing of it is applied."""
 
     def __init__(self, reason: str) -> None:

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Final
 
 from profilesync import layout
+from profilesync.errors import ProfilesyncError
 from profilesync.fileformat.columns import COLUMNS, MASK, NCOLS, PASSWORD, masked
 from profilesync.fileformat.outcome import Code, Outcome, Summary
 
@@ -45,11 +46,11 @@ _BUFFER_BYTES: Final = 1 << 16
 _TEMP_ATTEMPTS: Final = 100
 
 
-class ReportError(Exception):
+class ReportError(ProfilesyncError):
     """The report writer was used out of order (write after reject, write outside `with`)."""
 
 
-class NotAReport(Exception):
+class NotAReport(ProfilesyncError):
     """A file read back as a report does not have the report's header."""
 
 

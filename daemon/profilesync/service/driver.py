@@ -153,6 +153,7 @@ def _whole_file_rejection(run: ImportRun, work: Path) -> str | None:
 
 
 def _log_run(run: ImportRun, seconds: float) -> None:
+    fields = run.as_dict()
     log.info(
         "run %s %s/%s: %s, %s lines: %s OK, %s ALERTE, %s ERREUR in %.2fs%s",
         run.id,
@@ -165,15 +166,6 @@ def _log_run(run: ImportRun, seconds: float) -> None:
         run.erreur,
         seconds,
         f" ({run.reason})" if run.reason else "",
-        extra={
-            "run_id": run.id,
-            "submitter": run.submitter,
-            "file": run.file_name,
-            "status": run.status,
-            "total": run.total,
-            "ok": run.ok,
-            "alerte": run.alerte,
-            "erreur": run.erreur,
-            "seconds": round(seconds, 3),
-        },
+        # `id` would mean nothing among a log line's fields; `seconds` is this pass's.
+        extra={"run_id": fields.pop("id"), **fields, "seconds": round(seconds, 3)},
     )

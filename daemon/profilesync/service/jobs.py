@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from profilesync import layout
 from profilesync.clock import Clock, today
 from profilesync.config import ConfigError, Settings
+from profilesync.errors import ProfilesyncError
 from profilesync.service import lease
 from profilesync.store import exports
 from profilesync.store.model import Establishment, JobLease
@@ -34,7 +35,7 @@ from profilesync.store.validity import run_validity
 log = logging.getLogger(__name__)
 
 
-class UnknownJob(Exception):
+class UnknownJob(ProfilesyncError):
     """No job has that name."""
 
 
@@ -169,7 +170,7 @@ def _export(ctx: JobContext) -> Done:
     return Done(f"{len(ets)} establishments exported", bool(ets))
 
 
-class JobFailed(Exception):
+class JobFailed(ProfilesyncError):
     """A job finished but could not do all of its work."""
 
 

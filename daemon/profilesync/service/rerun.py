@@ -11,13 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from profilesync import layout
+from profilesync.errors import ProfilesyncError
 from profilesync.service.archive import write_atomic
 from profilesync.service.driver import Driver, FileResult
 from profilesync.store import runlock
 from profilesync.store.model import ImportRun
 
 
-class RerunUnavailable(Exception):
+class RerunUnavailable(ProfilesyncError):
     """The run cannot be re-processed (unknown, unfinished, or its private copy expired)."""
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -79,27 +78,7 @@ def _from_database(session: Session, settings: Settings, now: datetime, out: Sta
         or 0
     )
     runs = session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc()).limit(RECENT_RUNS))
-    for run in runs:
-        seconds = (
-            (run.finished_at - run.started_at).total_seconds()
-            if run.finished_at and run.started_at
-            else None
-        )
-        out.recent_runs.append(
-            {
-                "id": run.id,
-                "submitter": run.submitter,
-                "file": run.file_name,
-                "status": run.status,
-                "total": run.total,
-                "ok": run.ok,
-                "alerte": run.alerte,
-                "erreur": run.erreur,
-                "created_at": _iso(run.created_at),
-                "seconds": seconds,
-                "report": Path(run.report_path or "").name,
-            }
-        )
+    out.recent_runs = [run.as_dict() for run in runs]
     out.directory = ldapsync.backlog(session, now)._asdict()
     leases = {row.name: row for row in session.scalars(sa.select(JobLease))}
     tz = ZoneInfo(settings.daemon.timezone)
@@ -129,7 +108,19 @@ def local_time(iso: str | None, tz: ZoneInfo) -> str:
 
 
 def render(status: Status, tz: ZoneInfo) -> str:
-    """The text `status` prints: the answer to "is it working?" in the first line."""
+    """The text `status` prints: the answer to "is it working?" in the first line.
+
+    Without the database, only what does not come from it; each section is its own
+    function so that a command can print one of them (`jobs list`).
+    """
+    sections = [render_health(status, tz)]
+    if status.database_error is None:
+        sections += [render_database(status, tz), render_jobs(status, tz)]
+    return "\n".join(sections)
+
+
+def render_health(status: Status, tz: ZoneInfo) -> str:
+    """Daemons, the inbox, files in progress, and the database when it does not answer."""
     lines: list[str] = []
     alive = [d for d in status.daemons if d["alive"]]
     if alive:
@@ -149,22 +140,32 @@ def render(status: Status, tz: ZoneInfo) -> str:
     )
     if status.database_error:
         lines.append(f"database: UNAVAILABLE: {status.database_error}")
-        return "\n".join(lines)
+    return "\n".join(lines)
+
+
+def render_database(status: Status, tz: ZoneInfo) -> str:
+    """What only the database knows: the directory backlog and the latest runs."""
     d = status.directory
-    lines.append(
-        f"directory backlog: {d['due']} due, {d['waiting']} retrying later, {d['parked']} parked"
-    )
-    lines.append("recent runs:")
+    lines = [
+        f"directory backlog: {d['due']} due, {d['waiting']} retrying later, {d['parked']} parked",
+        "recent runs:",
+    ]
     if not status.recent_runs:
         lines.append("  (none)")
     for r in status.recent_runs:
-        took = f" in {r['seconds']:.1f}s" if r["seconds"] is not None else ""
+        seconds = r["duration_seconds"]
+        took = f" in {seconds:.1f}s" if seconds is not None else ""
         lines.append(
             f"  #{r['id']} {local_time(r['created_at'], tz)} {r['submitter'] or '(root)'}/"
             f"{r['file']}: {r['status']}, {r['total']} lines: {r['ok']} OK, "
             f"{r['alerte']} ALERTE, {r['erreur']} ERREUR{took}"
         )
-    lines.append("jobs:")
+    return "\n".join(lines)
+
+
+def render_jobs(status: Status, tz: ZoneInfo) -> str:
+    """Each job's last run and next one (`status`, and all of `jobs list`)."""
+    lines = ["jobs:"]
     for j in status.jobs:
         if j["last_started_at"]:
             last = f"{local_time(j['last_started_at'], tz)} {j['last_status'] or 'running'}"

@@ -6,7 +6,8 @@ carry a valid key, an ET belongs to exactly one EJ, and a login must be usable a
 name of the référent's inbox folder. Adding what is already there changes nothing, so a
 provisioning script can run the same commands again.
 
-Functions take the caller's session and never commit: the CLI commits once per command.
+Functions take the caller's session and never commit: a command runs them all in one
+`transaction`, so that it does everything it was asked or nothing.
 """
 
 from __future__ import annotations
@@ -14,15 +15,18 @@ from __future__ import annotations
 import os
 import pwd
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from profilesync import layout
+from profilesync.errors import ProfilesyncError
 from profilesync.fileformat.identifiers import finess_valid
+from profilesync.store import db
 from profilesync.store.model import (
     Audit,
     ChangeKind,
@@ -42,7 +46,7 @@ _FINESS_SHAPE = re.compile(r"(?:0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|9[78])[0-9]{7}")
 _EIGHT_DIGITS = re.compile(r"[0-9]{8}")
 
 
-class AdminError(Exception):
+class AdminError(ProfilesyncError):
     """An admin command cannot be carried out as asked; the message says how to fix it."""
 
 
@@ -55,7 +59,13 @@ class EstablishmentConflict(AdminError):
 
 
 class UnknownEstablishment(AdminError):
-    """The ET is not registered."""
+    """The ET is not registered; one message for every command that needs it registered."""
+
+    def __init__(self, *ets: str) -> None:
+        super().__init__(
+            f"establishment {', '.join(ets)} is not registered: add it first with "
+            f"`profilesync establishment add --ej EJ --et {ets[0]}`"
+        )
 
 
 class InvalidLogin(AdminError):
@@ -64,6 +74,10 @@ class InvalidLogin(AdminError):
 
 class UnknownReferent(AdminError):
     """No référent has this login."""
+
+
+class ConcurrentChange(AdminError):
+    """Another command changed the same record at the same instant: running again settles it."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,19 @@ class ReferentChange:
     added: tuple[str, ...]
     removed: tuple[str, ...]
     establishments: tuple[str, ...]  # after the change
+
+
+@contextmanager
+def transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction per command, so that it does all it was asked or nothing; of two
+    operators registering the same thing at the same instant, the loser is told to retry."""
+    try:
+        with db.transaction(session_factory) as session:
+            yield session
+    except sa.exc.IntegrityError:
+        raise ConcurrentChange(
+            "another command changed the same record at the same time: run it again"
+        ) from None
 
 
 def operator_actor() -> str:
@@ -371,10 +398,7 @@ def _registered(session: Session, ets: Iterable[str]) -> dict[str, int]:
     found = {et: est_id for et, est_id in rows}
     missing = [et for et in normalised if et not in found]
     if missing:
-        raise UnknownEstablishment(
-            f"establishment {', '.join(missing)} is not registered: add it first with "
-            f"`profilesync establishment add --ej EJ --et {missing[0]}`"
-        )
+        raise UnknownEstablishment(*missing)
     return found
 
 

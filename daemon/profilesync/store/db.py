@@ -26,6 +26,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from profilesync.errors import ProfilesyncError
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 UPGRADE_HINT = "run `profilesync db upgrade`"
 # SQLite waits this long for another writer before giving up with "database is locked".
@@ -34,7 +36,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_MIGRATION_LOCK = 0x70726F66  # "prof"
 
 
-class DatabaseError(Exception):
+class DatabaseError(ProfilesyncError):
     """The database cannot be opened or used as configured."""
 
 
@@ -251,18 +253,44 @@ def require_current(engine: Engine) -> None:
 
 
 @contextmanager
+def transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose work commits as a whole at the end of the block, or not at all.
+
+    The database failing on the way (server gone, lock timeout) is `DatabaseUnavailable`
+    naming it, so that no caller has to know the driver's exceptions.
+    """
+    with session_factory() as session:
+        try:
+            with session.begin():
+                yield session
+        except sa.exc.OperationalError as exc:
+            raise _failed(session.get_bind().engine, exc) from exc
+
+
+@contextmanager
 def _connect(engine: Engine) -> Iterator[Connection]:
     try:
         conn = engine.connect()
     except sa.exc.OperationalError as exc:
         raise DatabaseUnavailable(
-            f"cannot open the database {display_url(engine.url)}: {_first_line(exc.orig)}"
+            f"cannot open the database {display_url(engine.url)}: {first_line(exc.orig)}"
         ) from None
     with conn:
-        yield conn
+        try:
+            yield conn
+        except sa.exc.OperationalError as exc:
+            raise _failed(engine, exc) from exc
 
 
-def _first_line(error: BaseException | None) -> str:
+def _failed(engine: Engine, exc: sa.exc.OperationalError) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        f"database error on {display_url(engine.url)}: {first_line(exc.orig or exc)}"
+    )
+
+
+def first_line(error: BaseException | None) -> str:
+    """The driver's message without its SQL and background link, which mean nothing to an
+    operator and may be long."""
     text = str(error or "").strip()
     return text.splitlines()[0] if text else "unknown error"
 

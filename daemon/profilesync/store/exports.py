@@ -21,13 +21,10 @@ from profilesync import layout
 from profilesync.clock import Clock, today
 from profilesync.fileformat.columns import COLUMNS
 from profilesync.fileformat.report import neutralised
+from profilesync.store.admin import UnknownEstablishment
 from profilesync.store.model import Account, Establishment, Profile, ProfileState, Team
 
 BOM = "\ufeff"
-
-
-class UnknownEstablishment(Exception):
-    """No establishment is registered with this Finess ET."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,7 @@ def export_establishment(
             sa.select(Establishment.id, Establishment.ej).where(Establishment.et == et)
         ).one_or_none()
         if est is None:
-            raise UnknownEstablishment(f"no establishment {et} is registered")
+            raise UnknownEstablishment(et)
         query = (
             sa.select(
                 Team.name,

@@ -9,25 +9,29 @@ a transaction that is rolled back.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import hashlib
 import logging
 import shutil
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Unpack
+from typing import ParamSpec, Unpack
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from profilesync import layout
 from profilesync.clock import Clock
 from profilesync.config import Settings
+from profilesync.errors import ProfilesyncError
 from profilesync.fileformat.outcome import Summary
 from profilesync.fileformat.report import ReportWriter, default_report_path
 from profilesync.secret import Secret
-from profilesync.store import runlock
+from profilesync.store import db, runlock
 from profilesync.store.model import ImportRun, RunFields, RunStatus
 from profilesync.store.passwords import Hasher
 from profilesync.store.runner import Progress, RunProcessor, outcomes, summary_of
@@ -35,18 +39,37 @@ from profilesync.store.runner import Progress, RunProcessor, outcomes, summary_o
 SessionFactory = sessionmaker[Session]
 log = logging.getLogger(__name__)
 DRY_HASH = "{DRYRUN}"  # never committed: a dry run rolls everything back
+_P = ParamSpec("_P")
 
 
-class RunNotFound(Exception):
+class RunNotFound(ProfilesyncError):
     """No import run has this number."""
 
 
-class RunBusy(Exception):
+class RunBusy(ProfilesyncError):
     """Another process (a daemon) holds the run's work file right now."""
 
 
-class NotAwaitingApproval(Exception):
+class NotAwaitingApproval(ProfilesyncError):
     """Only a run held by the mass-delete safeguard can be approved."""
+
+
+def _resumes_after_an_outage(run: Callable[_P, RunResult]) -> Callable[_P, RunResult]:
+    """The database lost mid-import is `DatabaseUnavailable` telling the operator that what
+    was committed is kept and how the import goes on, not the driver's error."""
+
+    @functools.wraps(run)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> RunResult:
+        try:
+            return run(*args, **kwargs)
+        except sa.exc.OperationalError as exc:
+            raise db.DatabaseUnavailable(
+                f"database unavailable ({db.first_line(exc.orig or exc)}): the lines already "
+                "recorded stay recorded; the import resumes at the first line without a "
+                "result (status 'running' in profilesync runs)"
+            ) from exc
+
+    return guarded
 
 
 @dataclass(frozen=True)
@@ -166,6 +189,7 @@ def process_run(
                 hasher.close()
 
 
+@_resumes_after_an_outage
 def import_file(
     path: Path,
     submitter: str,
@@ -209,6 +233,7 @@ def import_file(
     return result
 
 
+@_resumes_after_an_outage
 def approve_run(
     run_id: int,
     *,

@@ -311,6 +311,29 @@ class ImportRun(Base):
         self.reason = reason
         self.finished_at = now
 
+    def as_dict(self) -> dict[str, Any]:
+        """The run as JSON-ready data: `runs --json`, `status` and the daemon's log line show
+        a run with the same keys, so a script reading one can read the others."""
+        duration = None
+        if self.started_at is not None and self.finished_at is not None:
+            duration = round((self.finished_at - self.started_at).total_seconds(), 3)
+        return {
+            "id": self.id,
+            "submitter": self.submitter,
+            "file": self.file_name,
+            "status": self.status,
+            "source": self.source,
+            "created_at": self.created_at.isoformat(),
+            "duration_seconds": duration,
+            "total": self.total,
+            "ok": self.ok,
+            "alerte": self.alerte,
+            "erreur": self.erreur,
+            "reason": self.reason,
+            "approved_by": self.approved_by,
+            "report": self.report_path,
+        }
+
 
 class LineOutcome(Base):
     """The verdict on one line of a run, committed with the line's effect (exactly-once)."""

@@ -25,12 +25,13 @@ import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from profilesync.config import PasswordSettings
+from profilesync.errors import ProfilesyncError
 from profilesync.secret import Secret
 
 SCHEME = "{ARGON2}"
 
 
-class HasherClosed(RuntimeError):
+class HasherClosed(ProfilesyncError, RuntimeError):
     """A secret was submitted to a `Hasher` after it was closed."""
 
 
