@@ -40,6 +40,7 @@ from ldap3.utils.dn import escape_rdn
 
 from profilesync.config import LdapSettings
 from profilesync.directory.slapd import free_port
+from profilesync.errors import ProfilesyncError
 
 SYSTEM_DEFAULTS = Path("/usr/share/dirsrv/inf/defaults.inf")
 SYSTEM_CONFIG = Path("/etc/dirsrv")
@@ -92,7 +93,7 @@ _CONFIG_DN = "cn=config"
 _LDBM_DN = "cn=config,cn=ldbm database,cn=plugins,cn=config"
 
 
-class Ds389Error(Exception):
+class Ds389Error(ProfilesyncError):
     """A local 389 Directory Server could not be created, started or stopped."""
 
 
