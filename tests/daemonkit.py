@@ -1,11 +1,10 @@
-"""Helpers of the daemon tests: a registered world, an inbox to drop files into, the CLI."""
+"""Helpers of the daemon tests: a registered world, and an inbox to drop files into."""
 
 from __future__ import annotations
 
 import csv
 import io
 import os
-import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,11 +20,6 @@ from profilesync.store import db
 from profilesync.store.model import Establishment, Referent, ReferentEstablishment
 
 __all__ = ["EJ1", "ET1", "GOOD_PW", "REFERENT", "T0", "row", "write_csv"]
-
-
-def cli_command() -> list[str]:
-    """How a subprocess runs `profilesync` from this tree (conftest sets PYTHONPATH)."""
-    return [sys.executable, "-m", "profilesync"]
 
 
 class FakeMonotonic:

@@ -19,26 +19,23 @@ with warnings.catch_warnings():
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 
-import argon2
 import pytest
 import sqlalchemy as sa
 from ldap3 import BASE, LEVEL, SAFE_SYNC, SUBTREE, Connection, Server
 from sqlalchemy.orm import Session, sessionmaker
 
+from clikit import CHEAP_PASSWORDS, write_config
 from fixtures_db import missing_backend
 from profilesync.config import LdapSettings
 from profilesync.directory import slapd
+from profilesync.secret import Secret
 from profilesync.store.db import make_engine, session_factory
 from profilesync.store.model import Account, DirectoryChange, Establishment, Profile, Team
+from profilesync.store.passwords import hash_password
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-# Low cost: these hashes only prove the {ARGON2} form binds; production uses OWASP cost.
-_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-
-
-def argon2_hash(plain: str) -> str:
-    return "{ARGON2}" + _HASHER.hash(plain)
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +59,21 @@ def ldap_settings(slapd_server: slapd.Instance) -> LdapSettings:
     finally:
         conn.unbind()
     return replace(slapd_server.settings(), timeout_seconds=5.0, pipeline_window=64)
+
+
+@pytest.fixture
+def ldap_config(tmp_path: Path, db_url: str, ldap_settings: LdapSettings) -> Path:
+    """A config file naming the test database and the test directory, for the CLI and jobs."""
+    return write_config(
+        tmp_path,
+        database={"url": db_url},
+        ldap={
+            "url": ldap_settings.url,
+            "base_dn": ldap_settings.base_dn,
+            "bind_dn": ldap_settings.bind_dn,
+            "bind_password_file": ldap_settings.bind_password_file,
+        },
+    )
 
 
 @pytest.fixture
@@ -157,7 +169,7 @@ class World:
                 nom=nom,
                 prenom=prenom,
                 email=email,
-                password_hash=argon2_hash(password),
+                password_hash=hash_password(Secret(password), CHEAP_PASSWORDS),
                 password_set_at=T0,
                 locked=not any(p[3] == "active" for p in profiles),
                 created_at=T0,

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 from stdnum import luhn
 
+from clikit import CHEAP_ARGON2
 from profilesync.clock import FixedClock
 from profilesync.config import Settings
 from profilesync.fileformat.columns import COLUMNS
@@ -37,10 +38,10 @@ def rpps(n: int) -> str:
 
 
 def fast_settings(tmp: Path, **imports: Any) -> Settings:
-    """Defaults with a tiny argon2 cost so tests hash in microseconds."""
+    """Defaults with every path under `tmp` and hashing at CHEAP_ARGON2."""
     return Settings().with_overrides(
         paths={"inbox": tmp / "inbox", "outbox": tmp / "outbox", "state": tmp / "state"},
-        passwords={"argon2_time_cost": 1, "argon2_memory_kib": 8, "hash_workers": 1},
+        passwords=CHEAP_ARGON2,
         imports=imports or {},
     )
 

@@ -1,4 +1,4 @@
-"""Running the real daemon in subprocesses: a config file, a notify socket, waiting politely."""
+"""Running the real daemon in subprocesses: its config, a notify socket, waiting politely."""
 
 from __future__ import annotations
 
@@ -8,47 +8,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from daemonkit import cli_command
-
-HERE = Path(__file__).resolve().parent
-DEADLINE = 120.0
+from clikit import DEADLINE, cli_command, write_config
 
 
-def write_config(tmp: Path, url: str, **extra: str) -> Path:
-    """A TOML config with fast password hashing and a short stability wait."""
-    sections = {
-        "paths": {
-            "inbox": f'"{tmp / "inbox"}"',
-            "outbox": f'"{tmp / "outbox"}"',
-            "state": f'"{tmp / "state"}"',
-        },
-        "database": {"url": f'"{url}"', "batch_size": extra.pop("batch_size", "500")},
-        "passwords": {"argon2_time_cost": "1", "argon2_memory_kib": "8", "hash_workers": "1"},
-        "daemon": {
-            "stable_seconds": extra.pop("stable_seconds", "0.3"),
-            "rescan_seconds": extra.pop("rescan_seconds", "1"),
-        },
-    }
-    text = "".join(
-        f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items())
-        for name, values in sections.items()
-    )
-    path = tmp / "profilesync.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def profilesync(
-    config: Path, *args: str, env: dict[str, str] | None = None, **kw: object
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*cli_command(), *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=DEADLINE,
-        check=False,
-        **kw,  # type: ignore[arg-type]
+def daemon_config(tmp: Path, url: str, *, batch_size: int = 500, **daemon: float) -> Path:
+    """A config for daemons under test: a file is stable after 0.3 s, a rescan every second."""
+    return write_config(
+        tmp,
+        database={"url": url, "batch_size": batch_size},
+        daemon={"stable_seconds": 0.3, "rescan_seconds": 1, **daemon},
     )
 
 

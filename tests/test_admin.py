@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from profilesync.store import admin
-from profilesync.store.admin import InvalidFiness, InvalidLogin, normalise_finess, normalise_login
+from profilesync.store.admin import (
+    InvalidFiness,
+    InvalidLogin,
+    login_key,
+    normalise_finess,
+    normalise_login,
+)
 
 
 @pytest.mark.parametrize(
@@ -62,6 +68,13 @@ def test_invalid_finess_says_why(given: str, message: str) -> None:
 )  # fmt: skip
 def test_logins_are_lower_case(given: str, expected: str) -> None:
     assert normalise_login(given) == expected
+
+
+def test_login_key_compares_without_validating() -> None:
+    """A run's submitter is looked up in this form: an invalid one finds no référent."""
+    assert login_key(" JDupont ") == "jdupont"
+    assert login_key("Exports") == "exports"
+    assert login_key("a b/C") == "a b/c"
 
 
 LOGIN_RULE = (

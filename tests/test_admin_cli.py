@@ -14,8 +14,9 @@ import pytest
 import sqlalchemy as sa
 import typer
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
+from clikit import run_cli, write_config
 from profilesync.cli import app
 from profilesync.store import db
 from profilesync.store.model import (
@@ -39,16 +40,11 @@ class Cli:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.runner = CliRunner()
 
     def __call__(self, *args: str, env: dict[str, str | None] | None = None) -> Result:
-        full_env: dict[str, str | None] = {
-            "PROFILESYNC_CONFIG": None,
-            "PROFILESYNC_DATABASE_URL": self.url,
-            "SUDO_USER": "alice",
-        }
-        full_env.update(env or {})
-        return self.runner.invoke(app, list(args), env=full_env)
+        return run_cli(
+            *args, env={"PROFILESYNC_DATABASE_URL": self.url, "SUDO_USER": "alice", **(env or {})}
+        )
 
     def ok(self, *args: str) -> str:
         result = self(*args)
@@ -170,12 +166,16 @@ def test_unreachable_database_is_a_clean_error() -> None:
 
 
 def test_config_file_gives_the_database(db_url: str, tmp_path: Path) -> None:
-    config = tmp_path / "profilesync.toml"
-    config.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
-    result = CliRunner().invoke(
-        app,
-        ["establishment", "add", "--ej", EJ, "--et", ET, "--config", str(config)],
-        env={"PROFILESYNC_CONFIG": None, "PROFILESYNC_DATABASE_URL": None},
+    config = write_config(tmp_path, database={"url": db_url})
+    result = run_cli(
+        "establishment",
+        "add",
+        "--ej",
+        EJ,
+        "--et",
+        ET,
+        config=config,
+        env={"PROFILESYNC_DATABASE_URL": None},
     )
     assert result.exit_code == 0, result.stderr
     assert Cli(db_url).count(Establishment) == 1
@@ -448,7 +448,7 @@ def test_admin_commands_are_all_there() -> None:
 
 @pytest.mark.parametrize("command", list(_admin_commands()), ids=" ".join)
 def test_every_admin_command_has_help(command: tuple[str, ...]) -> None:
-    result = CliRunner().invoke(app, [*command, "--help"])
+    result = run_cli(*command, "--help")
     assert result.exit_code == 0
     node = _node(command)
     assert node.help

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,8 +10,8 @@ from typing import Any
 
 import pytest
 import typer
-from typer.testing import CliRunner
 
+from clikit import run_cli, run_process, write_config
 from profilesync.cli import app
 from profilesync.cli import files as files_cli
 from profilesync.clock import FixedClock
@@ -29,18 +26,10 @@ REPORT_HEADER = ("\ufeffLigne;Code;Message;" + ";".join(COLUMNS) + "\r\n").encod
 TODAY = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "profilesync", *args], capture_output=True, text=True, check=False
-    )
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    """The real app in-process, with the clock fixed so that the samples' dates never age."""
+@pytest.fixture(autouse=True)
+def fixed_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process, `check` judges dates as of TODAY: the samples' dates never age."""
     monkeypatch.setattr(files_cli, "SystemClock", lambda: FixedClock(TODAY))
-    monkeypatch.delenv("PROFILESYNC_CONFIG", raising=False)
-    yield CliRunner()
 
 
 def sample(tmp_path: Path, name: str) -> Path:
@@ -61,7 +50,7 @@ def all_commands() -> Iterator[list[str]]:
 
 
 def test_help_lists_every_command() -> None:
-    proc = run_cli("--help")
+    proc = run_process("--help")
     assert proc.returncode == 0, proc.stderr
     top = [path[0] for path in all_commands() if len(path) == 1]
     assert {"template", "check"} <= set(top)
@@ -71,13 +60,13 @@ def test_help_lists_every_command() -> None:
 
 @pytest.mark.parametrize("path", list(all_commands()), ids=lambda p: " ".join(p) or "(root)")
 def test_every_command_has_help(path: list[str]) -> None:
-    result = CliRunner().invoke(app, [*path, "--help"])
+    result = run_cli(*path, "--help")
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output
 
 
 def test_check_help_documents_the_exit_codes() -> None:
-    result = CliRunner().invoke(app, ["check", "--help"])
+    result = run_cli("check", "--help")
     assert result.exit_code == 0
     text = " ".join(result.output.split())  # rich wraps lines at the terminal width
     assert "FILE" in text
@@ -88,7 +77,7 @@ def test_check_help_documents_the_exit_codes() -> None:
 
 def test_modele_is_zero_lines_exit_0_and_a_header_only_report(tmp_path: Path) -> None:
     path = sample(tmp_path, "modele.csv")
-    proc = run_cli("check", str(path))
+    proc = run_process("check", str(path))
     assert proc.returncode == 0, proc.stderr
     report = tmp_path / "modele.rapport.csv"
     assert proc.stdout == f"0 lignes : 0 OK, 0 ALERTE, 0 ERREUR\nreport: {report}\n"
@@ -96,7 +85,7 @@ def test_modele_is_zero_lines_exit_0_and_a_header_only_report(tmp_path: Path) ->
 
 
 def test_missing_input_is_exit_2_with_a_clear_message(tmp_path: Path) -> None:
-    proc = run_cli("check", str(tmp_path / "absent.csv"))
+    proc = run_process("check", str(tmp_path / "absent.csv"))
     assert proc.returncode == 2
     assert proc.stderr == f"error: file not found or unreadable: {tmp_path / 'absent.csv'}\n"
     assert "Traceback" not in proc.stderr
@@ -104,14 +93,14 @@ def test_missing_input_is_exit_2_with_a_clear_message(tmp_path: Path) -> None:
 
 
 def test_a_directory_is_not_a_file(tmp_path: Path) -> None:
-    proc = run_cli("check", str(tmp_path))
+    proc = run_process("check", str(tmp_path))
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: file not found or unreadable")
 
 
 def test_report_would_overwrite_the_input(tmp_path: Path) -> None:
     path = sample(tmp_path, "modele.csv")
-    proc = run_cli("check", str(path), "--report", str(path))
+    proc = run_process("check", str(path), "--report", str(path))
     assert proc.returncode == 2
     assert proc.stderr == f"error: the report would overwrite the checked file: {path}\n"
     assert path.read_bytes() == (SAMPLES / "modele.csv").read_bytes()
@@ -120,7 +109,7 @@ def test_report_would_overwrite_the_input(tmp_path: Path) -> None:
 def test_report_in_a_missing_directory_is_exit_2(tmp_path: Path) -> None:
     path = sample(tmp_path, "modele.csv")
     target = tmp_path / "nope" / "r.csv"
-    proc = run_cli("check", str(path), "--report", str(target))
+    proc = run_process("check", str(path), "--report", str(target))
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: cannot write the report {target}: ")
     assert "Traceback" not in proc.stderr
@@ -128,18 +117,17 @@ def test_report_in_a_missing_directory_is_exit_2(tmp_path: Path) -> None:
 
 def test_broken_configuration_is_exit_2(tmp_path: Path) -> None:
     path = sample(tmp_path, "modele.csv")
-    conf = tmp_path / "c.toml"
-    conf.write_text("[limits]\nmax_rows = 'x'\n", encoding="utf-8")
-    proc = run_cli("check", str(path), "--config", str(conf))
+    conf = write_config(tmp_path, limits={"max_rows": "x"})
+    proc = run_process("check", str(path), config=conf)
     assert proc.returncode == 2
     assert "expected a number" in proc.stderr
     assert not (tmp_path / "modele.rapport.csv").exists()
 
 
-def test_explicit_report_path(runner: CliRunner, tmp_path: Path) -> None:
+def test_explicit_report_path(tmp_path: Path) -> None:
     path = sample(tmp_path, "modele.csv")
     target = tmp_path / "out.csv"
-    result = runner.invoke(app, ["check", str(path), "--report", str(target)])
+    result = run_cli("check", path, "--report", target)
     assert result.exit_code == 0
     assert result.output.endswith(f"report: {target}\n")
     assert target.read_bytes() == REPORT_HEADER
@@ -158,13 +146,13 @@ def assert_report_format(report: Path) -> None:
         assert len(outcome.cells) == NCOLS
 
 
-def check(runner: CliRunner, path: Path, *args: str) -> tuple[int, str, Path]:
-    result = runner.invoke(app, ["check", str(path), *args])
+def check(path: Path, *args: str) -> tuple[int, str, Path]:
+    result = run_cli("check", path, *args)
     return result.exit_code, result.stdout, path.with_name(f"{path.stem}.rapport.csv")
 
 
-def test_excel_windows1252_sample(runner: CliRunner, tmp_path: Path) -> None:
-    code, out, report = check(runner, sample(tmp_path, "excel-fr-windows1252.csv"))
+def test_excel_windows1252_sample(tmp_path: Path) -> None:
+    code, out, report = check(sample(tmp_path, "excel-fr-windows1252.csv"))
     assert code == 1
     assert out == f"6 lignes : 4 OK, 1 ALERTE, 1 ERREUR\nreport: {report}\n"
     assert_report_format(report)
@@ -187,8 +175,8 @@ def test_excel_windows1252_sample(runner: CliRunner, tmp_path: Path) -> None:
     assert rows[2].cells[NOM : PRENOM + 1] == ("Garçon", "Cécile")
 
 
-def test_libreoffice_utf8_sample(runner: CliRunner, tmp_path: Path) -> None:
-    code, out, report = check(runner, sample(tmp_path, "libreoffice-utf8.csv"))
+def test_libreoffice_utf8_sample(tmp_path: Path) -> None:
+    code, out, report = check(sample(tmp_path, "libreoffice-utf8.csv"))
     assert code == 1
     assert out == f"2 lignes : 1 OK, 0 ALERTE, 1 ERREUR\nreport: {report}\n"
     assert_report_format(report)
@@ -206,8 +194,8 @@ def test_libreoffice_utf8_sample(runner: CliRunner, tmp_path: Path) -> None:
     assert read_report(report)[1].cells[EMAIL] == "***"
 
 
-def test_spreadsheet_damage_sample(runner: CliRunner, tmp_path: Path) -> None:
-    code, out, report = check(runner, sample(tmp_path, "spreadsheet-damage.csv"))
+def test_spreadsheet_damage_sample(tmp_path: Path) -> None:
+    code, out, report = check(sample(tmp_path, "spreadsheet-damage.csv"))
     assert code == 1
     assert out == f"4 lignes : 0 OK, 0 ALERTE, 4 ERREUR\nreport: {report}\n"
     assert_report_format(report)
@@ -256,14 +244,14 @@ def test_spreadsheet_damage_sample(runner: CliRunner, tmp_path: Path) -> None:
     )  # fmt: skip
 
 
-def test_csv_injection_guard_end_to_end(runner: CliRunner, tmp_path: Path) -> None:
+def test_csv_injection_guard_end_to_end(tmp_path: Path) -> None:
     path = tmp_path / "injection.csv"
     cells = [
         "750712184", "750100125", "-2+3", "C", '=HYPERLINK("http://evil","x")', "@SUM(A1)",
         "", "CDC1", "jdoe", "=Pass-Word-2026", "+33612345678", "", "",
     ]  # fmt: skip
     path.write_text(";".join(cells) + "\r\n", encoding="utf-8")
-    code, _, report = check(runner, path)
+    code, _, report = check(path)
     (row,) = read_report(report)
     assert row.cells[TEAM] == "'-2+3"
     assert row.cells[NOM] == '\'=HYPERLINK("http://evil","x")'
@@ -275,12 +263,12 @@ def test_csv_injection_guard_end_to_end(runner: CliRunner, tmp_path: Path) -> No
     assert b";=" not in report.read_bytes()
 
 
-def test_rejected_file_is_exit_2_with_a_ligne_0_report(runner: CliRunner, tmp_path: Path) -> None:
+def test_rejected_file_is_exit_2_with_a_ligne_0_report(tmp_path: Path) -> None:
     path = tmp_path / "virgules.csv"
     path.write_text(
         "750712184,750100125,,C,Dupont,Jean,10000000017,CDC3D,,,,,\r\n" * 3, encoding="utf-8"
     )
-    result = runner.invoke(app, ["check", str(path)])
+    result = run_cli("check", path)
     report = tmp_path / "virgules.rapport.csv"
     reason = messages.wrong_separator(",")
     assert result.exit_code == 2
@@ -291,11 +279,10 @@ def test_rejected_file_is_exit_2_with_a_ligne_0_report(runner: CliRunner, tmp_pa
     ).encode("utf-8")
 
 
-def test_row_limit_from_the_config_file(runner: CliRunner, tmp_path: Path) -> None:
+def test_row_limit_from_the_config_file(tmp_path: Path) -> None:
     path = sample(tmp_path, "excel-fr-windows1252.csv")
-    conf = tmp_path / "petit.toml"
-    conf.write_text("[limits]\nmax_rows = 2\n", encoding="utf-8")
-    result = runner.invoke(app, ["check", str(path), "--config", str(conf)])
+    conf = write_config(tmp_path, limits={"max_rows": 2})
+    result = run_cli("check", path, config=conf)
     assert result.exit_code == 2
     report = tmp_path / "excel-fr-windows1252.rapport.csv"
     assert report_rows(report) == [(0, Code.ERREUR, (messages.too_many_rows(6, 2),))]
@@ -303,23 +290,17 @@ def test_row_limit_from_the_config_file(runner: CliRunner, tmp_path: Path) -> No
 
 def test_row_limit_from_the_environment(tmp_path: Path) -> None:
     path = sample(tmp_path, "excel-fr-windows1252.csv")
-    proc = subprocess.run(
-        [sys.executable, "-m", "profilesync", "check", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PROFILESYNC_LIMITS_MAX_ROWS": "5"},
-    )
+    proc = run_process("check", path, env={"PROFILESYNC_LIMITS_MAX_ROWS": "5"})
     assert proc.returncode == 2
     assert proc.stderr == f"error: file rejected: {messages.too_many_rows(6, 5)}\n"
     assert "Traceback" not in proc.stderr
 
 
-def test_an_old_report_is_replaced_whole(runner: CliRunner, tmp_path: Path) -> None:
+def test_an_old_report_is_replaced_whole(tmp_path: Path) -> None:
     path = sample(tmp_path, "modele.csv")
     report = tmp_path / "modele.rapport.csv"
     report.write_bytes(b"ancien rapport, bien plus long que le nouveau\r\n" * 100)
-    assert runner.invoke(app, ["check", str(path)]).exit_code == 0
+    assert run_cli("check", path).exit_code == 0
     assert report.read_bytes() == REPORT_HEADER
     assert sorted(p.name for p in tmp_path.iterdir()) == ["modele.csv", "modele.rapport.csv"]
 

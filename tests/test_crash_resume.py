@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from clikit import cli_command, write_config
 from importkit import REFERENT, World, canonical_dump, row, write_csv
 from profilesync.clock import SystemClock
 from profilesync.config import Settings
@@ -37,18 +37,6 @@ def _rows() -> list[list[str]]:
     return out
 
 
-def _config(tmp: Path, url: str) -> Path:
-    path = tmp / "profilesync.toml"
-    path.write_text(
-        f'[paths]\nstate = "{tmp / "state"}"\noutbox = "{tmp / "outbox"}"\n'
-        f'[database]\nurl = "{url}"\nbatch_size = 50\n'
-        "[passwords]\nargon2_time_cost = 1\nargon2_memory_kib = 512\nhash_workers = 1\n"
-        "[import]\nmass_delete_min = 1000000\n",
-        encoding="utf-8",
-    )
-    return path
-
-
 def _count(engine: sa.Engine) -> int:
     # A plain engine: db.make_engine's SQLite connections BEGIN IMMEDIATE, which would queue
     # the poller behind the importer's write lock instead of reading the WAL snapshot.
@@ -62,7 +50,13 @@ def test_sigkill_mid_file_then_resume_equals_a_clean_run(db_url: str, tmp_path: 
 
     crash_dir = tmp_path / "crash"
     crash_dir.mkdir()
-    config = _config(crash_dir, db_url)
+    config = write_config(
+        crash_dir,
+        database={"url": db_url, "batch_size": 50},
+        # Dearer than CHEAP_ARGON2: slower C lines keep the import running until it is killed.
+        passwords={"argon2_memory_kib": 512},
+        imports={"mass_delete_min": 1_000_000},
+    )
     settings: Settings = fast_settings(crash_dir).with_overrides(
         database={"url": db_url, "batch_size": 50},
         imports={"mass_delete_min": 1_000_000},
@@ -73,9 +67,7 @@ def test_sigkill_mid_file_then_resume_equals_a_clean_run(db_url: str, tmp_path: 
     poller = sa.create_engine(db_url)
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "profilesync",
+            *cli_command(),
             "import",
             str(csv_path),
             "--as",

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from clikit import run_process
 from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, report_rows
 from profilesync.faults import CRASH_ENV, POINTS
-from servicekit import profilesync, write_config
+from servicekit import daemon_config
 
 LINES = 5
 
@@ -24,15 +25,15 @@ LINES = 5
 @pytest.mark.parametrize("point", POINTS)
 def test_a_kill_9_anywhere_resumes_to_exactly_once(point: str, db_url: str, tmp_path: Path) -> None:
     world = Inbox(db_url, tmp_path)
-    config = write_config(tmp_path, db_url, batch_size="2")
+    config = daemon_config(tmp_path, db_url, batch_size=2)
     path = world.drop("crash.csv", [account_row(n) for n in range(1, LINES + 1)])
     os.utime(path, (1_000_000_000, 1_000_000_000))  # long complete: `--once` takes it
 
-    crashed = profilesync(config, "run", "--once", env=dict(os.environ, **{CRASH_ENV: point}))
+    crashed = run_process("run", "--once", config=config, env={CRASH_ENV: point})
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
-    resumed = profilesync(config, "run", "--once")
+    resumed = run_process("run", "--once", config=config)
     assert resumed.returncode == 0, resumed.stderr
-    again = profilesync(config, "run", "--once")
+    again = run_process("run", "--once", config=config)
     assert again.returncode == 0, again.stderr
 
     [run] = world.runs()

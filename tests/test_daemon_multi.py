@@ -10,7 +10,7 @@ import pytest
 
 from daemonkit import Inbox, account_row, write_csv
 from fixtures_db import _truncate
-from servicekit import start_daemon, wait_for, write_config
+from servicekit import daemon_config, start_daemon, wait_for
 
 FILES = 50
 
@@ -26,7 +26,7 @@ def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 def test_two_daemons_share_an_inbox_and_process_each_file_once(pg_url: str, tmp_path: Path) -> None:
     world = Inbox(pg_url, tmp_path)
-    config = write_config(tmp_path, pg_url, rescan_seconds="2")
+    config = daemon_config(tmp_path, pg_url, rescan_seconds=2)
     daemons = [start_daemon(config), start_daemon(config)]
     try:
         wait_for(lambda: len(list((world.state / "daemons").glob("*.json"))) == 2, "both daemons")

@@ -7,10 +7,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+from clikit import run_cli, write_config
 from importkit import EJ1, EJ2, ET1, ET2, GOOD_PW, T0, World, doctor, fast_settings, row
-from profilesync.cli import app
 from profilesync.fileformat.columns import COLUMNS
 from profilesync.fileformat.outcome import Code
 from profilesync.layout import export_path
@@ -164,16 +163,12 @@ def test_default_path_and_cli(world: World, tmp_path: Path) -> None:
         f"out/exports/{ET1}/profils-{ET1}-20260305.csv"
     )
     _populate(world)
-    config = tmp_path / "c.toml"
-    config.write_text(
-        f'[paths]\noutbox = "{tmp_path / "outbox"}"\n[database]\nurl = "{world.url}"\n',
-        encoding="utf-8",
-    )
-    res = CliRunner().invoke(app, ["export", "--et", ET1, "--config", str(config)])
+    config = write_config(tmp_path, database={"url": world.url})
+    res = run_cli("export", "--et", ET1, config=config)
     assert res.exit_code == 0, res.output
     (made,) = (tmp_path / "outbox" / "exports" / ET1).glob(f"profils-{ET1}-*.csv")
     assert "4 profiles exported: " in res.output and str(made) in res.output
-    res = CliRunner().invoke(app, ["export", "--et", "130786049", "--config", str(config)])
+    res = run_cli("export", "--et", "130786049", config=config)
     assert res.exit_code == 2
     assert res.stderr == (
         "error: establishment 130786049 is not registered: add it first with "

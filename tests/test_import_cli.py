@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
+from clikit import run_cli, run_process, write_config
 from importkit import ET1, GOOD_PW, REFERENT, T0, World, fast_settings, row
-from profilesync.cli import app
 from profilesync.fileformat import messages
 from profilesync.fileformat.outcome import Code
 from profilesync.fileformat.report import read_report
@@ -34,25 +31,11 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
 
 
 def _config(world: World) -> Path:
-    path = world.tmp / "profilesync.toml"
-    path.write_text(
-        f'[paths]\nstate = "{world.tmp / "state"}"\noutbox = "{world.tmp / "outbox"}"\n'
-        f'[database]\nurl = "{world.url}"\n'
-        "[passwords]\nargon2_time_cost = 1\nargon2_memory_kib = 8\nhash_workers = 1\n",
-        encoding="utf-8",
-    )
-    return path
+    return write_config(world.tmp, database={"url": world.url})
 
 
 def _cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "profilesync", *args, "--config", str(_config(world))],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PROFILESYNC_CONFIG": ""},
-        check=False,
-        timeout=120,
-    )
+    return run_process(*args, config=_config(world))
 
 
 def test_import_prints_summary_writes_default_report_and_exits_1_on_erreur(
@@ -74,7 +57,7 @@ def test_import_all_ok_exits_0_and_runs_show(world: World) -> None:
     res = _cli(world, "import", str(path), "--as", REFERENT, "--report", str(world.tmp / "r.csv"))
     assert res.returncode == 0, res.stderr
     assert (world.tmp / "r.csv").exists()
-    runs = CliRunner().invoke(app, ["runs", "--json", "--config", str(_config(world))])
+    runs = run_cli("runs", "--json", config=_config(world))
     assert runs.exit_code == 0, runs.output
     (only,) = json.loads(runs.output)
     assert (only["status"], only["total"], only["ok"], only["submitter"]) == (
@@ -84,14 +67,14 @@ def test_import_all_ok_exits_0_and_runs_show(world: World) -> None:
         REFERENT,
     )
     assert only["duration_seconds"] is not None
-    text = CliRunner().invoke(app, ["runs", "--config", str(_config(world))])
+    text = run_cli("runs", config=_config(world))
     [line] = text.output.splitlines()
     # Local time with its zone, as `status` prints it.
     assert re.fullmatch(
         rf" +{only['id']}  \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d (CET|CEST)  done +{REFERENT} .+",
         line,
     ), line
-    show = CliRunner().invoke(app, ["show", str(only["id"]), "--config", str(_config(world))])
+    show = run_cli("show", str(only["id"]), config=_config(world))
     assert show.exit_code == 0
     assert "2;OK;" in show.output
 
@@ -153,12 +136,11 @@ def test_a_database_lost_mid_import_says_what_is_kept(
 def test_refuses_an_out_of_date_schema(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     sa.create_engine(url).dispose()
-    config = tmp_path / "c.toml"
-    config.write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    config = write_config(tmp_path, database={"url": url})
     csv_path = tmp_path / "x.csv"
     csv_path.write_text("x\n", encoding="utf-8")
     for args in (["import", str(csv_path), "--as", "a"], ["runs"], ["export", "--et", ET1]):
-        res = CliRunner().invoke(app, [*args, "--config", str(config)])
+        res = run_cli(*args, config=config)
         assert res.exit_code == 2
         assert "profilesync db upgrade" in res.output
 

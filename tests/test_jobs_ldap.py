@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from fixtures_ldap import T0, World
 from profilesync import config
 from profilesync.clock import FixedClock
-from profilesync.config import LdapSettings
 from profilesync.service.jobs import JobContext, run_leased
 
 ET = "750000001"
@@ -21,19 +20,10 @@ def test_directory_sync_logs_info_when_it_pushed_and_debug_when_idle(
     *,
     world: World,
     sessions: sessionmaker[Session],
-    ldap_settings: LdapSettings,
-    tmp_path: Path,
-    db_url: str,
+    ldap_config: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    path = tmp_path / "profilesync.toml"
-    path.write_text(
-        f'[database]\nurl = "{db_url}"\n\n[ldap]\nurl = "{ldap_settings.url}"\n'
-        f'base_dn = "{ldap_settings.base_dn}"\nbind_dn = "{ldap_settings.bind_dn}"\n'
-        f'bind_password_file = "{ldap_settings.bind_password_file}"\n',
-        encoding="utf-8",
-    )
-    ctx = JobContext(config.load(path, environ={}), sessions, FixedClock(T0), "test:1")
+    ctx = JobContext(config.load(ldap_config, environ={}), sessions, FixedClock(T0), "test:1")
     world.establishment(ET)
     world.account("dave", profiles=((ET, "CDC1", None, "active"),))
     caplog.set_level(logging.DEBUG, logger="profilesync.service.jobs")

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from argon2.exceptions import HashingError
 
+from clikit import CHEAP_PASSWORDS
 from fixtures_db import missing_backend
 from profilesync.config import PasswordSettings
 from profilesync.secret import Secret
@@ -32,8 +33,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import ldap3
 
-# Cheap parameters for tests that are not about the cost (argon2's floor is 8 KiB per lane).
-CHEAP = PasswordSettings(argon2_time_cost=1, argon2_memory_kib=64, argon2_parallelism=1)
 B64 = "[A-Za-z0-9+/]"
 
 
@@ -51,7 +50,7 @@ def test_configured_parameters_are_used() -> None:
 
 
 def test_verify_accepts_the_password_and_nothing_else() -> None:
-    stored = hash_password(Secret("Été-2026-motdepasse"), CHEAP)
+    stored = hash_password(Secret("Été-2026-motdepasse"), CHEAP_PASSWORDS)
     assert verify(stored, Secret("Été-2026-motdepasse"))
     assert verify(stored, "Été-2026-motdepasse")
     assert not verify(stored, Secret("Ete-2026-motdepasse"))
@@ -67,17 +66,17 @@ def test_verify_is_false_for_anything_not_an_argon2_hash(stored: str) -> None:
 
 
 def test_each_hash_has_its_own_salt() -> None:
-    a, b = (hash_password(Secret("same"), CHEAP) for _ in range(2))
+    a, b = (hash_password(Secret("same"), CHEAP_PASSWORDS) for _ in range(2))
     assert a != b
     assert verify(a, "same")
     assert verify(b, "same")
 
 
 def test_needs_rehash_when_the_parameters_change() -> None:
-    stored = hash_password(Secret("x"), CHEAP)
-    assert not passwords.needs_rehash(stored, CHEAP)
+    stored = hash_password(Secret("x"), CHEAP_PASSWORDS)
+    assert not passwords.needs_rehash(stored, CHEAP_PASSWORDS)
     assert passwords.needs_rehash(stored, PasswordSettings())
-    assert passwords.needs_rehash("{SSHA}abc", CHEAP)
+    assert passwords.needs_rehash("{SSHA}abc", CHEAP_PASSWORDS)
 
 
 # -- the pool -----------------------------------------------------------------------------
@@ -89,7 +88,7 @@ def _argon2_threads() -> list[str]:
 
 def test_hash_many_keeps_the_order_of_its_input() -> None:
     secrets = [Secret(f"secret-{i}") for i in range(12)]
-    with Hasher(CHEAP, workers=3) as hasher:
+    with Hasher(CHEAP_PASSWORDS, workers=3) as hasher:
         hashes = hasher.hash_many(secrets)
     assert len(hashes) == 12
     for i, stored in enumerate(hashes):
@@ -99,7 +98,7 @@ def test_hash_many_keeps_the_order_of_its_input() -> None:
 
 def test_pool_runs_in_worker_threads_and_stops_on_exit() -> None:
     seen: list[str] = []
-    with Hasher(CHEAP, workers=2) as hasher:
+    with Hasher(CHEAP_PASSWORDS, workers=2) as hasher:
         assert _argon2_threads() == []  # nothing started before the first secret
         future = hasher.submit(Secret("pool"))
         assert verify(future.result(timeout=30), "pool")
@@ -109,7 +108,7 @@ def test_pool_runs_in_worker_threads_and_stops_on_exit() -> None:
 
 
 def test_one_worker_hashes_in_the_calling_thread() -> None:
-    with Hasher(CHEAP, workers=1) as hasher:
+    with Hasher(CHEAP_PASSWORDS, workers=1) as hasher:
         future = hasher.submit(Secret("inline"))
         assert future.done()  # computed before submit returned: no pool at all
         assert _argon2_threads() == []
@@ -124,7 +123,7 @@ def test_worker_count_comes_from_the_settings_then_the_cores() -> None:
 
 
 def test_a_closed_hasher_refuses_work() -> None:
-    hasher = Hasher(CHEAP, workers=2)
+    hasher = Hasher(CHEAP_PASSWORDS, workers=2)
     hasher.close()
     with pytest.raises(HasherClosed):
         hasher.submit(Secret("late"))

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Connection
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner
 
+from clikit import run_cli
 from fixtures_ldap import T0, World, admin_connection, bind_code, members, read_entry
-from profilesync.cli import app
 from profilesync.clock import FixedClock
 from profilesync.config import LdapSettings
 from profilesync.directory.sync import sync_once
@@ -20,20 +19,8 @@ from profilesync.directory.tree import Tree
 ET = "750000001"
 
 
-@pytest.fixture
-def config_file(tmp_path: Path, db_url: str, ldap_settings: LdapSettings) -> Path:
-    path = tmp_path / "profilesync.toml"
-    path.write_text(
-        f'[database]\nurl = "{db_url}"\n\n[ldap]\nurl = "{ldap_settings.url}"\n'
-        f'base_dn = "{ldap_settings.base_dn}"\nbind_dn = "{ldap_settings.bind_dn}"\n'
-        f'bind_password_file = "{ldap_settings.bind_password_file}"\n',
-        encoding="utf-8",
-    )
-    return path
-
-
-def _run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
+def _run(*args: str, config: Path | None = None) -> tuple[int, str]:
+    result = run_cli(*args, config=config)
     return result.exit_code, result.output
 
 
@@ -49,14 +36,14 @@ def synced(
     return ldap_settings
 
 
-def test_clean_directory_has_no_drift(*, synced: LdapSettings, config_file: Path) -> None:
-    code, out = _run("reconcile", "--config", str(config_file))
+def test_clean_directory_has_no_drift(*, synced: LdapSettings, ldap_config: Path) -> None:
+    code, out = _run("reconcile", config=ldap_config)
     assert code == 0, out
     assert out.strip().splitlines() == ["directory matches the database (3 accounts, 10 groups)"]
 
 
 def test_hand_edits_are_reported_then_repaired(
-    *, synced: LdapSettings, config_file: Path, ldap_admin: Connection
+    *, synced: LdapSettings, ldap_config: Path, ldap_admin: Connection
 ) -> None:
     tree = Tree.from_settings(synced)
     alice, bob, carol = (tree.person(k) for k in ("alice", "bob", "carol"))
@@ -73,7 +60,7 @@ def test_hand_edits_are_reported_then_repaired(
     assert conn.delete(tree.role(ET, "OEC1"))[0]
     assert bind_code(synced, bob, "Bob-Pass-12345") == 0  # the hand edit unlocked bob
 
-    code, out = _run("reconcile", "--config", str(config_file))
+    code, out = _run("reconcile", config=ldap_config)
     assert code == 1
     lines = out.strip().splitlines()
     assert lines[-1] == (
@@ -93,16 +80,16 @@ def test_hand_edits_are_reported_then_repaired(
     assert f"member-extra    {tree.role(ET, 'SYNT')}: {ghost}" in text
     assert f"member-missing  {tree.team(ET, 'Bloc')}: {alice}" in text
 
-    code, out = _run("reconcile", "--json", "--config", str(config_file))
+    code, out = _run("reconcile", "--json", config=ldap_config)
     assert code == 1
     report = json.loads(out)
     assert sum(report["counts"].values()) == len(report["drift"])
 
-    code, out = _run("reconcile", "--repair", "--config", str(config_file))
+    code, out = _run("reconcile", "--repair", config=ldap_config)
     assert code == 0, out
     assert out.strip().splitlines()[-1].startswith("repair: 0 failure(s); after repair:")
     assert "directory matches the database" in out.strip().splitlines()[-1]
-    code, _ = _run("reconcile", "--config", str(config_file))
+    code, _ = _run("reconcile", config=ldap_config)
     assert code == 0
 
     fresh = admin_connection(synced)
@@ -119,20 +106,20 @@ def test_hand_edits_are_reported_then_repaired(
 
 
 def test_unreachable_directory_is_a_clean_error(
-    *, synced: LdapSettings, config_file: Path, monkeypatch: pytest.MonkeyPatch
+    *, synced: LdapSettings, ldap_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PROFILESYNC_LDAP_URL", "ldap://127.0.0.1:1")
-    code, out = _run("reconcile", "--config", str(config_file))
+    code, out = _run("reconcile", config=ldap_config)
     assert code == 2
     assert "error: directory unavailable: " in out
 
 
 def test_directory_sync_command(
-    *, world: World, config_file: Path, ldap_settings: LdapSettings
+    *, world: World, ldap_config: Path, ldap_settings: LdapSettings
 ) -> None:
     world.establishment(ET)
     world.account("dave", profiles=((ET, "CDC1", None, "active"),))
-    code, out = _run("directory", "sync", "--config", str(config_file))
+    code, out = _run("directory", "sync", config=ldap_config)
     assert code == 0, out
     assert out.splitlines() == [
         "2 change(s) pushed (2 key(s)), 0 retried later, 0 parked",

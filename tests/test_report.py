@@ -23,6 +23,7 @@ from profilesync.fileformat.report import (
     neutralised,
     read_report,
     report_cells,
+    unneutralised,
 )
 
 HEADER_BYTES = ("\ufeffLigne;Code;Message;" + ";".join(COLUMNS) + "\r\n").encode("utf-8")
@@ -126,6 +127,16 @@ def test_neutralised_leaves_harmless_cells_alone() -> None:
     assert neutralised("a=b") == "a=b"
     assert neutralised("'=x") == "'=x"
     assert neutralised("-") == "'-"
+
+
+@pytest.mark.parametrize(
+    ("cell", "typed"),
+    [("'-Martin", "-Martin"), ("'=1", "=1"), ("'\tx", "\tx"), ("'Dupont", "'Dupont"),
+     ("'", "'"), ("-", "-"), ("", "")],
+)  # fmt: skip
+def test_unneutralised_drops_only_the_guard(cell: str, typed: str) -> None:
+    assert unneutralised(cell) == typed
+    assert unneutralised(neutralised(typed)) == typed
 
 
 def test_quoting_is_rfc4180(tmp_path: Path) -> None:

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from clikit import run_process
 from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, write_csv
 from profilesync.service import inbox
 from profilesync.service.notify import Notifier
-from servicekit import NotifySocket, profilesync, start_daemon, wait_for, write_config
+from servicekit import NotifySocket, daemon_config, start_daemon, wait_for
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def test_daemon_notifies_processes_dropped_files_and_stops_cleanly_on_sigterm(
     db_url: str, tmp_path: Path, notify_socket: NotifySocket
 ) -> None:
     world = Inbox(db_url, tmp_path)  # registers the référent in the database
-    config = write_config(tmp_path, db_url, rescan_seconds="300")
+    config = daemon_config(tmp_path, db_url, rescan_seconds=300)
     env = dict(os.environ, NOTIFY_SOCKET=str(notify_socket.path), WATCHDOG_USEC="2000000")
     proc = start_daemon(config, env)
     try:
@@ -93,7 +94,7 @@ def test_daemon_notifies_processes_dropped_files_and_stops_cleanly_on_sigterm(
 
 def test_sigterm_finishes_the_file_in_progress_then_exits_0(db_url: str, tmp_path: Path) -> None:
     world = Inbox(db_url, tmp_path)
-    config = write_config(tmp_path, db_url, batch_size="50", rescan_seconds="300")
+    config = daemon_config(tmp_path, db_url, batch_size=50, rescan_seconds=300)
     proc = start_daemon(config)
     try:
         wait_for(lambda: any((world.state / "daemons").glob("*.json")), "the daemon to start")
@@ -151,11 +152,11 @@ def test_signal_handler_sets_stop_and_run_once_stops_between_files(
 
 def test_run_once_logs_one_json_line_per_file_without_secrets(db_url: str, tmp_path: Path) -> None:
     world = Inbox(db_url, tmp_path)
-    config = write_config(tmp_path, db_url)
+    config = daemon_config(tmp_path, db_url)
     path = world.drop("j.csv", [account_row(1), account_row(2)])
     os.utime(path, (1_000_000_000, 1_000_000_000))
-    debug = {**os.environ, "PROFILESYNC_DAEMON_LOG_LEVEL": "DEBUG"}
-    done = profilesync(config, "run", "--once", "--log-format", "json", env=debug)
+    debug = {"PROFILESYNC_DAEMON_LOG_LEVEL": "DEBUG"}
+    done = run_process("run", "--once", "--log-format", "json", config=config, env=debug)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("1 file(s) processed, 0 still being written")
     records = [json.loads(line) for line in done.stderr.splitlines()]

@@ -10,14 +10,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
+from clikit import run_cli, write_config
 from daemonkit import Inbox, account_row
-from profilesync.cli import app
 from profilesync.service.heartbeat import Heartbeat
-from servicekit import write_config
-
-runner = CliRunner()
+from servicekit import daemon_config
 
 
 @pytest.fixture
@@ -28,12 +25,12 @@ def box(db_url: str, tmp_path: Path) -> Iterator[Inbox]:
 
 
 def cli(config: Path, *args: str) -> tuple[int, str]:
-    result = runner.invoke(app, [*args, "--config", str(config)])
+    result = run_cli(*args, config=config)
     return result.exit_code, result.output
 
 
 def test_status_of_a_stopped_daemon_with_work_waiting(box: Inbox) -> None:
-    config = write_config(box.tmp, box.url)
+    config = daemon_config(box.tmp, box.url)
     box.drop("fait.csv", [account_row(1), account_row(2, password="court")])
     box.settle()
     box.drop("attente.csv", [account_row(3)])
@@ -62,7 +59,7 @@ def test_status_of_a_stopped_daemon_with_work_waiting(box: Inbox) -> None:
 
 
 def test_status_json_and_a_live_heartbeat(box: Inbox) -> None:
-    config = write_config(box.tmp, box.url)
+    config = daemon_config(box.tmp, box.url)
     beat = Heartbeat(box.settings, datetime.now(UTC), 5.0)
     beat.beat(datetime.now(UTC), "idle")
     code, out = cli(config, "status", "--json")
@@ -89,7 +86,7 @@ def test_status_and_runs_show_a_run_with_the_same_keys(box: Inbox) -> None:
 
 
 def test_status_with_a_stale_heartbeat_says_not_running(box: Inbox) -> None:
-    config = write_config(box.tmp, box.url)
+    config = daemon_config(box.tmp, box.url)
     Heartbeat(box.settings, datetime(2026, 1, 1, tzinfo=UTC), 5.0).beat(
         datetime(2026, 1, 1, tzinfo=UTC), "idle"
     )
@@ -100,7 +97,7 @@ def test_status_with_a_stale_heartbeat_says_not_running(box: Inbox) -> None:
 
 
 def test_jobs_run_and_list(box: Inbox) -> None:
-    config = write_config(box.tmp, box.url)
+    config = daemon_config(box.tmp, box.url)
     code, out = cli(config, "jobs", "run", "validity")
     assert (code, out.splitlines()[-1].split(": ")[:2]) == (0, ["validity", "ok"])
     code, out = cli(config, "jobs", "list")
@@ -111,7 +108,7 @@ def test_jobs_run_and_list(box: Inbox) -> None:
 
 
 def test_rerun_through_the_cli(box: Inbox) -> None:
-    config = write_config(box.tmp, box.url)
+    config = daemon_config(box.tmp, box.url)
     box.drop("r.csv", [account_row(1)])
     box.settle()
     code, out = cli(config, "rerun", "1")
@@ -121,7 +118,7 @@ def test_rerun_through_the_cli(box: Inbox) -> None:
 
 
 def test_check_config_passes_on_a_good_configuration(box: Inbox) -> None:
-    code, out = cli(write_config(box.tmp, box.url), "check-config")
+    code, out = cli(daemon_config(box.tmp, box.url), "check-config")
     assert code == 0, out
     assert "FAIL" not in out
     assert "ok   [database]" in out and "reachable, migrated" in out
@@ -132,14 +129,12 @@ def test_check_config_lists_every_problem(tmp_path: Path) -> None:
     blocked.write_text("a file where a folder should be")
     unmigrated = tmp_path / "empty.db"
     sa.create_engine(f"sqlite:///{unmigrated}").connect().close()
-    config = tmp_path / "bad.toml"
-    config.write_text(
-        f'[paths]\ninbox = "{blocked}/inbox"\noutbox = "{tmp_path}/out"\n'
-        f'state = "{tmp_path}/state"\n'
-        f'[database]\nurl = "sqlite:///{unmigrated}"\n'
-        '[ldap]\nurl = "ldap://127.0.0.1:1"\ntimeout_seconds = 2\n'
-        '[jobs]\nexport_time = "2h"\n',
-        encoding="utf-8",
+    config = write_config(
+        tmp_path,
+        paths={"inbox": blocked / "inbox", "outbox": tmp_path / "out"},
+        database={"url": f"sqlite:///{unmigrated}"},
+        ldap={"url": "ldap://127.0.0.1:1", "timeout_seconds": 2},
+        jobs={"export_time": "2h"},
     )
     code, out = cli(config, "check-config")
     assert code == 2, out

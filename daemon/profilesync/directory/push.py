@@ -67,6 +67,19 @@ class Current:
     attributes: dict[str, tuple[str, ...]]
     lock: tuple[str, ...]
 
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> Current:
+        """An entry searched with READ_ATTRIBUTES, as `push` and `reconcile` compare it.
+
+        objectClasses are case-folded: the server keeps the case each writer used.
+        """
+        return cls(
+            dn=entry["dn"],
+            classes=frozenset(c.casefold() for c in values(entry, "objectClass")),
+            attributes={a: values(entry, a) for a in directory.PERSON_ATTRIBUTES},
+            lock=values(entry, LOCK_ATTRIBUTE),
+        )
+
 
 def push(
     pipe: Pipeline,
@@ -151,7 +164,7 @@ def _read_people(pipe: Pipeline, tree: Tree, keys: list[str], out: dict[str, Cur
         for entry in result.entries:
             key = wanted.get(directory.normalize_dn(entry["dn"]))
             if key is not None:
-                out[key] = _current(entry)
+                out[key] = Current.of(entry)
 
     for i in range(0, len(keys), READ_CHUNK):
         chunk = keys[i : i + READ_CHUNK]
@@ -164,16 +177,6 @@ class ReadFailed(ProfilesyncError):
     def __init__(self, result: Result) -> None:
         super().__init__(result.error())
         self.result = result
-
-
-def _current(entry: dict[str, Any]) -> Current:
-    attrs = {a: values(entry, a) for a in directory.PERSON_ATTRIBUTES}
-    return Current(
-        dn=entry["dn"],
-        classes=frozenset(c.casefold() for c in values(entry, "objectClass")),
-        attributes=attrs,
-        lock=values(entry, LOCK_ATTRIBUTE),
-    )
 
 
 def _read_skeleton(

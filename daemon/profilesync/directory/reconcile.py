@@ -5,7 +5,7 @@ The database is the system of record; the directory subtrees `ou=people` and
 explain is drift: a missing or extra entry, an attribute that differs (a differing
 password is reported without its value), a wrong lock, a wrong group membership.
 
-`repair` goes through the sync worker's own code path (`ldappush.push`) for every account
+`repair` goes through the sync worker's own code path (`push.push`) for every account
 and establishment concerned; only what has no key in the database (a foreign entry, a
 member DN that is no account) is deleted directly.
 """
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from profilesync.config import LdapSettings
 from profilesync.directory import tree as directory
 from profilesync.directory.conn import Pipeline, Result, close, connect, values
-from profilesync.directory.push import READ_ATTRIBUTES, Current, _current, diff, push
+from profilesync.directory.push import READ_ATTRIBUTES, Current, diff, push
 from profilesync.directory.tree import LOCK_ATTRIBUTE, Person, Tree
 
 NormDN = tuple[tuple[str, str], ...]
@@ -178,7 +178,7 @@ def _compare_people(
                 out.plan.delete_entries.append(entry["dn"])
             continue
         seen.add(norm)
-        _compare_person(out, person, _current(entry))
+        _compare_person(out, person, Current.of(entry))
     for norm, person in people.items():
         if norm not in seen:
             out.drift.append(Drift("missing", person.entry.dn, "entry missing from the directory"))

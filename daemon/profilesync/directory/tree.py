@@ -1,6 +1,6 @@
 """The directory tree as a projection of the database: DNs, and the desired entries.
 
-Everything here is computed from the database only; `ldapsync` compares it with what
+Everything here is computed from the database only; `push` compares it with what
 the server holds and sends the difference. Every DN component goes through
 `escape_rdn` (RFC 4514) and every filter value through `escape_filter_chars` (RFC 4515).
 

@@ -8,7 +8,7 @@ module that emits them; keep each message short, say what is wrong and how to fi
 from __future__ import annotations
 
 # ---------------------------------------------------------------------------------------------
-# Whole-file rejections (csvfile.py): the report's single row, Ligne 0.
+# Whole-file rejections (fileformat/csvfile.py): the report's single row, Ligne 0.
 # ---------------------------------------------------------------------------------------------
 
 _RESAVE = "enregistrez-le au format CSV (séparateur : point-virgule)"
@@ -141,7 +141,7 @@ FILE_CHANGED = (
 
 
 # ---------------------------------------------------------------------------------------------
-# Stateless rules (identifiers.py, rules.py): one line, no database.
+# Stateless rules (fileformat/identifiers.py, rules.py): one line, no database.
 # ---------------------------------------------------------------------------------------------
 
 # Messages name the column and never quote a cell: the report shows the cells beside the
@@ -328,11 +328,11 @@ def fin_past_on_create(fin: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Stateful rules (store.py, importer.py): the database, authorization, passwords on M.
+# Stateful rules (store/actions.py, store/runner.py): database, authorization, passwords on M.
 # ---------------------------------------------------------------------------------------------
 
 
-# Authorization and the submitter (importer.py).
+# Authorization: the submitter (store/runner.py), each line's establishment (store/actions.py).
 def unknown_submitter(login: str) -> str:
     return (
         f"Fichier refusé : « {login} » n'est pas un référent enregistré. "
@@ -355,7 +355,7 @@ def not_referent(et: str) -> str:
     return f"Vous n'êtes pas référent de l'établissement {et} : ligne non appliquée."
 
 
-# Profiles and accounts (store.py).
+# Profiles and accounts (store/actions.py).
 PROFILE_EXISTS = (
     "Ce profil existe déjà (même compte, établissement, rôle et équipe) : "
     "utilisez M pour le modifier."
@@ -399,13 +399,14 @@ def fin_before_debut_stored(fin: str, debut: str) -> str:
     return f"La date de fin {fin} précède la date de début {debut} du profil : ligne non appliquée."
 
 
+# A line the database refused to write (store/runner.py).
 LINE_DATABASE_ERROR = (
     "Erreur interne en enregistrant cette ligne : elle n'a pas été appliquée. "
     "Signalez-la à l'exploitant."
 )
 
 
-# Mass-delete safeguard (importer.py): the report's single row, Ligne 0, until approved.
+# Mass-delete safeguard (store/runner.py): the report's single row, Ligne 0, until approved.
 def deletion_share(deletions: int, active: int, et: str) -> str:
     return f"{deletions} des {active} profils actifs de l'établissement {et}"
 
@@ -422,7 +423,7 @@ def awaiting_approval(run_id: int, shares: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Inbox and daemon (inbox.py, service.py): files rejected for where or how they were dropped.
+# Inbox and daemon (service/daemon.py): files rejected for where or how they were dropped.
 # ---------------------------------------------------------------------------------------------
 
 FILE_AT_INBOX_ROOT = (

@@ -32,14 +32,15 @@ REJECTED_LINE: Final = 0
 
 # A cell starting with one of these is a formula (or becomes one) for Excel/LibreOffice.
 _FORMULA_STARTS: Final = frozenset("=+-@\t\r")
-# The same test on cells joined by _UNIT_SEP; a _UNIT_SEP inside a cell can only cause a
-# false alarm, which the per-cell test then clears.
+_FORMULA_START_CLASS: Final = "[" + re.escape("".join(sorted(_FORMULA_STARTS))) + "]"
+# The same test on cells joined by _UNIT_SEP (a literal first: a fast search); a _UNIT_SEP
+# inside a cell can only cause a false alarm, which the per-cell test then clears.
 _UNIT_SEP: Final = "\x1f"
-_FORMULA_CELL: Final = re.compile("\x1f[=+\\-@\t\r]")  # a literal first: fast search
+_FORMULA_CELL: Final = re.compile(_UNIT_SEP + _FORMULA_START_CLASS)
 _EMPTY_CELLS: Final = ("",) * NCOLS
 _SEPARATOR: Final = ";"
-# A cell starting like a formula (_FORMULA_STARTS), in a row whose `;` are all separators.
-_FORMULA_AFTER_SEPARATOR: Final = re.compile(";[=+\\-@\t\r]")
+# A cell starting like a formula, in a row whose `;` are all separators.
+_FORMULA_AFTER_SEPARATOR: Final = re.compile(_SEPARATOR + _FORMULA_START_CLASS)
 _OK: Final = Code.OK
 _SAFE_PASSWORD_CELLS: Final = frozenset(("", MASK))
 _BUFFER_BYTES: Final = 1 << 16
@@ -58,6 +59,13 @@ def neutralised(cell: str) -> str:
     """The cell with a leading `'` when a spreadsheet would read it as a formula (SPEC §7)."""
     if cell and cell[0] in _FORMULA_STARTS:
         return "'" + cell
+    return cell
+
+
+def unneutralised(cell: str) -> str:
+    """The cell as typed, without the `'` that `neutralised` put before a formula start."""
+    if len(cell) > 1 and cell[0] == "'" and cell[1] in _FORMULA_STARTS:
+        return cell[1:]
     return cell
 
 

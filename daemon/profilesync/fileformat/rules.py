@@ -35,6 +35,7 @@ from profilesync.fileformat.columns import (
     TEAM,
     masked,
 )
+from profilesync.fileformat.folding import fold
 from profilesync.fileformat.lines import Action, Checked, Line
 from profilesync.fileformat.outcome import Code, Problem
 from profilesync.fileformat.roles import ROLES, Need, Role
@@ -296,10 +297,10 @@ def password_problems(
         problems.append(Problem.erreur(msg.password_classes(policy.min_classes)))
     if not password.isprintable() and _CONTROL.search(password):
         problems.append(Problem.erreur(msg.PASSWORD_CONTROL))
-    folded = password.lower() if password.isascii() else _fold(password)
+    folded = password.lower() if password.isascii() else fold(password)
     if (
         len(login) >= _CONTAINMENT_MIN
-        and (login.lower() if login.isascii() else _fold(login)) in folded
+        and (login.lower() if login.isascii() else fold(login)) in folded
     ):
         problems.append(Problem.erreur(msg.PASSWORD_CONTAINS_LOGIN))
     if len(nom) >= _CONTAINMENT_MIN and (_FOLDED.get(nom) or _fold_nom(nom)) in folded:
@@ -439,36 +440,12 @@ def _misaligned(
     return tuple(out), (Problem.erreur(message),), None
 
 
-class _NotCombining(dict[int, int | None]):
-    """A `str.translate` table deleting the combining marks, filled as characters are met.
-
-    (Listing all 0x110000 code points at import would cost a tenth of a second to every
-    command.) A character not in the table is looked up once; past _TABLE_MAX distinct
-    characters, new ones are answered without being kept.
-    """
-
-    def __missing__(self, code: int) -> int | None:
-        kept = None if unicodedata.combining(chr(code)) else code
-        if len(self) < _TABLE_MAX:
-            self[code] = kept
-        return kept
-
-
-_TABLE_MAX = 10_000
-_DROP_COMBINING = _NotCombining()
 # Folded Noms (they repeat across a file), bounded like the verdict caches.
 _FOLDED: dict[str, str] = {}
 
 
-def _fold(text: str) -> str:
-    """Case- and accent-insensitive form, for "the password contains the Nom"."""
-    if text.isascii():
-        return text.lower()
-    return unicodedata.normalize("NFKD", text).translate(_DROP_COMBINING).casefold()
-
-
 def _fold_nom(nom: str) -> str:
-    folded = _fold(nom)
+    folded = fold(nom)
     if len(nom) <= _SEEN_CELL_MAX:
         if len(_FOLDED) >= _SEEN_MAX:
             _FOLDED.clear()

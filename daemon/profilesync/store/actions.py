@@ -9,7 +9,6 @@ line's outcome: a line's effect and its verdict commit together.
 from __future__ import annotations
 
 import dataclasses
-import unicodedata
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -18,8 +17,10 @@ from typing import Any
 
 from profilesync.config import PasswordSettings
 from profilesync.fileformat import messages
+from profilesync.fileformat.folding import fold_words
 from profilesync.fileformat.lines import Action, Line
 from profilesync.fileformat.outcome import Code, Problem
+from profilesync.fileformat.report import unneutralised
 from profilesync.fileformat.roles import ROLES
 from profilesync.fileformat.rules import password_problems
 from profilesync.secret import Secret
@@ -60,28 +61,15 @@ class Context:
     hash: HashFn
 
 
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form: « Élodie » and « ELODIE » are the same person."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def unguarded(value: str) -> str:
-    """A cell without the `'` our exports and reports put before a formula-like value."""
-    if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA_STARTS:
-        return value[1:]
-    return value
-
-
 def _unguard(line: Line) -> Line:
     """An unchanged export re-imported as is must not rename « -Martin » to « '-Martin »."""
     if "'" not in (line.nom[:1], line.prenom[:1], line.team[:1]):
         return line
     return dataclasses.replace(
-        line, nom=unguarded(line.nom), prenom=unguarded(line.prenom), team=unguarded(line.team)
+        line,
+        nom=unneutralised(line.nom),
+        prenom=unneutralised(line.prenom),
+        team=unneutralised(line.team),
     )
 
 
@@ -155,9 +143,9 @@ def _create(
         kind = _kind_problem(account, line)
         if kind is not None:
             return (kind,)
-        if not account.doctor and (fold(account.nom), fold(account.prenom)) != (
-            fold(line.nom),
-            fold(line.prenom),
+        if not account.doctor and (fold_words(account.nom), fold_words(account.prenom)) != (
+            fold_words(line.nom),
+            fold_words(line.prenom),
         ):
             return (Problem.erreur(messages.identifiant_taken(account.key)),)
         if account.doctor and (account.nom, account.prenom) != (line.nom, line.prenom):
@@ -377,4 +365,4 @@ def _fr(value: date) -> str:
     return value.strftime("%d/%m/%Y")
 
 
-__all__ = ["Context", "TeamRec", "apply", "fold"]
+__all__ = ["Context", "TeamRec", "apply"]

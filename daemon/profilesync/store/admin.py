@@ -163,13 +163,19 @@ def normalise_finess(text: str, what: str = "FINESS") -> str:
     raise InvalidFiness(f"{what} {value} has a wrong check key (last digit)")
 
 
-def normalise_login(text: str) -> str:
-    """The login in lower case, or `InvalidLogin`; the inbox must look folders up with it.
+def login_key(text: str) -> str:
+    """The form logins are stored and compared in: trimmed, lower case.
 
     Logins are case-insensitive (Windows and SMB shares do not distinguish `JDupont/`
-    from `jdupont/`), so they are stored and compared in lower case.
+    from `jdupont/`). Not validated: a run's submitter that is no valid login simply
+    matches no référent, and its file is refused as such.
     """
-    value = text.strip().lower()
+    return text.strip().lower()
+
+
+def normalise_login(text: str) -> str:
+    """`login_key(text)`, or `InvalidLogin`; the inbox must look folders up with it."""
+    value = login_key(text)
     if (
         len(value) > LOGIN_MAX
         or not _LOGIN.fullmatch(value)

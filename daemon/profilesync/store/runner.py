@@ -34,6 +34,7 @@ from profilesync.fileformat.report import ReportWriter
 from profilesync.fileformat.rules import check_row
 from profilesync.secret import Secret
 from profilesync.store.actions import Context, apply
+from profilesync.store.admin import login_key
 from profilesync.store.batchstate import PROFILE, BatchState, load_establishments
 from profilesync.store.model import (
     Establishment,
@@ -173,7 +174,7 @@ class RunProcessor:
     def _allowed(self) -> frozenset[int] | None:
         """Ids of the establishments the submitter is référent of; None for a stranger."""
         referent = self.session.scalar(
-            sa.select(Referent.id).where(Referent.login == _login(self.run_row.submitter))
+            sa.select(Referent.id).where(Referent.login == login_key(self.run_row.submitter))
         )
         if referent is None:
             return None
@@ -233,7 +234,7 @@ class RunProcessor:
         done = done or 0
         self.streamed = self._report is not None and done == 0
         ctx = Context(
-            actor=_login(run.submitter),
+            actor=login_key(run.submitter),
             run_id=run.id,
             now=self.clock.now(),
             today=today(self.clock),
@@ -378,11 +379,6 @@ def _stream(report: ReportWriter, committed: list[Outcome]) -> None:
             report.write_ok(o.line, o.cells)
         else:
             report.write(o)
-
-
-def _login(submitter: str) -> str:
-    """Logins are stored lower-case (admin.normalise_login): `--as JDupont` is jdupont."""
-    return submitter.strip().lower()
 
 
 def _db_error() -> Problem:
