@@ -27,10 +27,13 @@ from ldap3 import (
     Server,
 )
 
-from fixtures_ldap import argon2_hash, bind_code, read_entry
+from clikit import CHEAP_PASSWORDS
+from fixtures_ldap import bind_code, read_entry
 from profilesync.config import LdapSettings
 from profilesync.directory import ds389, slapd
 from profilesync.directory.tree import Tree, skeleton
+from profilesync.secret import Secret
+from profilesync.store.passwords import hash_password
 
 pytestmark = pytest.mark.ds389
 
@@ -136,7 +139,7 @@ def test_unknown_scheme_is_taken_for_a_clear_password(
     ds389_admin: Connection, ds389_settings: LdapSettings
 ) -> None:
     """The hole of issue 16: `{ARGON2}…` is hashed again, and the hash string binds."""
-    stored = argon2_hash(PLAIN)
+    stored = hash_password(Secret(PLAIN), CHEAP_PASSWORDS)
     dn = add_person(ds389_admin, ds389_settings, "argon2", stored)
     assert stored_password(ds389_admin, dn).startswith("{PBKDF2-SHA512}")
     assert bind_result(ds389_settings, dn, PLAIN)[0] == 49

@@ -122,9 +122,7 @@ def test_a_database_lost_mid_import_says_what_is_kept(
 
     monkeypatch.setattr("profilesync.store.importer.process_run", outage)
     path = world.csv([row("C", password=GOOD_PW)])
-    res = CliRunner().invoke(
-        app, ["import", str(path), "--as", REFERENT, "--config", str(_config(world))]
-    )
+    res = run_cli("import", path, "--as", REFERENT, config=_config(world))
     assert res.exit_code == 2
     assert res.stderr == (
         "error: database unavailable (server closed): the lines already recorded stay "

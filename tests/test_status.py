@@ -74,7 +74,7 @@ def test_status_json_and_a_live_heartbeat(box: Inbox) -> None:
 
 
 def test_status_and_runs_show_a_run_with_the_same_keys(box: Inbox) -> None:
-    config = write_config(box.tmp, box.url)
+    config = daemon_config(box.tmp, box.url)
     box.drop("r.csv", [account_row(1)])
     box.settle()
     code, out = cli(config, "status", "--json")
