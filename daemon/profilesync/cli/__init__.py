@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from profilesync.cli import admin, daemon, directory, files, imports
+from profilesync.cli import accounts, admin, daemon, directory, files, imports
 from profilesync.errors import ProfilesyncError
 
 
@@ -43,7 +43,7 @@ def _root() -> None:
     """Profile management from CSV files: validation, profile database, LDAP directory."""
 
 
-for _module in (files, admin, imports, directory, daemon):
+for _module in (files, admin, accounts, imports, directory, daemon):
     app.add_typer(_module.app)
 
 

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from profilesync.config import PasswordSettings
+from profilesync.errors import ProfilesyncError
 from profilesync.fileformat import identifiers
 from profilesync.fileformat.rules import NAME_MAX, password_problems
 from profilesync.secret import Secret
@@ -28,7 +29,7 @@ from profilesync.store.model import Account, Audit, ChangeKind, DirectoryChange
 PASSWORD_CHANGED = "changed"  # noqa: S105 - a marker, not a password
 
 
-class AccountError(Exception):
+class AccountError(ProfilesyncError):
     """An account change cannot be carried out as asked; the message says how to fix it."""
 
 
