@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from profilesync import filemodes
 from profilesync.cli import accounts, admin, daemon, directory, files, imports
 from profilesync.errors import ProfilesyncError
 
@@ -48,5 +49,6 @@ for _module in (files, admin, accounts, imports, directory, daemon):
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point; nothing it creates is readable by every user."""
+    filemodes.tighten_umask()
     app()
