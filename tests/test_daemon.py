@@ -119,8 +119,9 @@ def test_a_file_of_an_unknown_login_is_rejected_whole(box: Inbox) -> None:
     box.drop("x.csv", [account_row(1)], login="inconnu")
     [done] = box.settle().files
     assert done.status == "rejected"
-    [report] = box.reports(login="inconnu")
+    [report] = (box.state / "strangers" / "inconnu").glob("*.rapport.csv")
     assert report_rows(report)[1][:3] == ["0", "ERREUR", messages.unknown_submitter("inconnu")]
+    assert not (box.outbox / "inconnu").exists()
     assert box.scalar("SELECT count(*) FROM account") == 0
 
 

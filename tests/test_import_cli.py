@@ -234,3 +234,11 @@ def world_count(url: str, sql: str) -> int:
             return int(conn.execute(sa.text(sql)).scalar_one())
     finally:
         engine.dispose()
+
+
+def test_operator_may_type_the_login_in_any_case(world: World) -> None:
+    """`--as ARef` is aref: the operator's typing is normalised, never a folder's name."""
+    path = world.csv([row("C", password=GOOD_PW)])
+    res = _cli(world, "import", str(path), "--as", " ARef ")
+    assert res.returncode == 0, res.stderr
+    assert world.scalar("SELECT DISTINCT actor FROM audit") == REFERENT

@@ -53,8 +53,17 @@ def test_unknown_submitter_rejects_the_whole_file(world: World) -> None:
     assert report[1].startswith("0;ERREUR;Fichier refusé : « intrus » n'est pas un référent")
 
 
-def test_submitter_login_is_case_insensitive(world: World) -> None:
-    result, outs = world.run([row("C", password=GOOD_PW)], submitter=" ARef ")
+def test_submitter_must_be_the_login_exactly(world: World) -> None:
+    """A folder `ARef` or ` aref ` is not aref's (SPEC §6); the CLI normalises `--as`."""
+    for submitter in ("ARef", " aref", "aref "):
+        result, outs = world.run([row("C", password=GOOD_PW)], submitter=submitter)
+        assert result.status is RunStatus.REJECTED
+        assert result.reason == (
+            f"Fichier refusé : « {submitter} » n'est pas un référent enregistré. "
+            "Demandez à l'exploitant de vous enregistrer (profilesync referent add)."
+        )
+    assert world.scalar("SELECT count(*) FROM account") == 0
+    result, outs = world.run([row("C", password=GOOD_PW)], submitter=REFERENT)
     assert result.status is RunStatus.DONE and outs[0].code is Code.OK
     assert world.scalar("SELECT DISTINCT actor FROM audit") == REFERENT
 

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from clikit import run_cli, write_config
-from daemonkit import Inbox, account_row
+from daemonkit import REFERENT, Inbox, account_row
 from profilesync.service.heartbeat import Heartbeat
 from servicekit import daemon_config
 
@@ -149,3 +149,23 @@ def test_check_config_lists_every_problem(tmp_path: Path) -> None:
     ]
     assert "profilesync db upgrade" in out
     assert "[jobs] export_time must be HH:MM, got '2h'" in out
+
+
+def test_check_config_warns_about_open_and_stranger_folders(box: Inbox) -> None:
+    """A folder every user may write into, or one named like no login, is worth a look."""
+    (box.inbox / REFERENT).mkdir(parents=True, exist_ok=True)
+    (box.inbox / REFERENT).chmod(0o777)
+    (box.inbox / "AREF").mkdir()
+    code, out = cli(daemon_config(box.tmp, box.url), "check-config")
+    assert code == 0, out  # warnings, not failures
+    warns = [line for line in out.splitlines() if line.startswith("WARN")]
+    assert warns == [
+        f"WARN inbox permissions: writable by every user: inbox/{REFERENT} — chmod o-w "
+        "(docs/operations.md, « Dossiers des référents »)",
+        "WARN inbox folder names: no référent has the login 'AREF' exactly: "
+        "files dropped there are refused",
+    ]
+    (box.inbox / REFERENT).chmod(0o750)
+    (box.inbox / "AREF").rmdir()
+    code, out = cli(daemon_config(box.tmp, box.url), "check-config")
+    assert "WARN" not in out

@@ -151,6 +151,15 @@ def report_folder(settings: Settings, login: str | None) -> Path:
     return folder / login if login else folder
 
 
+def stranger_report_folder(settings: Settings, folder: str) -> Path:
+    """`state/strangers/<folder>/`: reports of files dropped in a folder that is no login.
+
+    The outbox gets no folder a référent did not have: `inbox/JDUPONT/` must not make an
+    `outbox/JDUPONT/` appear (on a case-insensitive share, that is jdupont's own).
+    """
+    return settings.paths.state.resolve() / "strangers" / folder
+
+
 def report_name(file_name: str, when: str | None = None, n: int = 1) -> str:
     """`<stem>.rapport.csv`; in the outbox `<stem>.<UTC stamp>[-n].rapport.csv`, never
     reused (`n` tells apart two files of one stem claimed in the same second)."""

@@ -13,7 +13,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from profilesync.cli import admin, daemon, directory, files, imports
+from profilesync import filemodes
+from profilesync.cli import accounts, admin, daemon, directory, files, imports
 from profilesync.errors import ProfilesyncError
 
 
@@ -43,10 +44,11 @@ def _root() -> None:
     """Profile management from CSV files: validation, profile database, LDAP directory."""
 
 
-for _module in (files, admin, imports, directory, daemon):
+for _module in (files, admin, accounts, imports, directory, daemon):
     app.add_typer(_module.app)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point; nothing it creates is readable by every user."""
+    filemodes.tighten_umask()
     app()

@@ -7,15 +7,13 @@ database, refuse an out-of-date schema, call the library in one transaction, pri
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
-from profilesync.cli.common import CommandRejected, ConfigOption, database, sessions
+from profilesync.cli.common import CommandRejected, ConfigOption, database, transaction
 from profilesync.clock import SystemClock
 from profilesync.config import load as load_settings
 from profilesync.errors import EXIT_LINE_ERRORS
@@ -30,13 +28,6 @@ app.add_typer(establishment_app, name="establishment", no_args_is_help=True)
 app.add_typer(referent_app, name="referent", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-@contextmanager
-def _transaction(config: ConfigOption) -> Iterator[Session]:
-    """One transaction per command on an up-to-date schema: all of it or nothing."""
-    with sessions(load_settings(config)) as factory, admin.transaction(factory) as session:
-        yield session
 
 
 # -- db -------------------------------------------------------------------------------------
@@ -82,7 +73,7 @@ def establishment_add(
     config: ConfigOption = None,
 ) -> None:
     """Register an establishment; the same EJ and ET again changes nothing but the name."""
-    with _transaction(config) as session:
+    with transaction(config) as session:
         change = admin.add_establishment(
             session, ej=ej, et=et, name=name, actor=admin.operator_actor(), now=_now()
         )
@@ -98,7 +89,7 @@ def establishment_add(
 @establishment_app.command("list")
 def establishment_list(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """List establishments with their référents."""
-    with _transaction(config) as session:
+    with transaction(config) as session:
         rows = admin.list_establishments(session)
     if as_json:
         data = [
@@ -131,7 +122,7 @@ def referent_add(login: LoginArgument, et: EtOption = None, config: ConfigOption
     """Make LOGIN référent of the given establishments (kept in addition to current ones)."""
     if not et:
         raise CommandRejected("give at least one establishment with --et")
-    with _transaction(config) as session:
+    with transaction(config) as session:
         change = admin.add_referent(session, login, et, actor=admin.operator_actor(), now=_now())
     if change.created:
         typer.echo(f"added référent {change.login}: {', '.join(change.establishments)}")
@@ -147,7 +138,7 @@ def referent_add(login: LoginArgument, et: EtOption = None, config: ConfigOption
 @referent_app.command("remove")
 def referent_remove(login: LoginArgument, et: EtOption = None, config: ConfigOption = None) -> None:
     """Withdraw establishments from LOGIN (--et), or without --et remove the référent."""
-    with _transaction(config) as session:
+    with transaction(config) as session:
         change = admin.remove_referent(
             session, login, et or None, actor=admin.operator_actor(), now=_now()
         )
@@ -164,7 +155,7 @@ def referent_remove(login: LoginArgument, et: EtOption = None, config: ConfigOpt
 @referent_app.command("list")
 def referent_list(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """List référents with their establishments."""
-    with _transaction(config) as session:
+    with transaction(config) as session:
         rows = admin.list_referents(session)
     if as_json:
         data = [{"login": r.login, "establishments": list(r.establishments)} for r in rows]

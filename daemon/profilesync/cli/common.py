@@ -17,8 +17,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from profilesync.config import Settings
+from profilesync.config import load as load_config
 from profilesync.errors import ProfilesyncError
-from profilesync.store import db
+from profilesync.store import admin, db
 
 ConfigOption = Annotated[
     Path | None,
@@ -54,3 +55,10 @@ def sessions(settings: Settings, *, migrated: bool = True) -> Iterator[sessionma
         if migrated:
             db.require_current(engine)
         yield db.session_factory(engine)
+
+
+@contextmanager
+def transaction(config: Path | None) -> Iterator[Session]:
+    """One transaction per operator command on an up-to-date schema: all of it or nothing."""
+    with sessions(load_config(config)) as factory, admin.transaction(factory) as session:
+        yield session

@@ -120,7 +120,7 @@ def check_config(config: ConfigOption = None) -> None:
     settings = load_settings(config)
     problems = 0
     for check in checkconfig.run_checks(settings):
-        typer.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.what}: {check.detail}")
+        typer.echo(f"{check.label} {check.what}: {check.detail}")
         problems += not check.ok
     if problems:
         typer.echo(f"{problems} problem(s)", err=True)

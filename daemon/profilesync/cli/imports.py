@@ -19,7 +19,7 @@ from profilesync.clock import SystemClock
 from profilesync.config import load as load_settings
 from profilesync.errors import EXIT_LINE_ERRORS, EXIT_OK, EXIT_REJECTED
 from profilesync.service.status import local_time
-from profilesync.store import exports, importer
+from profilesync.store import admin, exports, importer
 from profilesync.store.importer import RunNotFound
 from profilesync.store.model import ImportRun, RunStatus
 
@@ -80,7 +80,7 @@ def import_cmd(
     with sessions(settings) as sf, _progress_bar() as progress:
         result = importer.import_file(
             file,
-            submitter,
+            admin.login_key(submitter),  # an operator may type `JDupont`
             settings=settings,
             session_factory=sf,
             clock=SystemClock(),

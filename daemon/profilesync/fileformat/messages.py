@@ -375,10 +375,19 @@ PASSWORD_IGNORED = "Mot de passe ignoré : celui du compte n'a pas expiré."  # 
 
 
 def identifiant_taken(key: str) -> str:
+    # The same words whether the account is elsewhere, another person's or another kind:
+    # nothing is learnt about the accounts of other establishments (SPEC §4).
     return (
-        f"L'identifiant {key} appartient à une autre personne (nom ou prénom différent) : "
-        "choisissez un autre identifiant ou corrigez le nom."
+        f"Identifiant déjà utilisé : {key} est le compte d'une autre personne ou d'un autre "
+        "établissement ; choisissez un autre identifiant (ou vérifiez le nom et le prénom)."
     )
+
+
+# Account-level data of an account that another establishment relies on (SPEC §4).
+_SHARED = "compte partagé avec un autre établissement, seul l'administrateur peut le modifier"
+NAMES_SHARED = f"Nom et prénom ignorés : {_SHARED}."
+EMAIL_SHARED = f"Email ignoré : {_SHARED}."
+PASSWORD_SHARED = f"Mot de passe ignoré : {_SHARED}."
 
 
 def key_is_doctor(key: str) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Final
 
-from profilesync import layout
+from profilesync import filemodes, layout
 from profilesync.errors import ProfilesyncError
 from profilesync.fileformat.columns import COLUMNS, MASK, NCOLS, PASSWORD, masked
 from profilesync.fileformat.outcome import Code, Outcome, Summary
@@ -243,7 +243,9 @@ class ReportWriter:
 
 
 def _create_temp(path: Path) -> tuple[int, Path]:
-    """An exclusive new file beside `path`; created with 0o666 so the umask decides, as usual.
+    """An exclusive new file beside `path`, group-readable at most (`filemodes.SHARED_FILE`,
+    narrowed further by the umask): the référents' share reads reports through the group,
+    and nobody else may.
 
     (`tempfile.mkstemp` would force 0o600, and a report the référents' share cannot read
     is no report.)
@@ -252,7 +254,7 @@ def _create_temp(path: Path) -> tuple[int, Path]:
     for _ in range(_TEMP_ATTEMPTS):
         tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}")
         try:
-            return os.open(tmp, flags, 0o666), tmp
+            return os.open(tmp, flags, filemodes.SHARED_FILE), tmp
         except FileExistsError:
             continue
     raise FileExistsError(f"no free temporary name beside {path}")  # pragma: no cover

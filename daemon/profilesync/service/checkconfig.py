@@ -13,9 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from profilesync.config import ConfigError, Settings
 from profilesync.service import jobs
 from profilesync.store import db
+from profilesync.store.model import Referent
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,12 @@ class Check:
     what: str
     ok: bool
     detail: str
+    # Works, but an operator should look: e.g. a folder other users may write into.
+    warning: bool = False
+
+    @property
+    def label(self) -> str:
+        return "FAIL" if not self.ok else "WARN" if self.warning else "ok  "
 
 
 def _writable(name: str, path: Path) -> Check:
@@ -47,6 +56,59 @@ def _login_folders(inbox: Path) -> Check:
             "inbox folders", False, f"not writable (files cannot be claimed): {', '.join(blocked)}"
         )
     return Check("inbox folders", True, f"{len(folders)} login folder(s) writable")
+
+
+def _folder_permissions(settings: Settings) -> Check:
+    """Each référent must be the only one able to write in their folder (SPEC §6): a folder
+    or an inbox root writable by every user lets anyone drop a file in a référent's name,
+    or create a folder that resembles a login. Group access is the share's business
+    (docs/operations.md); "others" never need it."""
+    inbox = settings.paths.inbox
+    try:
+        folders = [inbox, *(p for p in inbox.iterdir() if p.is_dir())]
+        open_to_all = sorted(
+            (str(p.relative_to(inbox.parent)) for p in folders if p.stat().st_mode & 0o002),
+        )
+    except OSError:  # the inbox check above already says why
+        return Check("inbox permissions", True, "not checked (inbox unreadable)")
+    if open_to_all:
+        return Check(
+            "inbox permissions",
+            True,
+            f"writable by every user: {', '.join(open_to_all)} — chmod o-w "
+            "(docs/operations.md, « Dossiers des référents »)",
+            warning=True,
+        )
+    return Check("inbox permissions", True, "no folder writable by every user")
+
+
+def _stranger_folders(settings: Settings) -> Check:
+    """Folders of the inbox whose name is no référent's login, exactly (SPEC §6): their
+    files are refused, so a folder made for a référent with a typo is worth a look."""
+    try:
+        names = {
+            p.name
+            for p in settings.paths.inbox.iterdir()
+            if p.is_dir() and not p.name.startswith(".")
+        }
+        engine = db.make_engine(settings.database.url)
+        try:
+            with engine.connect() as conn:
+                logins = set(conn.execute(sa.select(Referent.login)).scalars())
+        finally:
+            engine.dispose()
+    except (OSError, sa.exc.SQLAlchemyError, db.DatabaseError):
+        return Check("inbox folder names", True, "not checked (inbox or database unreadable)")
+    strangers = sorted(names - logins)
+    if strangers:
+        shown = ", ".join(repr(n) for n in strangers)
+        return Check(
+            "inbox folder names",
+            True,
+            f"no référent has the login {shown} exactly: files dropped there are refused",
+            warning=True,
+        )
+    return Check("inbox folder names", True, f"{len(names)} folder(s), each a référent's login")
 
 
 def _same_filesystem(settings: Settings) -> Check:
@@ -131,9 +193,11 @@ def run_checks(settings: Settings) -> Iterator[Check]:
     for name in ("inbox", "outbox", "state"):
         yield _writable(name, getattr(settings.paths, name))
     yield _login_folders(settings.paths.inbox)
+    yield _folder_permissions(settings)
     yield _same_filesystem(settings)
     yield _schedules(settings)
     yield _database(settings)
+    yield _stranger_folders(settings)
     if settings.ldap.url:
         yield _ldap(settings)
     else:

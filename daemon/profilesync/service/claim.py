@@ -13,6 +13,7 @@ it (`.<name>.lock`), taken right after the rename: the claimer, a recovering dae
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -26,7 +27,9 @@ from profilesync.clock import Clock
 from profilesync.config import Settings
 from profilesync.faults import crash_point
 from profilesync.store import importer
-from profilesync.store.model import ImportRun
+from profilesync.store.model import ImportRun, Referent
+
+log = logging.getLogger(__name__)
 
 
 def report_path(
@@ -43,6 +46,14 @@ def report_path(
         if not taken and not candidate.exists():
             return candidate
         n += 1
+
+
+def _reachable(settings: Settings, session: Session, login: str) -> bool:
+    """Whether a report for folder `login` may go to `outbox/<login>/`: the login is a
+    référent's exactly, or the operator already made that outbox folder."""
+    if layout.report_folder(settings, login).is_dir():
+        return True
+    return session.scalar(sa.select(Referent.id).where(Referent.login == login)) is not None
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,15 @@ def register(
     login = layout.login_of(work_path.parent.name)
     with session_factory() as session:
         report = report_path(settings, session, login, file_name, layout.stamp(when))
+        if login and not _reachable(settings, session, login):
+            log.warning(
+                "file %r dropped in inbox/%s/, which is no référent's login: refused, "
+                "its report kept in %s",
+                file_name,
+                login,
+                layout.stranger_report_folder(settings, login),
+            )
+            report = layout.stranger_report_folder(settings, login) / report.name
     report.parent.mkdir(parents=True, exist_ok=True)
     run_id = importer.register_run(
         session_factory,

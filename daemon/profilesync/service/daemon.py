@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from profilesync import filemodes
 from profilesync.clock import Clock, SystemClock
 from profilesync.config import Settings
 from profilesync.service import claim, inbox, jobs
@@ -58,6 +59,8 @@ class Daemon:
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
+        # Private copies of input files (passwords in clear) live under state/.
+        filemodes.make_private_dir(settings.paths.state)
         self.clock = clock or SystemClock()
         self.monotonic = monotonic
         self.stability = stability or inbox.StabilityTracker(

@@ -40,6 +40,8 @@ _ACCOUNT = str(ChangeKind.ACCOUNT)
 _ESTABLISHMENT = str(ChangeKind.ESTABLISHMENT)
 _ACTIVE = str(ProfileState.ACTIVE)
 _DELETED = str(ProfileState.DELETED)
+# The profiles that make an establishment rely on an account's names, email and password.
+_LIVE = frozenset({_ACTIVE, str(ProfileState.PENDING)})
 _DOCTOR = {role: spec.doctor for role, spec in ROLES.items()}
 
 # What the audit records of a new password: that it changed, never the value nor its hash.
@@ -140,24 +142,24 @@ def _create(
         if line.password is None:
             return (Problem.erreur(messages.password_required(line.account_key)),)
     else:
-        kind = _kind_problem(account, line)
-        if kind is not None:
-            return (kind,)
-        if not account.doctor and (fold_words(account.nom), fold_words(account.prenom)) != (
-            fold_words(line.nom),
-            fold_words(line.prenom),
-        ):
-            return (Problem.erreur(messages.identifiant_taken(account.key)),)
+        taken = _taken(account, line, ctx)
+        if taken is not None:
+            return (taken,)
         if account.doctor and (account.nom, account.prenom) != (line.nom, line.prenom):
             problems.append(Problem.alerte(messages.DOCTOR_NAMES_IGNORED))
-        new_password = _password_decision(account, line, ctx, problems)
+        owned = _owns(account, ctx)
+        new_password = _password_decision(account, line, ctx, problems, owned=owned)
+        if not owned and _email_changes(account, line):
+            problems.append(Problem.alerte(messages.EMAIL_SHARED))
     if _has_erreur(problems):
         return tuple(problems)
 
     if account is None:
         account = _new_account(state, line, ctx)
     else:
-        _update_account(state, account, line, ctx, names=False, new_password=new_password)
+        _update_account(
+            state, account, line, ctx, names=False, email=owned, new_password=new_password
+        )
     team = None
     if line.team:
         team = state.team(est.id, line.team)
@@ -197,15 +199,22 @@ def _modify(
     fin = line.fin if line.fin is not None else profile.fin
     if debut is not None and fin is not None and fin < debut:
         problems.append(Problem.erreur(messages.fin_before_debut_stored(_fr(fin), _fr(debut))))
-    new_password = line.password is not None and _password_decision(account, line, ctx, problems)
+    owned = _owns(account, ctx)
+    new_password = line.password is not None and _password_decision(
+        account, line, ctx, problems, owned=owned
+    )
     if problems and _has_erreur(problems):
         return tuple(problems)
 
-    touched = (
-        new_password
-        or (not account.doctor and (account.nom != line.nom or account.prenom != line.prenom))
-        or (line.email is not None and line.email != account.email)
-    ) and _update_account(state, account, line, ctx, names=True, new_password=new_password)
+    rename = not account.doctor and (account.nom != line.nom or account.prenom != line.prenom)
+    email = _email_changes(account, line)
+    if not owned and rename:
+        problems.append(Problem.alerte(messages.NAMES_SHARED))
+    if not owned and email:
+        problems.append(Problem.alerte(messages.EMAIL_SHARED))
+    touched = (new_password or (owned and (rename or email))) and _update_account(
+        state, account, line, ctx, names=owned, email=owned, new_password=new_password
+    )
     if (debut, fin) != (profile.debut, profile.fin):
         # Unchanged dates leave the state alone: time-driven transitions are the jobs'.
         new_state = state_for(debut, fin, ctx.today)
@@ -235,11 +244,57 @@ def _delete(
     return ()
 
 
+def _taken(account: AccountRec, line: Line, ctx: Context) -> Problem | None:
+    """Why a C line may not add a profile to this existing account, if it may not (SPEC §4).
+
+    A doctor's account (RPPS) is national. Any other account belongs to the establishments
+    where it has a profile: one with none among the submitter's is « déjà utilisé », with
+    the same words whatever its kind, names or password, so that a référent learns nothing
+    about the accounts of other establishments.
+    """
+    if account.doctor and line.doctor:
+        return None
+    if not any(p.establishment_id in ctx.allowed for p in account.profiles):
+        return Problem.erreur(messages.identifiant_taken(line.account_key))
+    kind = _kind_problem(account, line)
+    if kind is not None:
+        return kind
+    if (fold_words(account.nom), fold_words(account.prenom)) != (
+        fold_words(line.nom),
+        fold_words(line.prenom),
+    ):
+        return Problem.erreur(messages.identifiant_taken(line.account_key))
+    return None
+
+
+def _owns(account: AccountRec, ctx: Context) -> bool:
+    """Whether the submitter alone relies on the account's names, email and password.
+
+    Only an active or pending profile makes an establishment rely on them: an ended or
+    deleted one no longer logs anybody in.
+    """
+    allowed = ctx.allowed
+    return all(p.establishment_id in allowed for p in account.profiles if p.state in _LIVE)
+
+
+def _email_changes(account: AccountRec, line: Line) -> bool:
+    return line.email is not None and line.email != account.email
+
+
 def _password_decision(
-    account: AccountRec, line: Line, ctx: Context, problems: list[Problem]
+    account: AccountRec, line: Line, ctx: Context, problems: list[Problem], *, owned: bool
 ) -> bool:
-    """Whether the line's password replaces the account's (only once the old one expired)."""
+    """Whether the line's password replaces the account's.
+
+    Only the submitter's own account, and only once its password expired: a password set by
+    a référent who shares the account would let them log in with another establishment's
+    roles. A shared account is refused before expiry is looked at, so the answer says
+    nothing about it.
+    """
     if line.password is None:
+        return False
+    if not owned:
+        problems.append(Problem.alerte(messages.PASSWORD_SHARED))
         return False
     if not is_expired(account.password_set_at, ctx.now, ctx.policy.max_age_days):
         problems.append(Problem.alerte(messages.PASSWORD_IGNORED))
@@ -283,9 +338,13 @@ def _update_account(
     ctx: Context,
     *,
     names: bool,
+    email: bool,
     new_password: bool,
 ) -> bool:
-    """Names (M of a non-doctor), email, an expired password; True when something changed."""
+    """Names (M of a non-doctor), email, an expired password; True when something changed.
+
+    `names` and `email` are False when the account is shared with another establishment.
+    """
     changes: dict[str, Any] = {}
     if names and not account.doctor:
         if account.nom != line.nom:
@@ -294,7 +353,7 @@ def _update_account(
         if account.prenom != line.prenom:
             changes["prenom"] = [account.prenom, line.prenom]
             account.prenom = line.prenom
-    if line.email is not None and line.email != account.email:
+    if email and line.email is not None and line.email != account.email:
         changes["email"] = [account.email, line.email]
         account.email = line.email
     if new_password:

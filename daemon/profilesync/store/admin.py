@@ -164,17 +164,16 @@ def normalise_finess(text: str, what: str = "FINESS") -> str:
 
 
 def login_key(text: str) -> str:
-    """The form logins are stored and compared in: trimmed, lower case.
+    """The form logins are stored in: trimmed, lower case — for what an operator types.
 
-    Logins are case-insensitive (Windows and SMB shares do not distinguish `JDupont/`
-    from `jdupont/`). Not validated: a run's submitter that is no valid login simply
-    matches no référent, and its file is refused as such.
+    An inbox folder is never looked up through this: its name must be the login exactly
+    (SPEC §6), so that a folder that only resembles a login gets no référent's rights.
     """
     return text.strip().lower()
 
 
 def normalise_login(text: str) -> str:
-    """`login_key(text)`, or `InvalidLogin`; the inbox must look folders up with it."""
+    """`login_key(text)`, or `InvalidLogin`: the login registered, and its folders' name."""
     value = login_key(text)
     if (
         len(value) > LOGIN_MAX

@@ -26,6 +26,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from profilesync import filemodes
 from profilesync.errors import ProfilesyncError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -107,6 +108,11 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
     engine = sa.create_engine(url, **kwargs)
     sa.event.listen(engine, "connect", _sqlite_on_connect)
     sa.event.listen(engine, "begin", _sqlite_on_begin)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        files = [Path(database + suffix) for suffix in ("", "-wal", "-shm")]
+        # The file holds every account and password hash: the service user's alone, even
+        # when created under a lax umask (SQLite gives -wal and -shm the same mode).
+        sa.event.listen(engine, "connect", lambda *_: filemodes.make_private_files(*files))
     return engine
 
 

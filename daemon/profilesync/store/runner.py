@@ -34,7 +34,6 @@ from profilesync.fileformat.report import ReportWriter
 from profilesync.fileformat.rules import check_row
 from profilesync.secret import Secret
 from profilesync.store.actions import Context, apply
-from profilesync.store.admin import login_key
 from profilesync.store.batchstate import PROFILE, BatchState, load_establishments
 from profilesync.store.model import (
     Establishment,
@@ -172,9 +171,14 @@ class RunProcessor:
         self._commit()
 
     def _allowed(self) -> frozenset[int] | None:
-        """Ids of the establishments the submitter is référent of; None for a stranger."""
+        """Ids of the establishments the submitter is référent of; None for a stranger.
+
+        The submitter must be the login exactly: a folder `JDUPONT/` or `jdupont /` that only
+        resembles one is a stranger (SPEC §6), whoever managed to create it. The operator's
+        `import --as` is the one place a typed login is normalised, in the CLI.
+        """
         referent = self.session.scalar(
-            sa.select(Referent.id).where(Referent.login == login_key(self.run_row.submitter))
+            sa.select(Referent.id).where(Referent.login == self.run_row.submitter)
         )
         if referent is None:
             return None
@@ -234,7 +238,7 @@ class RunProcessor:
         done = done or 0
         self.streamed = self._report is not None and done == 0
         ctx = Context(
-            actor=login_key(run.submitter),
+            actor=run.submitter,
             run_id=run.id,
             now=self.clock.now(),
             today=today(self.clock),

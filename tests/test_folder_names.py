@@ -1,0 +1,72 @@
+"""Inbox folder names match logins exactly (SPEC §6): a folder that only resembles a login
+gets no référent's rights, and makes no folder appear in the outbox.
+
+Through the daemon's burst mode on both engines. The référent is `aref`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from daemonkit import REFERENT, Inbox, account_row, report_rows
+
+STAMP = "20260315T100000Z"  # daemonkit's FixedClock
+
+
+def refused(login: str) -> str:
+    return (
+        f"Fichier refusé : « {login} » n'est pas un référent enregistré. "
+        "Demandez à l'exploitant de vous enregistrer (profilesync referent add)."
+    )
+
+
+@pytest.fixture
+def box(db_url: str, tmp_path: Path) -> Iterator[Inbox]:
+    world = Inbox(db_url, tmp_path)
+    yield world
+    world.close()
+
+
+@pytest.mark.parametrize("folder", ["AREF", "Aref", "aref ", " aref", "aref\u200b", "inconnu"])
+def test_a_folder_that_only_resembles_a_login_is_a_stranger(box: Inbox, folder: str) -> None:
+    box.drop("x.csv", [account_row(1)], login=folder)
+    [done] = box.settle().files
+    assert done.status == "rejected"
+    assert box.scalar("SELECT count(*) FROM account") == 0
+    assert box.scalar("SELECT count(*) FROM audit") == 0
+    # No outbox folder appears for it; the report is kept for the operator.
+    assert not box.outbox.exists() or not any(box.outbox.iterdir())
+    [report] = (box.state / "strangers" / folder).glob("*.rapport.csv")
+    assert report.name == f"x.{STAMP}.rapport.csv"
+    rows = report_rows(report)
+    assert rows[1][:3] == ["0", "ERREUR", refused(folder)]
+    assert len(rows) == 2
+    assert not list((box.inbox / folder).glob("*.csv"))  # moved out of the inbox
+
+
+def test_the_exact_login_folder_works(box: Inbox) -> None:
+    box.drop("x.csv", [account_row(1)], login=REFERENT)
+    [done] = box.settle().files
+    assert done.status == "done"
+    [report] = box.reports(REFERENT)
+    assert report_rows(report)[1][:2] == ["2", "OK"]
+    assert not (box.state / "strangers").exists()
+
+
+def test_an_outbox_folder_the_operator_made_receives_the_refusal(box: Inbox) -> None:
+    """A référent whose folders exist but who is not registered yet reads why."""
+    (box.outbox / "nouveau").mkdir(parents=True)
+    box.drop("x.csv", [account_row(1)], login="nouveau")
+    box.settle()
+    [report] = box.reports("nouveau")
+    assert report_rows(report)[1][:3] == ["0", "ERREUR", refused("nouveau")]
+
+
+def test_a_warning_names_the_folder(box: Inbox, caplog: pytest.LogCaptureFixture) -> None:
+    box.drop("x.csv", [account_row(1)], login="AREF")
+    with caplog.at_level("WARNING", logger="profilesync.service.claim"):
+        box.settle()
+    assert any("inbox/AREF/" in r.getMessage() for r in caplog.records)
