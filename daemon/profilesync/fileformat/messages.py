@@ -168,6 +168,15 @@ def columns_shifted(offset: int) -> str:
     return f"Colonnes décalées : le Rôle est {places} trop à droite, {_SHIFT_HINT}"
 
 
+def columns_shifted_left(offset: int) -> str:
+    places = "d'une colonne" if offset == 1 else f"de {offset} colonnes"
+    return (
+        f"Colonnes décalées : le Rôle est {places} trop à gauche, sans doute un « ; » manquant "
+        "(une cellule vide supprimée) ; rajoutez-le pour retrouver les 13 colonnes "
+        "(les autres colonnes n'ont pas été vérifiées)"
+    )
+
+
 ACTION_UNKNOWN = "Code action : inconnu ; utilisez C (créer), M (modifier) ou S (supprimer)"
 
 

@@ -26,16 +26,14 @@ from profilesync.fileformat.columns import (
     EJ,
     ET,
     FIN,
-    MASK,
     NCOLS,
     NOM,
-    PASSWORD,
     PRENOM,
     ROLE,
     TEAM,
-    masked,
 )
 from profilesync.fileformat.lines import Action, Checked, Line
+from profilesync.fileformat.masking import Masked, character_classes, masked_cells
 from profilesync.fileformat.outcome import Code, Problem
 from profilesync.fileformat.roles import ROLES, Need, Role
 from profilesync.secret import Secret
@@ -93,15 +91,13 @@ for _spec in ROLES.values():
 _ROLE_CODES = ", ".join(Role)
 
 _EMPTY_ROW = ("",) * NCOLS
-_MASKED = (MASK,)
-# A Rôle found up to this many columns right of its place means the row is shifted.
+# A Rôle found up to this many columns right (or left) of its place means the row is shifted.
 _MAX_OFFSET = 3
+_OFFSETS: tuple[int, ...] = (*range(1, _MAX_OFFSET + 1), *range(-1, -_MAX_OFFSET - 1, -1))
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _IDENTIFIANT = re.compile(rf"[a-z0-9][a-z0-9._@-]{{0,{IDENTIFIANT_MAX - 1}}}")
 _RPPS_LENGTH = 11
-_DIGIT = re.compile(r"\d")
-_OTHER = re.compile(r"[\W_]")
 
 
 def check_row(row: RowLike, today: date, policy: PasswordSettings) -> Checked:
@@ -160,7 +156,7 @@ def _judge(  # noqa: C901, PLR0915 - the hot path, kept flat on purpose
     if len(cells) != NCOLS:
         width = _overflow(cells)
         if width:
-            return _misaligned(cells, msg.extra_cells(width), width - NCOLS)
+            return _misaligned(cells, msg.extra_cells(width), policy)
         cells = (cells + _EMPTY_ROW)[:NCOLS]
     (ej_t, et_t, team_t, action_t, nom_t, prenom_t, rpps_t, role_t, ident_t, pw_t, email_t,
      debut_t, fin_t) = cells  # fmt: skip
@@ -169,7 +165,10 @@ def _judge(  # noqa: C901, PLR0915 - the hot path, kept flat on purpose
     if info is None:
         offset = _role_offset(cells)
         if offset:
-            return _misaligned(cells, msg.columns_shifted(offset), offset)
+            message = (
+                msg.columns_shifted(offset) if offset > 0 else msg.columns_shifted_left(-offset)
+            )
+            return _misaligned(cells, message, policy)
     action = _ACTIONS.get(action_t) or _ACTIONS.get(action_t.upper())
     # An S line naming a team and no person asks to delete the team: one clear refusal
     # instead of "Nom obligatoire, Prénom obligatoire…".
@@ -260,7 +259,7 @@ def _judge(  # noqa: C901, PLR0915 - the hot path, kept flat on purpose
         ):
             _check_fin(fin, debut, action, today, problems)
 
-    out_cells = cells[:PASSWORD] + _MASKED + cells[PASSWORD + 1 :] if pw_t else cells
+    out_cells = masked_cells(cells, policy)
     if not problems:
         found = ()
     else:
@@ -286,13 +285,7 @@ def password_problems(
     problems: list[Problem] = []
     if len(password) < policy.min_length:
         problems.append(Problem.erreur(msg.password_too_short(policy.min_length)))
-    classes = (
-        (password != password.upper())  # has a lower-case letter
-        + (password != password.lower())  # has an upper-case letter
-        + (_DIGIT.search(password) is not None)
-        + (_OTHER.search(password) is not None)
-    )
-    if classes < policy.min_classes:
+    if character_classes(password) < policy.min_classes:
         problems.append(Problem.erreur(msg.password_classes(policy.min_classes)))
     if not password.isprintable() and _CONTROL.search(password):
         problems.append(Problem.erreur(msg.PASSWORD_CONTROL))
@@ -420,8 +413,9 @@ def _overflow(cells: tuple[str, ...]) -> int:
 
 
 def _role_offset(cells: tuple[str, ...]) -> int:
-    """How far right the Rôle sits when a stray `;` pushed it (role codes are unmistakable)."""
-    for offset in range(1, _MAX_OFFSET + 1):
+    """How far right (> 0) or left (< 0) the Rôle sits when a stray `;` pushed it or a
+    missing one pulled it (role codes are unmistakable); 0 when it is nowhere near."""
+    for offset in _OFFSETS:
         text = cells[ROLE + offset]
         if text and (text in _ROLES or text.upper() in _ROLES):
             return offset
@@ -429,14 +423,11 @@ def _role_offset(cells: tuple[str, ...]) -> int:
 
 
 def _misaligned(
-    cells: tuple[str, ...], message: str, offset: int
+    cells: tuple[str, ...], message: str, policy: PasswordSettings
 ) -> tuple[tuple[str, ...], tuple[Problem, ...], None]:
-    """One ERREUR for a shifted row; every cell the password may have moved into is masked."""
-    out = list(masked(cells))
-    for i in range(PASSWORD + 1, min(NCOLS, PASSWORD + 1 + offset)):
-        if out[i]:
-            out[i] = MASK
-    return tuple(out), (Problem.erreur(message),), None
+    """One ERREUR for a shifted row; its 13 first cells as masked (not aligned: every cell
+    the password may have moved into)."""
+    return Masked(masked_cells(cells, policy)[:NCOLS]), (Problem.erreur(message),), None
 
 
 class _NotCombining(dict[int, int | None]):
