@@ -26,6 +26,7 @@ from profilesync.fileformat.columns import (
     EJ,
     ET,
     FIN,
+    IDENTIFIANT,
     NCOLS,
     NOM,
     PRENOM,
@@ -62,6 +63,7 @@ _C_PRENOM = COLUMNS[PRENOM]
 _C_TEAM = COLUMNS[TEAM]
 _C_ACTION = COLUMNS[ACTION]
 _C_ROLE = COLUMNS[ROLE]
+_C_IDENTIFIANT = COLUMNS[IDENTIFIANT]
 _C_EJ = COLUMNS[EJ]
 _C_ET = COLUMNS[ET]
 _C_DEBUT = COLUMNS[DEBUT]
@@ -96,6 +98,15 @@ _MAX_OFFSET = 3
 _OFFSETS: tuple[int, ...] = (*range(1, _MAX_OFFSET + 1), *range(-1, -_MAX_OFFSET - 1, -1))
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Characters Python calls printable that show nothing: Hangul fillers, the braille blank,
+# the combining grapheme joiner, variation selectors, Khmer inherent vowels, Mongolian
+# free variation selectors. (Controls, format characters, line and paragraph separators
+# are not printable, and are found as such.)
+_PRINTABLE_INVISIBLE = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180d\u180f\u2800\u3164\ufe00-\ufe0f\uffa0"
+    "\U000e0100-\U000e01ef]"
+)
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x85\u2028\u2029")
 _IDENTIFIANT = re.compile(rf"[a-z0-9][a-z0-9._@-]{{0,{IDENTIFIANT_MAX - 1}}}")
 _RPPS_LENGTH = 11
 
@@ -340,14 +351,47 @@ def _finess(text: str, column: str) -> _Verdict:
 
 def _free_text(text: str, column: str, maximum: int) -> _Verdict:
     """Names as typed, in NFC so that a macOS (decomposed) `é` matches a Windows one."""
+    problems: list[Problem] = []
+    found = _first_invisible(text)  # before NFC: the position is the one the référent sees
+    if found is not None:
+        problems.append(_invisible(column, *found))
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
-    problems: list[Problem] = []
-    if not text.isprintable() and _CONTROL.search(text):
-        problems.append(Problem.erreur(msg.text_control(column)))
     if len(text) > maximum:
         problems.append(Problem.erreur(msg.text_too_long(column, len(text), maximum)))
     return text, tuple(problems)
+
+
+def _is_invisible(ch: str) -> bool:
+    """A character nobody sees in a cell: not printable (controls, format characters such
+    as bidi overrides and zero-width ones, line separators, unassigned and private-use code
+    points) but for the spaces, or one of the printable blanks. No-break spaces are spaces."""
+    if ch.isprintable():
+        return _PRINTABLE_INVISIBLE.match(ch) is not None
+    return unicodedata.category(ch) != "Zs"
+
+
+def _first_invisible(text: str) -> tuple[str, int] | None:
+    """The first invisible character of `text` and its position (1-based), or None.
+
+    The usual name (ASCII printable, or printable without the few printable blanks) costs
+    one or two C-level calls; only a cell with something unprintable is walked.
+    """
+    if text.isprintable():
+        if text.isascii():
+            return None
+        m = _PRINTABLE_INVISIBLE.search(text)
+        return None if m is None else (m.group(), m.start() + 1)
+    for i, ch in enumerate(text):
+        if _is_invisible(ch):
+            return ch, i + 1
+    return None  # only no-break spaces
+
+
+def _invisible(column: str, ch: str, position: int) -> Problem:
+    if ch in _LINE_BREAKS:
+        return Problem.erreur(msg.text_line_break(column, ch, position))
+    return Problem.erreur(msg.text_invisible(column, ch, position))
 
 
 def _date(text: str, column: str) -> _Verdict:
@@ -381,6 +425,12 @@ def _identifiant(
         problems.append(Problem.alerte(msg.identifiant_ignored(info.role)))
         return ""
     value = text.lower()
+    found = _first_invisible(text)
+    if found is not None:
+        # Named apart: "invalide" alone would leave the référent looking for what they
+        # cannot see. The rest of the value is still judged.
+        problems.append(_invisible(_C_IDENTIFIANT, *found))
+        value = "".join(ch for ch in value if not _is_invisible(ch))
     if _IDENTIFIANT.fullmatch(value) is None:
         problems.append(Problem.erreur(msg.identifiant_malformed(IDENTIFIANT_MAX)))
     elif len(value) == _RPPS_LENGTH and value.isdigit():  # ASCII here, so [0-9]{11}
