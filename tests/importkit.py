@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,6 +72,21 @@ def doctor(
 ) -> list[str]:
     kw.setdefault("role", "CDC3D")
     return row(action, nom, prenom, rpps_=rpps(n), ident="", **kw)
+
+
+_TEMPLATE: list[Path] = []
+
+
+def fresh_sqlite(folder: Path) -> str:
+    """The URL of a migrated SQLite file in `folder`: a copy of one migrated once per
+    process, for property tests that need a database per example (migrating each time would
+    dominate them, and hypothesis examples cannot use the per-test `db_url` fixture)."""
+    if not _TEMPLATE:
+        path = Path(tempfile.mkdtemp()) / "template.db"
+        db.upgrade(f"sqlite:///{path}")
+        _TEMPLATE.append(path)
+    shutil.copyfile(_TEMPLATE[0], folder / "p.db")
+    return f"sqlite:///{folder / 'p.db'}"
 
 
 def write_csv(path: Path, rows: Iterable[Sequence[str]], header: bool = True) -> Path:

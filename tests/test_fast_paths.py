@@ -163,7 +163,10 @@ def test_cached_verdicts_name_their_own_column() -> None:
     cells = ("750712184", "750100125", "", "M", "A\x07b", "A\x07b", "", "CDC1", "ab")
     row = Row(3, (*cells, "", "", "", ""))
     messages = [p.message for p in rules.check_row(row, TODAY, POLICY).problems]
-    assert messages == [msg.text_control("Nom"), msg.text_control("Prénom")]
+    assert messages == [
+        msg.text_invisible("Nom", "\x07", 2),
+        msg.text_invisible("Prénom", "\x07", 2),
+    ]
     assert [p.message for p in rules.check_row(row, TODAY, POLICY).problems] == messages
 
 

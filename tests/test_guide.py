@@ -45,6 +45,21 @@ _CALLS: dict[str, list[tuple[dict[str, Any], list[str]]]] = {
     "wrong_separator": [
         ({"separator": sep}, [re.escape(text)]) for sep, text in messages._SEPARATORS.items()
     ],
+    # The character shows as its code and, for the common ones, a French name (listed in the
+    # guide, see test_every_invisible_character_name_is_in_the_guide).
+    **{
+        name: [
+            (
+                {"column": "\x000\x00", "character": ch, "position": 987650},
+                ["\x000\x00", re.escape(shown), "987650"],
+            )
+            for ch, shown in (
+                ("\u202e", "U+202E (inversion du sens d'écriture)"),
+                ("\U000e0041", "U+E0041"),
+            )
+        ]
+        for name in ("text_invisible", "text_line_break")
+    },
 }
 
 
@@ -93,3 +108,13 @@ def test_every_message_is_in_the_guide(name: str, message: object) -> None:
     parts = [message] if isinstance(message, str) else fixed_parts(message)  # type: ignore[arg-type]
     missing = [p for p in parts if p not in guide]
     assert not missing, f"docs/guide-referent.md does not explain messages.{name}: {missing}"
+
+
+def test_every_invisible_character_name_is_in_the_guide() -> None:
+    guide = GUIDE.read_text(encoding="utf-8")
+    missing = [
+        f"U+{code:04X} ({name})"
+        for code, name in messages._INVISIBLE_NAMES.items()
+        if f"U+{code:04X} ({name})" not in guide
+    ]
+    assert not missing, f"docs/guide-referent.md does not list {missing}"

@@ -8,15 +8,22 @@ databases must be identical, and a dry run must write the same report as the rea
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from importkit import GOOD_PW, REFERENT, World, canonical_dump, doctor, fast_settings, row
-from profilesync.store import db
+from importkit import (
+    GOOD_PW,
+    REFERENT,
+    World,
+    canonical_dump,
+    doctor,
+    fast_settings,
+    fresh_sqlite,
+    row,
+)
 from profilesync.store.importer import import_file
 
 PEOPLE = [("Martin", "Claire", "cmartin"), ("Petit", "Léo", "lpetit"), ("MARTIN", "claire", "cm2")]
@@ -53,21 +60,8 @@ def lines(draw: st.DrawFn) -> list[list[str]]:
     return out
 
 
-_TEMPLATE: list[Path] = []
-
-
-def _empty_database(tmp: Path) -> str:
-    """A copy of one migrated SQLite file (migrating per example would dominate the test)."""
-    if not _TEMPLATE:
-        path = Path(tempfile.mkdtemp()) / "template.db"
-        db.upgrade(f"sqlite:///{path}")
-        _TEMPLATE.append(path)
-    shutil.copyfile(_TEMPLATE[0], tmp / "p.db")
-    return f"sqlite:///{tmp / 'p.db'}"
-
-
 def _run(tmp: Path, rows: list[list[str]], batch: int, dry: bool = False) -> tuple[str, bytes]:
-    url = _empty_database(tmp)
+    url = fresh_sqlite(tmp)
     w = World(url, tmp, fast_settings(tmp).with_overrides(database={"batch_size": batch}))
     try:
         report = tmp / "r.csv"

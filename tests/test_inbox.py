@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from daemonkit import FakeMonotonic
-from profilesync.fileformat.columns import PASSWORD
-from profilesync.fileformat.masking import mask_passwords
+from profilesync.fileformat.csvfile import clean_cells
+from profilesync.fileformat.masking import mask_passwords, masked_cells
 from profilesync.service.inbox import Dropped, StabilityTracker, is_candidate, scan
 
 
@@ -142,10 +142,12 @@ def test_masking_changes_only_the_password_cells() -> None:
         assert masked == bom + expected.encode(encoding)
 
 
-def test_masking_a_shifted_row_masks_every_cell_from_the_password_on() -> None:
-    # "Team;with;semi" unquoted: every column moved two places right.
+def test_masking_a_shifted_row_keeps_only_its_public_values() -> None:
+    # "Team;with;semi" unquoted: every column moved two places right, the Rôle is not in
+    # its column, so everything but the codes is masked (masking.masked_cells), and the
+    # Mot de passe column whatever it holds (here the Rôle).
     data = b"1;2;Team;with;semi;C;Nom;P;;CDC1;id;Pw-123456789;;;x\nx;y\n"
-    assert mask_passwords(data) == b"1;2;Team;with;semi;C;Nom;P;;***;***;***;;;***\nx;y\n"
+    assert mask_passwords(data) == b"***;***;***;***;***;C;***;***;;***;***;***;;;***\n***;***\n"
 
 
 def test_masking_keeps_lf_and_a_quoted_newline() -> None:
@@ -158,7 +160,9 @@ def test_binary_is_not_masked_but_refused() -> None:
     assert mask_passwords(b"\x81\x8d\x8f") is None  # neither UTF-8 nor Windows-1252
 
 
-_cell = st.text(alphabet=st.sampled_from(list('ab;"\r\né€ \t=')), max_size=6)
+_cell = st.text(alphabet=st.sampled_from(list('ab;"\r\né€ \t=')), max_size=6) | st.sampled_from(
+    ["CDC1", "750712184", "01/01/2026", "Ab-12345678-cd", "x@mssante.fr"]
+)
 
 
 @given(
@@ -166,7 +170,7 @@ _cell = st.text(alphabet=st.sampled_from(list('ab;"\r\né€ \t=')), max_size=6)
     newline=st.sampled_from(["\r\n", "\n"]),
     encoding=st.sampled_from(["utf-8", "cp1252"]),
 )
-def test_masking_hides_every_password_and_keeps_every_other_cell(
+def test_masking_masks_what_masked_cells_masks_and_keeps_every_other_byte(
     rows: list[list[str]], newline: str, encoding: str
 ) -> None:
     if newline == "\n":  # the csv module leaves a bare CR unquoted with LF line ends
@@ -177,8 +181,12 @@ def test_masking_hides_every_password_and_keeps_every_other_cell(
     assert masked is not None
     parsed = list(csv.reader(io.StringIO(masked.decode(encoding), newline=""), delimiter=";"))
     expected = [
-        [("***" if i == PASSWORD and c.strip() else c) for i, c in enumerate(r)]
+        [
+            ("***" if out != value else raw)
+            for raw, value, out in zip(r, cleaned, masked_cells(cleaned), strict=True)
+        ]
         for r in rows
         if r != [""]  # csv writes a lone empty cell as an empty line
+        for cleaned in [clean_cells(r)]
     ]
     assert [r for r in parsed if r] == [r for r in expected if r]

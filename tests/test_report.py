@@ -85,9 +85,10 @@ def test_empty_password_stays_empty(tmp_path: Path) -> None:
     assert read_report(tmp_path / "r.csv")[0].cells[PASSWORD] == ""
 
 
-def test_shifted_row_masks_every_cell_from_the_password_column_on() -> None:
+def test_a_shifted_row_shows_only_its_public_values() -> None:
     # "Réanimation; médicale" unquoted: every value moved one column to the right, and the
-    # password landed in the Email column.
+    # password landed in the Email column. The Rôle is not in its column, so every cell
+    # but the FINESS, codes and dates is masked (masking.masked_cells).
     shifted = (
         "750712184",
         "750100125",
@@ -104,11 +105,28 @@ def test_shifted_row_masks_every_cell_from_the_password_column_on() -> None:
         "",
         "",
     )
-    assert report_cells(shifted) == (*shifted[:PASSWORD], "***", "***", "", "")
-    # Thirteen cells: the usual mask only.
+    assert report_cells(shifted) == (
+        "750712184",
+        "750100125",
+        "***",
+        "***",
+        "C",
+        "***",
+        "***",
+        "",
+        "CDC2",
+        "***",
+        "***",
+        "",
+        "",
+    )
+    # Thirteen aligned cells: the password column only.
     assert report_cells((*CELLS[:PASSWORD], "secret", *CELLS[PASSWORD + 1 :])) == CELLS
-    # Fewer than thirteen: padded.
-    assert report_cells(("a", "b")) == ("a", "b", *[""] * (NCOLS - 2))
+    # Fewer than thirteen, aligned: padded, the password masked.
+    short = ("750712184", "750100125", "", "M", "Roux", "Léa", "", "OEC1", "lroux", "Pw")
+    assert report_cells(short) == (*short[:PASSWORD], "***", "", "", "")
+    # Fewer than thirteen, no Rôle: nothing but public values.
+    assert report_cells(("a", "750712184")) == ("***", "750712184", *[""] * (NCOLS - 2))
 
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])

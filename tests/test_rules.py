@@ -344,14 +344,33 @@ def test_names_are_1_to_100_characters(field: str, column: str) -> None:
     ]
 
 
-@pytest.mark.parametrize("name", ["Jean\nPierre", "Jean\r\nPierre", "Jean\tPierre", "A\x00B"])
-def test_a_line_break_or_control_character_in_a_name_is_refused(name: str) -> None:
-    assert found(check(NON_DOCTOR, prenom=name)) == [
-        E(
-            "Prénom : contient un retour à la ligne ou un caractère de contrôle ; saisissez la "
-            "valeur sur une seule ligne"
-        )
-    ]
+_RETYPE = "ressaisissez la valeur au clavier (ce caractère vient souvent d'un copier-coller)"
+_ONE_LINE = "saisissez la valeur sur une seule ligne"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Jean\nPierre", f"retour à la ligne U+000A (saut de ligne) en position 5 ; {_ONE_LINE}"),
+        (
+            "Jean\r\nPierre",
+            f"retour à la ligne U+000D (retour chariot) en position 5 ; {_ONE_LINE}",
+        ),
+        (
+            "Jean\u2028Pierre",
+            f"retour à la ligne U+2028 (séparateur de ligne) en position 5 ; {_ONE_LINE}",
+        ),
+        ("Jean\tPierre", f"caractère invisible U+0009 (tabulation) en position 5 ; {_RETYPE}"),
+        ("A\x00B", f"caractère invisible U+0000 (caractère nul) en position 2 ; {_RETYPE}"),
+        ("A\x07B", f"caractère invisible U+0007 en position 2 ; {_RETYPE}"),
+    ],
+)
+def test_a_line_break_or_control_character_in_a_name_is_refused_naming_it(
+    name: str, message: str
+) -> None:
+    # Supersedes the former single « contient un retour à la ligne ou un caractère de
+    # contrôle » message: the character and its place are named (more in test_invisible.py).
+    assert found(check(NON_DOCTOR, prenom=name)) == [E(f"Prénom : {message}")]
 
 
 def test_names_are_stored_in_nfc() -> None:

@@ -24,12 +24,4 @@ EJ, ET, TEAM, ACTION, NOM, PRENOM, RPPS, ROLE, IDENTIFIANT, PASSWORD, EMAIL, DEB
     NCOLS
 )
 
-MASK = "***"
-
-
-def masked(cells: tuple[str, ...]) -> tuple[str, ...]:
-    """The 13 cells with a given password replaced by `***`: what reports and archives keep."""
-    out = list(cells[:NCOLS]) + [""] * max(0, NCOLS - len(cells))
-    if out[PASSWORD]:
-        out[PASSWORD] = MASK
-    return tuple(out)
+MASK = "***"  # what reports, line_outcome.cells and archives show instead (see masking.py)

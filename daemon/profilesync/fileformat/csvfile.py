@@ -11,7 +11,7 @@ import csv
 import io
 import os
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -21,7 +21,15 @@ from profilesync.fileformat import messages
 from profilesync.fileformat.columns import COLUMNS, NCOLS, RPPS
 from profilesync.fileformat.csvscan import TRIM, FileRejected, Scan, scan
 
-__all__ = ["FileRejected", "Row", "read_rows", "rows_from_bytes"]
+__all__ = [
+    "FileRejected",
+    "Row",
+    "clean_cells",
+    "is_header",
+    "names_a_column",
+    "read_rows",
+    "rows_from_bytes",
+]
 
 # A header row is recognised when at least this many of the 13 column names are found in it.
 HEADER_MIN_NAMES = 10
@@ -74,7 +82,7 @@ def _has_header(fh: BinaryIO, found: Scan) -> bool:
         for raw in csv.reader(text, delimiter=";"):
             cells = _unwrap(tuple(map(_strip_all, raw)), _strip_all)
             if any(cells):
-                return _is_header(cells)
+                return is_header(cells)
         return False
     finally:
         text.detach()
@@ -103,7 +111,7 @@ def _parse(fh: BinaryIO, found: Scan) -> Iterator[Row]:
                 cells += _PADDING[len(cells)]
             if first:
                 first = False
-                if _is_header(cells):
+                if is_header(cells):
                     continue
             row = _new_row(Row)
             _set_number(row, number)
@@ -126,6 +134,12 @@ _PADDING = tuple(("",) * (NCOLS - n) for n in range(NCOLS))
 
 def _strip_all(cell: str) -> str:
     return cell.strip(TRIM)
+
+
+def clean_cells(raw: Iterable[str]) -> tuple[str, ...]:
+    """Cells as `read_rows` makes them, not padded: `masking` reads the archive's rows with it,
+    so that the archive and the report judge the same values."""
+    return _unwrap(tuple(map(_strip_all, raw)), _strip_all)
 
 
 def _unwrap(cells: tuple[str, ...], strip: Callable[[str], str]) -> tuple[str, ...]:
@@ -151,7 +165,12 @@ _NAMES: dict[str, int] = {_norm(name): i for i, name in enumerate(COLUMNS)}
 _NAMES.update({"rpps": RPPS, "nrpps": RPPS, "numerorpps": RPPS})
 
 
-def _is_header(cells: tuple[str, ...]) -> bool:
+def names_a_column(cell: str) -> bool:
+    """Whether a header cell is one of the names `is_header` recognises."""
+    return _norm(cell) in _NAMES
+
+
+def is_header(cells: tuple[str, ...]) -> bool:
     """Whether the first non-blank row is the header; reject one whose columns are out of
     order (the data would silently land in the wrong columns).
 

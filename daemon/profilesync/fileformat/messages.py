@@ -168,6 +168,15 @@ def columns_shifted(offset: int) -> str:
     return f"Colonnes décalées : le Rôle est {places} trop à droite, {_SHIFT_HINT}"
 
 
+def columns_shifted_left(offset: int) -> str:
+    places = "d'une colonne" if offset == 1 else f"de {offset} colonnes"
+    return (
+        f"Colonnes décalées : le Rôle est {places} trop à gauche, sans doute un « ; » manquant "
+        "(une cellule vide supprimée) ; rajoutez-le pour retrouver les 13 colonnes "
+        "(les autres colonnes n'ont pas été vérifiées)"
+    )
+
+
 ACTION_UNKNOWN = "Code action : inconnu ; utilisez C (créer), M (modifier) ou S (supprimer)"
 
 
@@ -175,10 +184,68 @@ def text_too_long(column: str, length: int, maximum: int) -> str:
     return f"{column} : {length} caractères, {maximum} au plus"
 
 
-def text_control(column: str) -> str:
+# French names of the invisible characters a référent is likely to meet (pasted from a web
+# page, a PDF, a word processor); the others are named by their code alone.
+_INVISIBLE_NAMES: dict[int, str] = {
+    0x0000: "caractère nul",
+    0x0009: "tabulation",
+    0x000A: "saut de ligne",
+    0x000B: "tabulation verticale",
+    0x000C: "saut de page",
+    0x000D: "retour chariot",
+    0x0085: "passage à la ligne",
+    0x00AD: "trait d'union conditionnel",
+    0x034F: "gluon de graphèmes",
+    0x061C: "marque de lettre arabe",
+    0x115F: "remplissage hangûl",
+    0x1160: "remplissage hangûl",
+    0x180E: "séparateur de voyelles mongol",
+    0x200B: "espace de largeur nulle",
+    0x200C: "antiliant sans chasse",
+    0x200D: "liant sans chasse",
+    0x200E: "marque gauche à droite",
+    0x200F: "marque droite à gauche",
+    0x2028: "séparateur de ligne",
+    0x2029: "séparateur de paragraphe",
+    0x202A: "enchâssement gauche à droite",
+    0x202B: "enchâssement droite à gauche",
+    0x202C: "fin d'enchâssement",
+    0x202D: "forçage gauche à droite",
+    0x202E: "inversion du sens d'écriture",
+    0x2060: "gluon de mots",
+    0x2066: "isolat gauche à droite",
+    0x2067: "isolat droite à gauche",
+    0x2068: "isolat de sens automatique",
+    0x2069: "fin d'isolat",
+    0x2800: "caractère braille vide",
+    0x3164: "remplissage hangûl",
+    0xFE0F: "sélecteur de variante",
+    0xFEFF: "espace insécable de largeur nulle",
+    0xFFA0: "remplissage hangûl demi-chasse",
+}
+
+
+def _character(ch: str) -> str:
+    """`U+202E (inversion du sens d'écriture)`: the code a référent can search for, and a
+    name when it is a common one."""
+    code = f"U+{ord(ch):04X}"
+    name = _INVISIBLE_NAMES.get(ord(ch))
+    return f"{code} ({name})" if name else code
+
+
+def text_line_break(column: str, character: str, position: int) -> str:
+    """`position` counts the characters of the value from 1, spaces around it removed."""
     return (
-        f"{column} : contient un retour à la ligne ou un caractère de contrôle ; "
+        f"{column} : retour à la ligne {_character(character)} en position {position} ; "
         "saisissez la valeur sur une seule ligne"
+    )
+
+
+def text_invisible(column: str, character: str, position: int) -> str:
+    """`position` counts the characters of the value from 1, spaces around it removed."""
+    return (
+        f"{column} : caractère invisible {_character(character)} en position {position} ; "
+        "ressaisissez la valeur au clavier (ce caractère vient souvent d'un copier-coller)"
     )
 
 

@@ -19,7 +19,8 @@ from typing import IO, TYPE_CHECKING, Final
 
 from profilesync import filemodes, layout
 from profilesync.errors import ProfilesyncError
-from profilesync.fileformat.columns import COLUMNS, MASK, NCOLS, PASSWORD, masked
+from profilesync.fileformat.columns import COLUMNS, NCOLS
+from profilesync.fileformat.masking import Masked, masked_cells
 from profilesync.fileformat.outcome import Code, Outcome, Summary
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ _SEPARATOR: Final = ";"
 # A cell starting like a formula, in a row whose `;` are all separators.
 _FORMULA_AFTER_SEPARATOR: Final = re.compile(_SEPARATOR + _FORMULA_START_CLASS)
 _OK: Final = Code.OK
-_SAFE_PASSWORD_CELLS: Final = frozenset(("", MASK))
 _BUFFER_BYTES: Final = 1 << 16
 _TEMP_ATTEMPTS: Final = 100
 
@@ -77,19 +77,18 @@ def _csv_field(text: str) -> str:
 
 
 def report_cells(cells: tuple[str, ...]) -> tuple[str, ...]:
-    """The 13 cells a report shows for an input row, with every possible password masked.
+    """The 13 cells a report shows for an input row, masked by `masking.masked_cells`.
 
-    A row with more than 13 cells, even empty ones, most likely had its columns shifted (an
-    unquoted `;` in a team name, as in LibreOffice's sample): the password may then sit in
-    any column from "Mot de passe" on, so all of those are masked. A wrong mask costs the
-    reader an e-mail or a date they can see in their own file; a leaked password cannot be
-    taken back.
+    Cells the rules masked (`Masked`, with the configured policy) are shown as they are;
+    any other cells (a row as read, outcomes read back from the database) go through the
+    rule here. Masking twice would change nothing: the rule is idempotent and the rules'
+    thresholds are never above the default ones used here.
     """
-    if len(cells) == NCOLS and cells[PASSWORD] in _SAFE_PASSWORD_CELLS:
-        return cells  # the usual row, already masked by the rules
-    out = masked(cells)
-    if len(cells) > NCOLS:
-        out = out[:PASSWORD] + tuple(MASK if c else "" for c in out[PASSWORD:])
+    if type(cells) is Masked and len(cells) == NCOLS:
+        return cells
+    out: tuple[str, ...] = masked_cells(cells)
+    if len(out) != NCOLS:
+        out = (out + _EMPTY_CELLS)[:NCOLS]
     return out
 
 
@@ -200,9 +199,7 @@ class ReportWriter:
         """
         if self.rejected_reason is not None:
             raise ReportError("write() after reject(): a rejected file's report has one row")
-        if len(cells) != NCOLS or cells[PASSWORD] not in _SAFE_PASSWORD_CELLS:
-            cells = report_cells(cells)  # else already as reported: skip the call
-        self._row(line, _OK, "", cells)
+        self._row(line, _OK, "", report_cells(cells))
         self._ok += 1
 
     def _row(self, line: int, code: str, message: str, cells: tuple[str, ...]) -> None:

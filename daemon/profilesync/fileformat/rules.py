@@ -26,17 +26,16 @@ from profilesync.fileformat.columns import (
     EJ,
     ET,
     FIN,
-    MASK,
+    IDENTIFIANT,
     NCOLS,
     NOM,
-    PASSWORD,
     PRENOM,
     ROLE,
     TEAM,
-    masked,
 )
 from profilesync.fileformat.folding import fold
 from profilesync.fileformat.lines import Action, Checked, Line
+from profilesync.fileformat.masking import Masked, character_classes, masked_cells
 from profilesync.fileformat.outcome import Code, Problem
 from profilesync.fileformat.roles import ROLES, Need, Role
 from profilesync.secret import Secret
@@ -65,6 +64,7 @@ _C_PRENOM = COLUMNS[PRENOM]
 _C_TEAM = COLUMNS[TEAM]
 _C_ACTION = COLUMNS[ACTION]
 _C_ROLE = COLUMNS[ROLE]
+_C_IDENTIFIANT = COLUMNS[IDENTIFIANT]
 _C_EJ = COLUMNS[EJ]
 _C_ET = COLUMNS[ET]
 _C_DEBUT = COLUMNS[DEBUT]
@@ -94,15 +94,22 @@ for _spec in ROLES.values():
 _ROLE_CODES = ", ".join(Role)
 
 _EMPTY_ROW = ("",) * NCOLS
-_MASKED = (MASK,)
-# A Rôle found up to this many columns right of its place means the row is shifted.
+# A Rôle found up to this many columns right (or left) of its place means the row is shifted.
 _MAX_OFFSET = 3
+_OFFSETS: tuple[int, ...] = (*range(1, _MAX_OFFSET + 1), *range(-1, -_MAX_OFFSET - 1, -1))
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Characters Python calls printable that show nothing: Hangul fillers, the braille blank,
+# the combining grapheme joiner, variation selectors, Khmer inherent vowels, Mongolian
+# free variation selectors. (Controls, format characters, line and paragraph separators
+# are not printable, and are found as such.)
+_PRINTABLE_INVISIBLE = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180d\u180f\u2800\u3164\ufe00-\ufe0f\uffa0"
+    "\U000e0100-\U000e01ef]"
+)
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x85\u2028\u2029")
 _IDENTIFIANT = re.compile(rf"[a-z0-9][a-z0-9._@-]{{0,{IDENTIFIANT_MAX - 1}}}")
 _RPPS_LENGTH = 11
-_DIGIT = re.compile(r"\d")
-_OTHER = re.compile(r"[\W_]")
 
 
 def check_row(row: RowLike, today: date, policy: PasswordSettings) -> Checked:
@@ -161,7 +168,7 @@ def _judge(  # noqa: C901, PLR0915 - the hot path, kept flat on purpose
     if len(cells) != NCOLS:
         width = _overflow(cells)
         if width:
-            return _misaligned(cells, msg.extra_cells(width), width - NCOLS)
+            return _misaligned(cells, msg.extra_cells(width), policy)
         cells = (cells + _EMPTY_ROW)[:NCOLS]
     (ej_t, et_t, team_t, action_t, nom_t, prenom_t, rpps_t, role_t, ident_t, pw_t, email_t,
      debut_t, fin_t) = cells  # fmt: skip
@@ -170,7 +177,10 @@ def _judge(  # noqa: C901, PLR0915 - the hot path, kept flat on purpose
     if info is None:
         offset = _role_offset(cells)
         if offset:
-            return _misaligned(cells, msg.columns_shifted(offset), offset)
+            message = (
+                msg.columns_shifted(offset) if offset > 0 else msg.columns_shifted_left(-offset)
+            )
+            return _misaligned(cells, message, policy)
     action = _ACTIONS.get(action_t) or _ACTIONS.get(action_t.upper())
     # An S line naming a team and no person asks to delete the team: one clear refusal
     # instead of "Nom obligatoire, Prénom obligatoire…".
@@ -261,7 +271,7 @@ def _judge(  # noqa: C901, PLR0915 - the hot path, kept flat on purpose
         ):
             _check_fin(fin, debut, action, today, problems)
 
-    out_cells = cells[:PASSWORD] + _MASKED + cells[PASSWORD + 1 :] if pw_t else cells
+    out_cells = masked_cells(cells, policy)
     if not problems:
         found = ()
     else:
@@ -287,13 +297,7 @@ def password_problems(
     problems: list[Problem] = []
     if len(password) < policy.min_length:
         problems.append(Problem.erreur(msg.password_too_short(policy.min_length)))
-    classes = (
-        (password != password.upper())  # has a lower-case letter
-        + (password != password.lower())  # has an upper-case letter
-        + (_DIGIT.search(password) is not None)
-        + (_OTHER.search(password) is not None)
-    )
-    if classes < policy.min_classes:
+    if character_classes(password) < policy.min_classes:
         problems.append(Problem.erreur(msg.password_classes(policy.min_classes)))
     if not password.isprintable() and _CONTROL.search(password):
         problems.append(Problem.erreur(msg.PASSWORD_CONTROL))
@@ -348,14 +352,47 @@ def _finess(text: str, column: str) -> _Verdict:
 
 def _free_text(text: str, column: str, maximum: int) -> _Verdict:
     """Names as typed, in NFC so that a macOS (decomposed) `é` matches a Windows one."""
+    problems: list[Problem] = []
+    found = _first_invisible(text)  # before NFC: the position is the one the référent sees
+    if found is not None:
+        problems.append(_invisible(column, *found))
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
-    problems: list[Problem] = []
-    if not text.isprintable() and _CONTROL.search(text):
-        problems.append(Problem.erreur(msg.text_control(column)))
     if len(text) > maximum:
         problems.append(Problem.erreur(msg.text_too_long(column, len(text), maximum)))
     return text, tuple(problems)
+
+
+def _is_invisible(ch: str) -> bool:
+    """A character nobody sees in a cell: not printable (controls, format characters such
+    as bidi overrides and zero-width ones, line separators, unassigned and private-use code
+    points) but for the spaces, or one of the printable blanks. No-break spaces are spaces."""
+    if ch.isprintable():
+        return _PRINTABLE_INVISIBLE.match(ch) is not None
+    return unicodedata.category(ch) != "Zs"
+
+
+def _first_invisible(text: str) -> tuple[str, int] | None:
+    """The first invisible character of `text` and its position (1-based), or None.
+
+    The usual name (ASCII printable, or printable without the few printable blanks) costs
+    one or two C-level calls; only a cell with something unprintable is walked.
+    """
+    if text.isprintable():
+        if text.isascii():
+            return None
+        m = _PRINTABLE_INVISIBLE.search(text)
+        return None if m is None else (m.group(), m.start() + 1)
+    for i, ch in enumerate(text):
+        if _is_invisible(ch):
+            return ch, i + 1
+    return None  # only no-break spaces
+
+
+def _invisible(column: str, ch: str, position: int) -> Problem:
+    if ch in _LINE_BREAKS:
+        return Problem.erreur(msg.text_line_break(column, ch, position))
+    return Problem.erreur(msg.text_invisible(column, ch, position))
 
 
 def _date(text: str, column: str) -> _Verdict:
@@ -389,6 +426,12 @@ def _identifiant(
         problems.append(Problem.alerte(msg.identifiant_ignored(info.role)))
         return ""
     value = text.lower()
+    found = _first_invisible(text)
+    if found is not None:
+        # Named apart: "invalide" alone would leave the référent looking for what they
+        # cannot see. The rest of the value is still judged.
+        problems.append(_invisible(_C_IDENTIFIANT, *found))
+        value = "".join(ch for ch in value if not _is_invisible(ch))
     if _IDENTIFIANT.fullmatch(value) is None:
         problems.append(Problem.erreur(msg.identifiant_malformed(IDENTIFIANT_MAX)))
     elif len(value) == _RPPS_LENGTH and value.isdigit():  # ASCII here, so [0-9]{11}
@@ -421,8 +464,9 @@ def _overflow(cells: tuple[str, ...]) -> int:
 
 
 def _role_offset(cells: tuple[str, ...]) -> int:
-    """How far right the Rôle sits when a stray `;` pushed it (role codes are unmistakable)."""
-    for offset in range(1, _MAX_OFFSET + 1):
+    """How far right (> 0) or left (< 0) the Rôle sits when a stray `;` pushed it or a
+    missing one pulled it (role codes are unmistakable); 0 when it is nowhere near."""
+    for offset in _OFFSETS:
         text = cells[ROLE + offset]
         if text and (text in _ROLES or text.upper() in _ROLES):
             return offset
@@ -430,14 +474,11 @@ def _role_offset(cells: tuple[str, ...]) -> int:
 
 
 def _misaligned(
-    cells: tuple[str, ...], message: str, offset: int
+    cells: tuple[str, ...], message: str, policy: PasswordSettings
 ) -> tuple[tuple[str, ...], tuple[Problem, ...], None]:
-    """One ERREUR for a shifted row; every cell the password may have moved into is masked."""
-    out = list(masked(cells))
-    for i in range(PASSWORD + 1, min(NCOLS, PASSWORD + 1 + offset)):
-        if out[i]:
-            out[i] = MASK
-    return tuple(out), (Problem.erreur(message),), None
+    """One ERREUR for a shifted row; its 13 first cells as masked (not aligned: every cell
+    the password may have moved into)."""
+    return Masked(masked_cells(cells, policy)[:NCOLS]), (Problem.erreur(message),), None
 
 
 # Folded Noms (they repeat across a file), bounded like the verdict caches.

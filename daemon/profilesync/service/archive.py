@@ -79,7 +79,7 @@ def finish(run_id: int, settings: Settings, session_factory: sessionmaker[Sessio
                 if not private.exists():
                     write_atomic(private, data, PRIVATE_MODE)
                 crash_point("after_private_copy")
-                masked = mask_passwords(data)
+                masked = mask_passwords(data, settings.passwords)
                 if masked is None:
                     keep_archive = False
                 elif not archived.exists():

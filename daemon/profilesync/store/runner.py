@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from profilesync.clock import Clock, today
 from profilesync.config import Settings
 from profilesync.fileformat import messages
-from profilesync.fileformat.columns import ACTION, ET
+from profilesync.fileformat.columns import ACTION, ET, IDENTIFIANT, MASK
 from profilesync.fileformat.csvfile import FileRejected, read_rows
 from profilesync.fileformat.lines import Action, Checked
 from profilesync.fileformat.outcome import Code, Outcome, Problem, Summary
@@ -321,7 +321,7 @@ class RunProcessor:
             if checked.line is not None:
                 found = apply(state, checked.line, ctx)
                 if found:
-                    problems = (*problems, *found)
+                    problems = (*problems, *_as_masked(found, checked))
             if problems:
                 outcomes.append(Outcome.of(checked.number, problems, checked.cells))
             else:  # the usual line: no generator, no severity fold
@@ -383,6 +383,19 @@ def _stream(report: ReportWriter, committed: list[Outcome]) -> None:
             report.write_ok(o.line, o.cells)
         else:
             report.write(o)
+
+
+def _as_masked(found: tuple[Problem, ...], checked: Checked) -> tuple[Problem, ...]:
+    """The store's messages quote the account key, which for a non-doctor is the Identifiant:
+    when `masked_cells` hid that cell (it could hold a password glued to it by a missing `;`),
+    the messages must not show it either."""
+    line = checked.line
+    if line is None or not line.identifiant or checked.cells[IDENTIFIANT] != MASK:
+        return found
+    key = line.identifiant
+    return tuple(
+        Problem(p.code, p.message.replace(key, MASK)) if key in p.message else p for p in found
+    )
 
 
 def _db_error() -> Problem:
