@@ -135,9 +135,15 @@ class ReportWriter:
             self._discard()
             raise
         self._writer = csv.writer(self._fh, delimiter=";", lineterminator="\r\n")
-        self._fh.write(BOM)
-        self._writer.writerow(HEADER)
-        self._header_end = self._fh.tell()
+        try:
+            self._fh.write(BOM)
+            self._writer.writerow(HEADER)
+            self._header_end = self._fh.tell()
+        except BaseException:
+            _abandon(self._fh)
+            self._fh = None
+            self._discard()
+            raise
         return self
 
     def write(self, outcome: Outcome) -> None:
@@ -176,7 +182,7 @@ class ReportWriter:
         if fh is None:
             return
         if exc_type is not None:
-            fh.close()
+            _abandon(fh)
             self._discard()
             return
         try:
@@ -186,7 +192,7 @@ class ReportWriter:
             assert self._tmp is not None
             self._tmp.replace(self.path)
         except BaseException:
-            fh.close()
+            _abandon(fh)
             self._discard()
             raise
         self._tmp = None
@@ -237,6 +243,17 @@ class ReportWriter:
         if self._tmp is not None:
             self._tmp.unlink(missing_ok=True)
             self._tmp = None
+
+
+def _abandon(fh: IO[str]) -> None:
+    """Close a report being given up, even when its last buffer cannot be written (a full
+    disk): closing would flush first, fail, and leave the descriptor open for ever."""
+    raw = getattr(getattr(fh, "buffer", None), "raw", None)
+    try:
+        fh.close()
+    except OSError:
+        if raw is not None and not raw.closed:
+            raw.close()  # the bytes are lost with the temporary file anyway
 
 
 def _create_temp(path: Path) -> tuple[int, Path]:

@@ -9,6 +9,7 @@ liveness signals in through `progress` and `on_processing`.
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Callable
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 # Unexpected errors on one file before it is marked failed (a database outage does not count).
 MAX_ATTEMPTS = 3
+# A report that cannot be written for one of these is waiting for space, not a bad file:
+# the lines are committed, the report is retried at every scan, the file stays in work/.
+OUTBOX_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ class Driver:
             acted = True
         crash_point("after_process")
         run = self._run(run_id)
+        if run.run_status.finished and not self._report_delivered(run):
+            return None
         if run.run_status.finished:
             archive.finish(run_id, self.settings, self.session_factory)
             self._attempts.pop(work, None)
@@ -101,11 +107,32 @@ class Driver:
             assert run is not None
             return run
 
+    def _report_delivered(self, run: ImportRun) -> bool:
+        """A run is over only once its report is in the outbox (SPEC §9): one lost to a full
+        disk is written again from the database before the file is archived."""
+        if Path(run.report_path or "").is_file():
+            return True
+        try:
+            importer.write_report(run.id, session_factory=self.session_factory)
+        except OSError as exc:
+            if exc.errno not in OUTBOX_FULL:
+                raise
+            _log_waiting(run, exc)
+            return False
+        log.info("run %s: report delivered after an earlier failure", run.id)
+        return True
+
     def _process(self, run: ImportRun, work: Path) -> bool:
         """Apply the file; False when it must be retried later."""
         reason = _whole_file_rejection(run, work)
         if reason is not None:
-            self._reject(run, reason)
+            try:
+                self._reject(run, reason)
+            except OSError as exc:
+                if exc.errno not in OUTBOX_FULL:
+                    raise
+                _log_waiting(run, exc)
+                return False
             return True
         try:
             importer.process_run(
@@ -119,13 +146,25 @@ class Driver:
         except sa.exc.OperationalError:
             log.exception("run %s: database unavailable, will retry", run.id)
             return False
+        except OSError as exc:
+            if exc.errno not in OUTBOX_FULL:
+                return self._failed(run, work)
+            _log_waiting(run, exc)  # the lines that committed stay; the rest resumes
+            return False
         except Exception:
-            attempts = self._attempts.get(work, 0) + 1
-            self._attempts[work] = attempts
-            log.exception("run %s: internal error (attempt %s/%s)", run.id, attempts, MAX_ATTEMPTS)
-            if attempts < MAX_ATTEMPTS:
-                return False
-            self._reject(run, messages.INTERNAL_ERROR, RunStatus.FAILED)
+            return self._failed(run, work)
+        return True
+
+    def _failed(self, run: ImportRun, work: Path) -> bool:
+        """One more unexpected failure of this file; after MAX_ATTEMPTS it is marked failed.
+
+        Called from an `except` block: the traceback is the one being handled."""
+        attempts = self._attempts.get(work, 0) + 1
+        self._attempts[work] = attempts
+        log.exception("run %s: internal error (attempt %s/%s)", run.id, attempts, MAX_ATTEMPTS)
+        if attempts < MAX_ATTEMPTS:
+            return False
+        self._reject(run, messages.INTERNAL_ERROR, RunStatus.FAILED)
         return True
 
     def _reject(self, run: ImportRun, reason: str, status: RunStatus = RunStatus.REJECTED) -> None:
@@ -137,6 +176,15 @@ class Driver:
         if self.progress is not None:
             self.progress(done, total)
         crash_point("mid_file")
+
+
+def _log_waiting(run: ImportRun, exc: OSError) -> None:
+    log.warning(
+        "run %s: its report cannot be written (%s): the file waits in work/, retried at every "
+        "scan; free space in the outbox",
+        run.id,
+        exc.strerror,
+    )
 
 
 def _whole_file_rejection(run: ImportRun, work: Path) -> str | None:

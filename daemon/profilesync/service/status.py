@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,8 @@ class Status:
     inbox_waiting: dict[str, int] = field(default_factory=dict)
     in_work: int = 0
     awaiting_approval: int = 0
+    # Runs whose lines are done but whose report could not be written yet (outbox full).
+    reports_waiting: int = 0
     recent_runs: list[dict[str, Any]] = field(default_factory=list)
     directory: dict[str, int] = field(default_factory=dict)
     jobs: list[dict[str, Any]] = field(default_factory=list)
@@ -77,6 +80,14 @@ def _from_database(session: Session, settings: Settings, now: datetime, out: Sta
         )
         or 0
     )
+    finished = [str(s) for s in RunStatus if s.finished]
+    in_work = [str(p) for p in claim.work_files(settings)]
+    unarchived = session.scalars(
+        sa.select(ImportRun.report_path).where(
+            ImportRun.status.in_(finished), ImportRun.work_path.in_(in_work)
+        )
+    )
+    out.reports_waiting = sum(1 for path in unarchived if not Path(path or "").is_file())
     runs = session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc()).limit(RECENT_RUNS))
     out.recent_runs = [run.as_dict() for run in runs]
     out.directory = ldapsync.backlog(session, now)._asdict()
@@ -138,6 +149,11 @@ def render_health(status: Status, tz: ZoneInfo) -> str:
     lines.append(
         f"in progress (work/): {status.in_work}; awaiting approval: {status.awaiting_approval}"
     )
+    if status.reports_waiting:
+        lines.append(
+            f"reports waiting for delivery: {status.reports_waiting} (the outbox is full or "
+            "read-only: free space, they are written at the next scan)"
+        )
     if status.database_error:
         lines.append(f"database: UNAVAILABLE: {status.database_error}")
     return "\n".join(lines)

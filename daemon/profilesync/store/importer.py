@@ -338,6 +338,12 @@ def _dry_run(  # noqa: PLR0917 - private, called once
     return RunResult(None, result.status, result.summary, report_path, result.reason)
 
 
+def write_report(run_id: int, *, session_factory: SessionFactory) -> Path:
+    """Write a finished run's report again from the database (one lost to a full disk)."""
+    with session_factory() as session:
+        return _report(session, _get_run(session, run_id)).report_path
+
+
 def _report(
     session: Session,
     run: ImportRun,
@@ -372,4 +378,5 @@ __all__ = [
     "process_run",
     "register_run",
     "reject_run",
+    "write_report",
 ]
