@@ -12,7 +12,9 @@ but `config`, so every layer may read it.
 
 from __future__ import annotations
 
+import os
 import re
+import unicodedata
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -111,11 +113,28 @@ def fit_name(name: str) -> str:
     return stem + "~" + suffix
 
 
+def safe_name(name: str) -> str:
+    """A dropped file's name as text any database, log line and report can hold.
+
+    Samba and old clients write names in the client's code page: bytes that are not UTF-8
+    reach Python as lone surrogates, which no database accepts. They are read as
+    Windows-1252 (what a French client writes); control and format characters (a newline
+    that would forge a log line, an escape sequence, a bidi override) become `_`.
+    """
+    raw = os.fsencode(name)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    return "".join("_" if unicodedata.category(c)[0] == "C" else c for c in text)
+
+
 def work_name(now: datetime, file_name: str) -> str:
     """`<UTC stamp>-<8 hex>-<name>`: unique, sorted by claim time, and it carries what
     registering an orphan needs (see `parse_work_name`). The same name is kept in
-    private/ and archive/."""
-    return f"{stamp(now)}-{uuid.uuid4().hex[:8]}-{fit_name(file_name)}"
+    private/ and archive/. The name is `safe_name`'s: from the claim on, nothing
+    downstream sees the bytes a client's code page made."""
+    return f"{stamp(now)}-{uuid.uuid4().hex[:8]}-{fit_name(safe_name(file_name))}"
 
 
 def parse_work_name(name: str) -> tuple[datetime, str] | None:

@@ -31,6 +31,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+# Control characters a message may carry from outside (a file name with a newline or an
+# escape sequence): in a text log they would forge a line or recolour a terminal.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+
+class TextFormatter(logging.Formatter):
+    """One record, one line: the message's control characters are shown escaped (`\\x0a`);
+    a traceback keeps its own line breaks, after the line."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return super().formatMessage(record).translate(_CONTROLS)
+
+
 class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever `sys.stderr` is now (a test runner swaps it between commands)."""
 
@@ -50,7 +63,7 @@ def configure(fmt: str = "text", level: str = "INFO") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         # journald adds its own timestamp; a terminal or file reader wants one.
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
