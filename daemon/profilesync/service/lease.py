@@ -8,14 +8,20 @@ another's finished run finds the job already started in this slot and skips it.
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from profilesync.clock import Clock
 from profilesync.store.model import JobLease
+
+log = logging.getLogger(__name__)
 
 # Summaries and errors are for the operator's `status`; keep the column readable.
 _TEXT_MAX = 2000
@@ -38,6 +44,48 @@ def _ensure_row(session_factory: sessionmaker[Session], name: str) -> None:
             session.rollback()  # another daemon created it at the same moment
 
 
+def gone(owner: str | None, since: datetime | None, host: str | None = None) -> bool:
+    """Whether a lease's owner (`host:pid`, holding it since `since`) is a process that no
+    longer exists on this host.
+
+    After a `kill -9` or a crash the lease stays until it expires (`lease_seconds`, minutes);
+    a daemon restarted on the same host takes it over at once instead. A PID reused by a
+    process that started after the lease was taken is gone too. An owner on another host
+    is never judged from here: its lease runs out by itself.
+    """
+    if not owner or ":" not in owner:
+        return False
+    owner_host, _, pid_text = owner.rpartition(":")
+    if owner_host != (host or socket.gethostname()) or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    started = _process_start(pid)
+    if started is None:
+        return not Path(f"/proc/{pid}").exists() and Path("/proc/self").exists()
+    return since is not None and started > since.timestamp() + _CLOCK_SLACK
+
+
+# Process start times are known to the clock tick; the lease's start to the microsecond.
+_CLOCK_SLACK = 1.0
+
+
+def _process_start(pid: int) -> float | None:
+    """When process `pid` started (epoch seconds), from /proc; None if unknown or gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, StopIteration, ValueError):
+        return None
+    fields = stat.rpartition(")")[2].split()  # the command name may hold spaces
+    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
 def acquire(
     session_factory: sessionmaker[Session],
     name: str,
@@ -51,6 +99,14 @@ def acquire(
     _ensure_row(session_factory, name)
     now = clock.now()
     free = sa.or_(JobLease.expires_at.is_(None), JobLease.expires_at < now, JobLease.owner == owner)
+    with session_factory() as session:
+        row = session.execute(
+            sa.select(JobLease.owner, JobLease.last_started_at).where(JobLease.name == name)
+        ).one()
+    holder, since = row
+    if holder is not None and holder != owner and gone(holder, _aware(since)):
+        log.info("job %s: lease of %s taken over, that process is gone", name, holder)
+        free = sa.or_(free, JobLease.owner == holder)
     condition = sa.and_(JobLease.name == name, free)
     if not_since is not None:
         condition = sa.and_(
@@ -71,6 +127,10 @@ def acquire(
         )
         session.commit()
     return Lease(name, owner) if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def release(
