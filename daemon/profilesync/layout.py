@@ -170,6 +170,15 @@ def report_folder(settings: Settings, login: str | None) -> Path:
     return folder / login if login else folder
 
 
+def ignored_root(settings: Settings) -> Path:
+    """`state/ignored/`: what the inbox held that is no CSV file (service/strays.py)."""
+    return settings.paths.state.resolve() / "ignored"
+
+
+def ignored_folder(settings: Settings, login: str | None) -> Path:
+    return ignored_root(settings) / folder_of(login)
+
+
 def stranger_report_folder(settings: Settings, folder: str) -> Path:
     """`state/strangers/<folder>/`: reports of files dropped in a folder that is no login.
 

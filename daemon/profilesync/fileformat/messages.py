@@ -513,6 +513,33 @@ FILE_UNREADABLE = (
     "n'a été appliquée. Enregistrez-le à nouveau puis déposez-le une seconde fois."
 )
 
+# What the inbox holds that is no CSV file (service/strays.py): set aside, never read.
+IGNORED_EXCEL = (
+    "Fichier ignoré : c'est un classeur Excel, pas un fichier CSV. Dans Excel, « Enregistrer "
+    "sous » > « CSV (séparateur : point-virgule) (*.csv) », puis déposez le fichier .csv."
+)
+IGNORED_CALC = (
+    "Fichier ignoré : c'est un classeur LibreOffice, pas un fichier CSV. Dans LibreOffice, "
+    "« Enregistrer sous » > « Texte CSV (.csv) », séparateur « ; », puis déposez le fichier "
+    ".csv."
+)
+IGNORED_NOT_CSV = (
+    "Fichier ignoré : seuls les fichiers dont le nom finit par .csv sont lus. S'il s'agit "
+    "bien d'un fichier CSV (séparateur « ; »), renommez-le en .csv et déposez-le à nouveau."
+)
+IGNORED_LINK = (
+    "Fichier ignoré : c'est un raccourci (lien), pas un fichier. Déposez le fichier lui-même."
+)
+IGNORED_FOLDER = (
+    "Dossier ignoré : son nom finit par .csv mais c'est un dossier. Déposez le fichier CSV "
+    "directement dans votre dossier, sans sous-dossier."
+)
+IGNORED_SPECIAL = (
+    "Fichier ignoré : ce n'est pas un fichier ordinaire (canal ou périphérique). Déposez un "
+    "fichier CSV enregistré depuis votre tableur."
+)
+
+
 INTERNAL_ERROR = (
     "Le traitement du fichier a été interrompu par une erreur technique : les lignes déjà "
     "traitées restent appliquées, les autres ne l'ont pas été. L'équipe informatique a été "

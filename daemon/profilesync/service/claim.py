@@ -48,7 +48,7 @@ def report_path(
         n += 1
 
 
-def _reachable(settings: Settings, session: Session, login: str) -> bool:
+def reachable(settings: Settings, session: Session, login: str) -> bool:
     """Whether a report for folder `login` may go to `outbox/<login>/`: the login is a
     référent's exactly, or the operator already made that outbox folder."""
     if layout.report_folder(settings, login).is_dir():
@@ -101,7 +101,7 @@ def register(
     login = layout.login_of(work_path.parent.name)
     with session_factory() as session:
         report = report_path(settings, session, login, file_name, layout.stamp(when))
-        if login and not _reachable(settings, session, login):
+        if login and not reachable(settings, session, login):
             log.warning(
                 "file %r dropped in inbox/%s/, which is no référent's login: refused, "
                 "its report kept in %s",

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from profilesync import filemodes
 from profilesync.clock import Clock, SystemClock
 from profilesync.config import Settings
-from profilesync.service import claim, inbox, jobs
+from profilesync.service import claim, inbox, jobs, strays
 from profilesync.service.driver import Driver, FileResult
 from profilesync.service.heartbeat import Heartbeat, identity
 from profilesync.service.notify import Notifier
@@ -117,7 +117,8 @@ class Daemon:
     def process_inbox(self) -> tuple[list[FileResult], int]:
         """Claim and drive every complete file of the inbox; (results, files still waiting)."""
         dropped = inbox.scan(self.settings.paths.inbox)
-        self.stability.retain({d.path for d in dropped})
+        found = strays.find(self.settings.paths.inbox)
+        self.stability.retain({d.path for d in dropped} | {s.path for s in found if s.regular})
         out: list[FileResult] = []
         waiting = 0
         for d in dropped:
@@ -140,7 +141,26 @@ class Daemon:
             if result is not None:
                 out.append(result)
             self.notifier.ping()
+        waiting += self._set_strays_aside(found)
         return out, waiting
+
+    def _set_strays_aside(self, found: list[strays.Stray]) -> int:
+        """Say why what is no CSV file was not read (strays.py); the strays still arriving."""
+        arriving = 0
+        for stray in found:
+            if self._stop.is_set():
+                break
+            if stray.regular and not self.stability.is_stable(stray.path):
+                arriving += 1  # an .xlsx still being copied: its report can wait
+                continue
+            self.stability.forget(stray.path)
+            try:
+                strays.set_aside(stray, self.settings, self.session_factory, self.clock)
+            except OSError as exc:
+                if stray.path not in self._unreadable_logged:
+                    log.error("cannot set %s aside: %s", stray.path, exc.strerror)
+                    self._unreadable_logged.add(stray.path)
+        return arriving
 
     def _guarded(self, work: Path) -> FileResult | None:
         """`drive`, with any error logged: one bad file never stops the daemon."""

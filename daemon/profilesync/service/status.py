@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from profilesync.clock import Clock
 from profilesync.config import Settings
 from profilesync.directory import sync as ldapsync
-from profilesync.service import claim, heartbeat, inbox, jobs
+from profilesync.service import claim, heartbeat, inbox, jobs, strays
 from profilesync.store.model import ImportRun, JobLease, RunStatus
 
 RECENT_RUNS = 10
@@ -33,6 +33,8 @@ class Status:
     daemons: list[dict[str, Any]] = field(default_factory=list)
     inbox_waiting: dict[str, int] = field(default_factory=dict)
     in_work: int = 0
+    # Entries of the inbox that were no CSV file, set aside with a report (strays.py).
+    ignored: int = 0
     awaiting_approval: int = 0
     # Runs whose lines are done but whose report could not be written yet (outbox full).
     reports_waiting: int = 0
@@ -65,6 +67,7 @@ def gather(settings: Settings, session_factory: sessionmaker[Session], clock: Cl
         key = dropped.login or "(root)"
         out.inbox_waiting[key] = out.inbox_waiting.get(key, 0) + 1
     out.in_work = len(claim.work_files(settings))
+    out.ignored = strays.count(settings)
     try:
         with session_factory() as session:
             _from_database(session, settings, now, out)
@@ -149,6 +152,8 @@ def render_health(status: Status, tz: ZoneInfo) -> str:
     lines.append(
         f"in progress (work/): {status.in_work}; awaiting approval: {status.awaiting_approval}"
     )
+    if status.ignored:
+        lines.append(f"set aside (not CSV files, state/ignored/): {status.ignored}")
     if status.reports_waiting:
         lines.append(
             f"reports waiting for delivery: {status.reports_waiting} (the outbox is full or "
