@@ -141,8 +141,6 @@ def test_check_config_lists_every_problem(tmp_path: Path) -> None:
     fails = [line for line in out.splitlines() if line.startswith("FAIL")]
     assert [f.split(":")[0] for f in fails] == [
         "FAIL [paths] inbox",
-        "FAIL inbox folders",
-        "FAIL inbox and state",
         "FAIL [daemon]/[jobs]",
         "FAIL [database]",
         "FAIL [ldap]",
@@ -169,3 +167,30 @@ def test_check_config_warns_about_open_and_stranger_folders(box: Inbox) -> None:
     (box.inbox / "AREF").rmdir()
     code, out = cli(daemon_config(box.tmp, box.url), "check-config")
     assert "WARN" not in out
+
+
+@pytest.mark.parametrize("command", [("status",), ("runs",), ("check-config",), ("db", "status")])
+def test_read_only_commands_create_nothing(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """Pointed at a fresh machine, a read-only command leaves it as it found it (issue 9)."""
+    config = write_config(
+        tmp_path,
+        paths={"inbox": tmp_path / "v" / "inbox", "outbox": tmp_path / "v" / "outbox",
+               "state": tmp_path / "v" / "state"},
+        database={"url": f"sqlite:///{tmp_path / 'v' / 'db' / 'p.db'}"},
+    )  # fmt: skip
+    code, out = cli(config, *command)
+    assert code != 0, out
+    assert not (tmp_path / "v").exists(), sorted(str(p) for p in (tmp_path / "v").rglob("*"))
+    assert "profilesync db upgrade" in out
+
+
+def test_status_on_an_empty_database_says_to_upgrade(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    sa.create_engine(f"sqlite:///{empty}").connect().close()
+    config = write_config(tmp_path, database={"url": f"sqlite:///{empty}"})
+    code, out = cli(config, "status")
+    assert code == 1
+    assert (
+        f"database: UNAVAILABLE: the database sqlite:///{empty} is not initialised: "
+        "run `profilesync db upgrade`"
+    ) in out

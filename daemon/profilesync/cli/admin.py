@@ -36,7 +36,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Create the schema, or bring it to this version's revision (safe to run again)."""
-    with database(load_settings(config)) as engine:
+    with database(load_settings(config), create=True) as engine:
         result = db.upgrade(engine)
         where = db.display_url(engine.url)
     if result.changed:
@@ -48,10 +48,15 @@ def db_upgrade(config: ConfigOption = None) -> None:
 @db_app.command("status")
 def db_status(config: ConfigOption = None) -> None:
     """Show the database revision and the expected one; exit 1 when they differ."""
-    with database(load_settings(config)) as engine:
-        current = db.current_revision(engine)
-        head = db.head_revision()
-        typer.echo(f"database: {db.display_url(engine.url)}")
+    settings = load_settings(config)
+    head = db.head_revision()
+    if db.missing_file(settings.database.url):  # read-only: no empty file left behind
+        current = None
+        typer.echo(f"database: {db.display_url(settings.database.url)}")
+    else:
+        with database(settings) as engine:
+            current = db.current_revision(engine)
+            typer.echo(f"database: {db.display_url(engine.url)}")
     typer.echo(f"current revision: {current or '(not initialised)'}")
     typer.echo(f"expected revision: {head}")
     if current != head:

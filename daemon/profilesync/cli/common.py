@@ -37,9 +37,11 @@ class CommandRejected(ProfilesyncError):
 
 
 @contextmanager
-def database(settings: Settings) -> Iterator[Engine]:
-    """The configured database for one command: its connections end with the command."""
-    engine = db.make_engine(settings.database.url)
+def database(settings: Settings, *, create: bool = False) -> Iterator[Engine]:
+    """The configured database for one command: its connections end with the command.
+    Only `db upgrade` creates a SQLite file (`create`); any other command refuses a missing
+    one rather than leave an empty database behind."""
+    engine = db.make_engine(settings.database.url, create=create)
     try:
         yield engine
     finally:

@@ -15,6 +15,7 @@ from profilesync.config import load as load_settings
 from profilesync.errors import EXIT_REJECTED
 from profilesync.service import checkconfig, jobs, status
 from profilesync.service.heartbeat import identity
+from profilesync.store.db import DatabaseError
 from profilesync.store.passwords import Hasher
 
 app = typer.Typer()
@@ -63,9 +64,13 @@ def status_cmd(
 ) -> None:
     """Status: is the daemon alive, files waiting, latest runs, directory backlog, jobs."""
     settings = load_settings(config)
-    # Unmigrated or down, the database is one line of the status, not a refusal to answer.
-    with sessions(settings, migrated=False) as session_factory:
-        report = status.gather(settings, session_factory, SystemClock())
+    # Missing, unmigrated or down, the database is one line of the status, not a refusal to
+    # answer.
+    try:
+        with sessions(settings, migrated=False) as session_factory:
+            report = status.gather(settings, session_factory, SystemClock())
+    except DatabaseError as exc:
+        report = status.gather(settings, None, SystemClock(), database_error=str(exc))
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:

@@ -35,17 +35,25 @@ class Check:
 
 
 def _writable(name: str, path: Path) -> Check:
+    """Writable, or creatable by the daemon at start: a check creates nothing."""
+    what = f"[paths] {name}"
+    if not path.exists():
+        parent = next((p for p in path.parents if p.exists()), None)
+        if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            return Check(what, False, f"{path} does not exist and cannot be created there")
+        return Check(what, True, f"{path} does not exist yet: the daemon creates it at start")
     try:
-        path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".check-config-"):
             pass
     except OSError as exc:
-        return Check(f"[paths] {name}", False, f"{path} is not writable: {exc.strerror}")
-    return Check(f"[paths] {name}", True, f"{path.resolve()} writable")
+        return Check(what, False, f"{path} is not writable: {exc.strerror}")
+    return Check(what, True, f"{path.resolve()} writable")
 
 
 def _login_folders(inbox: Path) -> Check:
     """The claim renames files out of each `inbox/<login>/`: each must be writable by us."""
+    if not inbox.exists():
+        return Check("inbox folders", True, "no inbox yet, so no login folder")
     try:
         folders = [p for p in inbox.iterdir() if p.is_dir() and not p.name.startswith(".")]
     except OSError as exc:
@@ -91,7 +99,7 @@ def _stranger_folders(settings: Settings) -> Check:
             for p in settings.paths.inbox.iterdir()
             if p.is_dir() and not p.name.startswith(".")
         }
-        engine = db.make_engine(settings.database.url)
+        engine = db.make_engine(settings.database.url, create=False)
         try:
             with engine.connect() as conn:
                 logins = set(conn.execute(sa.select(Referent.login)).scalars())
@@ -114,7 +122,7 @@ def _stranger_folders(settings: Settings) -> Check:
 def _same_filesystem(settings: Settings) -> Check:
     """The claim is a rename from inbox/ into state/work/: one filesystem, or it fails."""
     try:
-        same = settings.paths.inbox.stat().st_dev == settings.paths.state.stat().st_dev
+        same = _device(settings.paths.inbox) == _device(settings.paths.state)
     except OSError as exc:
         return Check("inbox and state", False, f"cannot stat: {exc.strerror}")
     if not same:
@@ -126,9 +134,15 @@ def _same_filesystem(settings: Settings) -> Check:
     return Check("inbox and state", True, "same filesystem")
 
 
+def _device(path: Path) -> int:
+    """The filesystem `path` is or will be on (its nearest existing folder's)."""
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    return existing.stat().st_dev
+
+
 def _database(settings: Settings) -> Check:
     try:
-        engine = db.make_engine(settings.database.url)
+        engine = db.make_engine(settings.database.url, create=False)
         try:
             db.require_current(engine)
         finally:

@@ -20,6 +20,7 @@ from profilesync.clock import Clock
 from profilesync.config import Settings
 from profilesync.directory import sync as ldapsync
 from profilesync.service import claim, heartbeat, inbox, jobs, strays
+from profilesync.store import db
 from profilesync.store.model import ImportRun, JobLease, RunStatus
 
 RECENT_RUNS = 10
@@ -55,9 +56,16 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def gather(settings: Settings, session_factory: sessionmaker[Session], clock: Clock) -> Status:
+def gather(
+    settings: Settings,
+    session_factory: sessionmaker[Session] | None,
+    clock: Clock,
+    *,
+    database_error: str | None = None,
+) -> Status:
+    """Everything `status` shows; without a session factory, `database_error` says why."""
     now = clock.now()
-    out = Status(now=now.isoformat())
+    out = Status(now=now.isoformat(), database_error=database_error)
     for beat in heartbeat.read_all(settings):
         age = (now - datetime.fromisoformat(beat["beat_at"])).total_seconds()
         beat["alive"] = age <= STALE_BEATS * max(float(beat["interval_seconds"]), 1.0)
@@ -68,10 +76,15 @@ def gather(settings: Settings, session_factory: sessionmaker[Session], clock: Cl
         out.inbox_waiting[key] = out.inbox_waiting.get(key, 0) + 1
     out.in_work = len(claim.work_files(settings))
     out.ignored = strays.count(settings)
+    if session_factory is None:
+        return out
     try:
+        # An empty or older schema is said as such (with the command that fixes it), not
+        # as the SQL error of the first missing table.
+        db.require_current(session_factory.kw["bind"])
         with session_factory() as session:
             _from_database(session, settings, now, out)
-    except sa.exc.SQLAlchemyError as exc:
+    except (sa.exc.SQLAlchemyError, db.DatabaseError) as exc:
         out.database_error = str(exc).splitlines()[0]
     return out
 

@@ -77,11 +77,29 @@ def display_url(url: str | URL) -> str:
     return normalise_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> Engine:
-    """An engine for the configured URL; extra keyword arguments go to `create_engine`."""
+def missing_file(url: str | URL) -> bool:
+    """Whether `url` is a SQLite file that does not exist yet (nothing to read)."""
+    parsed = normalise_url(url)
+    database = parsed.database or ""
+    return (
+        parsed.get_backend_name() == "sqlite"
+        and bool(database)
+        and database != ":memory:"
+        and not database.startswith("file:")
+        and not Path(database).is_file()
+    )
+
+
+def make_engine(url: str | URL, *, create: bool = True, **kwargs: Any) -> Engine:
+    """An engine for the configured URL; extra keyword arguments go to `create_engine`.
+
+    `create=False` is for commands that only read (`status`, `runs`, `check-config`…): a
+    SQLite file that does not exist is then `SchemaOutOfDate` naming `db upgrade`,
+    instead of an empty file and its folder appearing behind the operator's back.
+    """
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, **kwargs)
+        return _sqlite_engine(parsed, create=create, **kwargs)
     if parsed.get_backend_name() == "postgresql":
         # A daemon keeps connections for days: check them before use rather than fail
         # the first query after a server restart or a firewall's idle timeout.
@@ -95,10 +113,14 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         raise DatabaseError(f"cannot use database {display_url(parsed)}: {exc}") from None
 
 
-def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: URL, *, create: bool, **kwargs: Any) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         path = Path(database)
+        if not create and missing_file(url):
+            raise SchemaOutOfDate(
+                f"the database {display_url(url)} is not initialised: {UPGRADE_HINT}"
+            )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
