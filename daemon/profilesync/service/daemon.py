@@ -124,7 +124,7 @@ class Daemon:
         for d in dropped:
             if self._stop.is_set():
                 break
-            if not self.stability.is_stable(d.path):
+            if not self.stability.is_stable(d.path) or inbox.being_written(d.path):
                 waiting += 1
                 continue
             self.stability.forget(d.path)

@@ -15,6 +15,8 @@ never loses it.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import os
 import queue
@@ -93,6 +95,33 @@ def _files(folder: Path) -> Iterator[tuple[os.DirEntry[str], float]]:
             continue  # gone since the listing: someone else claimed it
         if stat.S_ISREG(st.st_mode):
             yield entry, st.st_mtime
+
+
+def being_written(path: Path) -> bool:
+    """Whether some process still has `path` open for writing, where Linux can tell.
+
+    A writer that pauses longer than `stable_seconds` (a slow share, a script between two
+    batches of rows) looks complete to the size-and-mtime test; a read lease cannot be
+    taken while anyone holds the file open for writing (EAGAIN), so such a file waits.
+    Where no lease can be taken at all (not Linux, a network filesystem, a file we do not
+    own without CAP_LEASE), this says False and the stability test alone decides.
+    """
+    setlease = getattr(fcntl, "F_SETLEASE", None)
+    if setlease is None:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False  # gone, or unreadable: the claim and the driver say so
+    try:
+        fcntl.fcntl(fd, setlease, fcntl.F_RDLCK)
+    except OSError as exc:
+        return exc.errno in (errno.EAGAIN, errno.EBUSY)
+    else:
+        fcntl.fcntl(fd, setlease, fcntl.F_UNLCK)
+        return False
+    finally:
+        os.close(fd)
 
 
 Signature = tuple[int, int]
