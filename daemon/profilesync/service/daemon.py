@@ -191,6 +191,14 @@ class Daemon:
         )
         self.stop()
 
+    def _on_hangup(self, _signum: int, _frame: FrameType | None) -> None:
+        """SIGHUP's default is to die (exit 129, a stale heartbeat); there is nothing to
+        reopen (logs go to stderr, journald's) and the configuration is read at start."""
+        log.info(
+            "received SIGHUP: nothing to reload — the configuration is read at start, "
+            "restart the service to apply a change; logs go to standard error"
+        )
+
     def _tick_seconds(self) -> float:
         ticks = [self.settings.daemon.rescan_seconds, 10.0]
         if self.notifier.watchdog_interval is not None:
@@ -202,6 +210,7 @@ class Daemon:
         if install_signals:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
+            signal.signal(signal.SIGHUP, self._on_hangup)
         observer = inbox.start_observer(
             self.settings.paths.inbox, self._events, polling=self.settings.daemon.polling_observer
         )
