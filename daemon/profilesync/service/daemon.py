@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from profilesync import filemodes
 from profilesync.clock import Clock, SystemClock
 from profilesync.config import Settings
-from profilesync.service import claim, inbox, jobs, strays
+from profilesync.service import claim, heartbeat, inbox, jobs, lease, strays
 from profilesync.service.driver import Driver, FileResult
 from profilesync.service.heartbeat import Heartbeat, identity
 from profilesync.service.notify import Notifier
@@ -215,6 +215,8 @@ class Daemon:
             self.settings.paths.inbox, self._events, polling=self.settings.daemon.polling_observer
         )
         scheduler = self._scheduler()
+        for name in heartbeat.sweep_gone(self.settings, lease.gone):
+            log.info("heartbeat %s of a daemon that is gone removed", name)
         self.heartbeat.beat(self.clock.now(), "starting")
         try:
             self.recover()

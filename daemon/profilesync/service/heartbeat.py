@@ -68,3 +68,18 @@ def read_all(settings: Settings) -> list[dict[str, Any]]:
         with contextlib.suppress(OSError, ValueError):
             out.append(json.loads(path.read_text(encoding="utf-8")))
     return out
+
+
+def sweep_gone(settings: Settings, is_gone: Any) -> list[str]:
+    """Remove the heartbeat files of daemons of this host whose process is gone (a kill -9
+    leaves its file behind); `is_gone(owner, started_at)` judges. The names removed."""
+    removed = []
+    for beat in read_all(settings):
+        owner = f"{beat.get('host')}:{beat.get('pid')}"
+        with contextlib.suppress(KeyError, ValueError):
+            if is_gone(owner, datetime.fromisoformat(beat["started_at"])):
+                path = layout.heartbeat_path(settings, str(beat["host"]), int(beat["pid"]))
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path.name)
+    return removed

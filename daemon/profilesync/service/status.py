@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from profilesync.clock import Clock
 from profilesync.config import Settings
 from profilesync.directory import sync as ldapsync
-from profilesync.service import claim, heartbeat, inbox, jobs, strays
+from profilesync.service import claim, heartbeat, inbox, jobs, lease, strays
 from profilesync.store import db
 from profilesync.store.model import ImportRun, JobLease, RunStatus
 
@@ -68,7 +68,13 @@ def gather(
     out = Status(now=now.isoformat(), database_error=database_error)
     for beat in heartbeat.read_all(settings):
         age = (now - datetime.fromisoformat(beat["beat_at"])).total_seconds()
-        beat["alive"] = age <= STALE_BEATS * max(float(beat["interval_seconds"]), 1.0)
+        # A daemon killed a second ago still has a fresh heartbeat: on its own host, the
+        # process table says it is gone before the heartbeat grows old.
+        gone = lease.gone(
+            f"{beat['host']}:{beat['pid']}", datetime.fromisoformat(beat["started_at"])
+        )
+        beat["alive"] = not gone and age <= STALE_BEATS * max(float(beat["interval_seconds"]), 1.0)
+        beat["gone"] = gone
         beat["seconds_since_beat"] = round(age, 1)
         out.daemons.append(beat)
     for dropped in inbox.scan(settings.paths.inbox):
@@ -155,7 +161,12 @@ def render_health(status: Status, tz: ZoneInfo) -> str:
     else:
         lines.append("daemon: NOT RUNNING")
     for d in status.daemons:
-        state = d["state"] if d["alive"] else f"no heartbeat for {d['seconds_since_beat']}s"
+        if d["alive"]:
+            state = d["state"]
+        elif d.get("gone"):
+            state = "process gone (killed or crashed: its file is removed at the next start)"
+        else:
+            state = f"no heartbeat for {d['seconds_since_beat']}s"
         lines.append(
             f"  {d['host']} pid {d['pid']} since {local_time(d['started_at'], tz)}: {state}"
         )
