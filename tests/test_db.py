@@ -370,3 +370,22 @@ def test_postgresql_connections_are_named(pg_empty_url: str) -> None:
             assert conn.execute(sa.text("SHOW application_name")).scalar() == "profilesync"
     finally:
         engine.dispose()
+
+
+def test_errors_never_show_the_statement_s_parameters(db_url: str) -> None:
+    """Parameters are cells and hashes: an error that reaches a log shows the SQL only (the
+    server may still name the duplicated key, never the other columns)."""
+    engine = db.make_engine(db_url)
+    row = (
+        "INSERT INTO account (key, doctor, nom, prenom, password_hash, password_set_at, "
+        "locked, created_at, updated_at) VALUES ('dup', false, 'N', 'P', :h, :t, true, :t, :t)"
+    )
+    params = {"h": "{ARGON2}Secret-Hash-Value-42", "t": "2026-01-01 00:00:00"}
+    try:
+        with pytest.raises(sa.exc.IntegrityError) as info, engine.begin() as conn:
+            conn.execute(sa.text(row), params)
+            conn.execute(sa.text(row), params)
+    finally:
+        engine.dispose()
+    assert "Secret-Hash-Value-42" not in str(info.value)
+    assert "[SQL parameters hidden due to hide_parameters=True]" in str(info.value)

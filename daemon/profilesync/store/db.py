@@ -98,6 +98,9 @@ def make_engine(url: str | URL, *, create: bool = True, **kwargs: Any) -> Engine
     instead of an empty file and its folder appearing behind the operator's back.
     """
     parsed = normalise_url(url)
+    # A statement's parameters are cells, names, password hashes: an error message (which
+    # reaches logs and the operator's terminal) shows the SQL, never them.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, create=create, **kwargs)
     if parsed.get_backend_name() == "postgresql":
