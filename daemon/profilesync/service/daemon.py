@@ -24,6 +24,7 @@ from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from profilesync import filemodes
@@ -175,7 +176,10 @@ class Daemon:
         result = BurstResult(files=self.recover())
         files, result.waiting = self.process_inbox()
         result.files.extend(files)
-        result.jobs = jobs.run_due(self.ctx)
+        try:
+            result.jobs = jobs.run_due(self.ctx)
+        except sa.exc.OperationalError as exc:  # the jobs wait for the database too
+            self.driver.outage.down(exc)
         return result
 
     # --- the daemon ----------------------------------------------------------------------

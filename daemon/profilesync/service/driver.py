@@ -38,6 +38,30 @@ MAX_ATTEMPTS = 3
 OUTBOX_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
 
+class Outage:
+    """One WARNING when the database stops answering and one INFO when it is back, instead
+    of a traceback at every scan for as long as it lasts (the files wait in work/)."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self.since: float | None = None
+
+    def down(self, exc: BaseException) -> None:
+        # The driver's first line says what failed; SQLAlchemy adds the SQL (never the
+        # parameters: hide_parameters) on the next lines, which are not for the log.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if self.since is None:
+            self.since = self._monotonic()
+            log.warning("database unavailable (%s): files wait, retried at every scan", reason)
+        else:
+            log.debug("database still unavailable (%s)", reason)
+
+    def up(self) -> None:
+        if self.since is not None:
+            log.info("database available again after %.0fs", self._monotonic() - self.since)
+            self.since = None
+
+
 @dataclass(frozen=True)
 class FileResult:
     run_id: int
@@ -59,13 +83,21 @@ class Driver:
     on_processing: Callable[[str], None] | None = None  # a file's lines are about to apply
     # Per work file, kept across passes: a file is retried MAX_ATTEMPTS times.
     _attempts: dict[Path, int] = field(default_factory=dict, init=False, repr=False)
+    outage: Outage = field(default_factory=Outage, init=False, repr=False)
 
     def drive(self, work: Path) -> FileResult | None:
-        """Take a claimed file as far as it can go; None when another process holds it."""
+        """Take a claimed file as far as it can go; None when another process holds it, or
+        when the database does not answer (the file waits in work/ and is driven again)."""
         with runlock.locked(work) as lock:
             if lock is None or not work.exists():
                 return None
-            return self.drive_locked(work)
+            try:
+                result = self.drive_locked(work)
+            except sa.exc.OperationalError as exc:
+                self.outage.down(exc)
+                return None
+            self.outage.up()
+            return result
 
     def drive_locked(
         self, work: Path, *, source: str = "inbox", rerun_of: int | None = None
@@ -143,8 +175,8 @@ class Driver:
                 hasher=self.hasher,
                 progress=self._after_batch,
             )
-        except sa.exc.OperationalError:
-            log.exception("run %s: database unavailable, will retry", run.id)
+        except sa.exc.OperationalError as exc:
+            self.outage.down(exc)
             return False
         except OSError as exc:
             if exc.errno not in OUTBOX_FULL:
