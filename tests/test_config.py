@@ -94,7 +94,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
             "PROFILESYNC_LDAP_PERSON_OBJECT_CLASSES": "inetOrgPerson, extra",
             "PROFILESYNC_IMPORT_MASS_DELETE_MIN": "3",
             "PROFILESYNC_PATHS_STATE": "/var/lib/profilesync",
-            "PROFILESYNC_UNRELATED": "ignored",
+            "PROFILESYNC_TEST_CRASH_AT": "the tests' own variables are no settings",
         },
     )
     assert settings.database.url == "sqlite:///from-env.db"
@@ -186,3 +186,43 @@ def test_with_overrides_changes_only_what_it_names(tmp_path: Path) -> None:
     assert settings.paths.outbox == Settings().paths.outbox
     with pytest.raises(ConfigError, match="unknown key"):
         Settings().with_overrides(limits={"rows": 1})
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"PROFILESYNC_DATABSE_URL": "sqlite:///x.db"},
+            "environment: unknown variable PROFILESYNC_DATABSE_URL "
+            "(did you mean PROFILESYNC_DATABASE_URL?)",
+        ),
+        ({"PROFILESYNC_SOMETHING": "x"}, "environment: unknown variable PROFILESYNC_SOMETHING"),
+        ({"PROFILESYNC_LIMITS_MAX_ROWS": "-5"}, "[limits] max_rows must be at least 1, got -5"),
+        (
+            {"PROFILESYNC_IMPORT_MASS_DELETE_SHARE": "25"},
+            "[import] mass_delete_share must be between 0.0 and 1.0, got 25.0",
+        ),
+        (
+            {"PROFILESYNC_PASSWORDS_MIN_CLASSES": "5"},
+            "[passwords] min_classes must be between 1 and 4, got 5",
+        ),
+        (
+            {"PROFILESYNC_DAEMON_RESCAN_SECONDS": "0"},
+            "[daemon] rescan_seconds must be between 0.1 and 86400, got 0.0",
+        ),
+    ],
+)
+def test_a_misspelt_variable_or_an_absurd_value_is_refused(
+    environ: dict[str, str], message: str
+) -> None:
+    """Silently ignored, a typo would leave the operator believing it applies (issue 9)."""
+    with pytest.raises(config.ConfigError) as info:
+        config.load(None, environ=environ)
+    assert str(info.value) == message
+
+
+def test_a_boolean_where_a_number_goes_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "[limits]\nmax_rows = true\n")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path, environ={})
+    assert str(info.value) == f"{path}: [limits] max_rows: expected a number, got True"

@@ -156,7 +156,7 @@ def test_check_config_warns_about_open_and_stranger_folders(box: Inbox) -> None:
     (box.inbox / "AREF").mkdir()
     code, out = cli(daemon_config(box.tmp, box.url), "check-config")
     assert code == 0, out  # warnings, not failures
-    warns = [line for line in out.splitlines() if line.startswith("WARN")]
+    warns = [line for line in out.splitlines() if line.startswith("WARN inbox")]
     assert warns == [
         f"WARN inbox permissions: writable by every user: inbox/{REFERENT} — chmod o-w "
         "(docs/operations.md, « Dossiers des référents »)",
@@ -166,7 +166,7 @@ def test_check_config_warns_about_open_and_stranger_folders(box: Inbox) -> None:
     (box.inbox / REFERENT).chmod(0o750)
     (box.inbox / "AREF").rmdir()
     code, out = cli(daemon_config(box.tmp, box.url), "check-config")
-    assert "WARN" not in out
+    assert "WARN inbox" not in out
 
 
 @pytest.mark.parametrize("command", [("status",), ("runs",), ("check-config",), ("db", "status")])
@@ -194,3 +194,27 @@ def test_status_on_an_empty_database_says_to_upgrade(tmp_path: Path) -> None:
         f"database: UNAVAILABLE: the database sqlite:///{empty} is not initialised: "
         "run `profilesync db upgrade`"
     ) in out
+
+
+def test_check_config_warns_about_a_cheap_hash_and_an_open_bind_password(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "bind.pw"
+    secret.write_text("s3cret")
+    secret.chmod(0o644)
+    config = write_config(
+        tmp_path,
+        passwords={"argon2_time_cost": 1, "argon2_memory_kib": 8},
+        ldap={"bind_password_file": str(secret)},
+    )
+    _, out = cli(config, "check-config")
+    warns = [line for line in out.splitlines() if line.startswith("WARN")]
+    assert (
+        "WARN [passwords]: argon2id cost m=8 KiB, t=1 is below OWASP's minimum (m=19456, t=2): "
+        "leaked hashes would be cheap to crack"
+    ) in warns
+    assert (
+        f"WARN [ldap] bind_password_file: {secret} is readable by every user: chmod 600 {secret}"
+        in warns
+    )
+    assert "s3cret" not in out

@@ -8,6 +8,7 @@ fresh clone.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 import types
@@ -144,6 +145,38 @@ class Settings:
 _SECTION_ATTR = {"import": "imports"}
 
 
+# Ranges a value must fall in (inclusive; None: unbounded): a negative row limit or a zero
+# rescan interval is a typo that would otherwise show up as odd behaviour at 3 am.
+_RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
+    ("database", "batch_size"): (1, 100_000),
+    ("ldap", "timeout_seconds"): (0.1, 3600),
+    ("ldap", "pipeline_window"): (1, 1000),
+    ("ldap", "retry_max_seconds"): (1, None),
+    ("limits", "max_file_bytes"): (1, None),
+    ("limits", "max_rows"): (1, None),
+    ("passwords", "min_length"): (1, 128),
+    ("passwords", "min_classes"): (1, 4),
+    ("passwords", "max_age_days"): (0, 36_500),
+    ("passwords", "argon2_time_cost"): (1, 100),
+    ("passwords", "argon2_memory_kib"): (8, 4 * 1024 * 1024),
+    ("passwords", "argon2_parallelism"): (1, 64),
+    ("passwords", "hash_workers"): (0, 256),
+    ("imports", "mass_delete_share"): (0.0, 1.0),
+    ("imports", "mass_delete_min"): (1, None),
+    ("daemon", "stable_seconds"): (0, 3600),
+    ("daemon", "rescan_seconds"): (0.1, 86_400),
+    ("daemon", "private_copy_days"): (0, 3650),
+    ("daemon", "archive_days"): (0, 36_500),
+    ("jobs", "validity_minutes"): (1, 1440),
+    ("jobs", "exports_keep_days"): (0, 36_500),
+    ("jobs", "directory_sync_seconds"): (0.1, 86_400),
+    ("jobs", "lease_seconds"): (10, 86_400),
+}
+# PROFILESYNC_* variables that are no setting, and the prefix of the tests' own.
+_OTHER_VARIABLES = frozenset({CONFIG_ENV, BIND_PASSWORD_ENV})
+_TEST_PREFIX = f"{ENV_PREFIX}TEST_"
+
+
 def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Defaults, then the TOML file (`path`, else $PROFILESYNC_CONFIG, else none), then env."""
     environ = os.environ if environ is None else environ
@@ -163,18 +196,37 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
                 raise ConfigError(f"configuration {path}: [{section}] must be a table")
             data[_SECTION_ATTR.get(section, section)] = values
     settings = _merge(Settings(), data, source=str(path))
-    return _merge(settings, _env_sections(settings, environ), source="environment")
+    settings = _merge(settings, _env_sections(settings, environ), source="environment")
+    _check_ranges(settings)
+    return settings
+
+
+def _check_ranges(settings: Settings) -> None:
+    for (section, key), (low, high) in _RANGES.items():
+        value = getattr(getattr(settings, section), key)
+        if (low is not None and value < low) or (high is not None and value > high):
+            toml = next((k for k, v in _SECTION_ATTR.items() if v == section), section)
+            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ConfigError(f"[{toml}] {key} must be {bounds}, got {value!r}")
 
 
 def _env_sections(settings: Settings, environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
+    known = set(_OTHER_VARIABLES)
     for f in dataclasses.fields(settings):
         section_obj = getattr(settings, f.name)
         toml_name = next((k for k, v in _SECTION_ATTR.items() if v == f.name), f.name)
         for key in (k.name for k in dataclasses.fields(section_obj)):
             var = f"{ENV_PREFIX}{toml_name.upper()}_{key.upper()}"
+            known.add(var)
             if var in environ:
                 out.setdefault(f.name, {})[key] = environ[var]
+    # A misspelt override would be silently ignored: the operator believes it applies.
+    for var in environ:
+        if var.startswith(ENV_PREFIX) and var not in known and not var.startswith(_TEST_PREFIX):
+            close = difflib.get_close_matches(var, sorted(known), n=1, cutoff=0.9)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"environment: unknown variable {var}{hint}")
     return out
 
 
@@ -210,6 +262,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             return False
         raise ConfigError(f"{where}: expected true or false, got {value!r}")
     if hint in (int, float):
+        if isinstance(value, bool):  # TOML `true` would otherwise be the number 1
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
         try:
             return hint(value)
         except (TypeError, ValueError):

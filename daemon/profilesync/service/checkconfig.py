@@ -194,6 +194,43 @@ def _close(conn: object) -> None:
             sock.close()
 
 
+# OWASP's argon2id minimums (memory KiB, iterations), each with parallelism 1: any one met.
+OWASP_ARGON2 = ((47_104, 1), (19_456, 2), (12_288, 3), (9_216, 4), (7_168, 5))
+
+
+def _password_cost(settings: Settings) -> Check:
+    """A cheap hash makes a stolen database (or backup) quick to crack."""
+    p = settings.passwords
+    if any(p.argon2_memory_kib >= m and p.argon2_time_cost >= t for m, t in OWASP_ARGON2):
+        return Check("[passwords]", True, "argon2id cost at or above OWASP's minimum")
+    return Check(
+        "[passwords]",
+        True,
+        f"argon2id cost m={p.argon2_memory_kib} KiB, t={p.argon2_time_cost} is below OWASP's "
+        "minimum (m=19456, t=2): leaked hashes would be cheap to crack",
+        warning=True,
+    )
+
+
+def _bind_password_file(settings: Settings) -> Check | None:
+    """The directory's bind password opens every account: the service user's alone."""
+    name = settings.ldap.bind_password_file
+    if not name:
+        return None
+    try:
+        mode = Path(name).stat().st_mode
+    except OSError:
+        return None  # the [ldap] check says it cannot be read
+    if mode & 0o007:
+        return Check(
+            "[ldap] bind_password_file",
+            True,
+            f"{name} is readable by every user: chmod 600 {name}",
+            warning=True,
+        )
+    return Check("[ldap] bind_password_file", True, f"{name} not readable by other users")
+
+
 def _schedules(settings: Settings) -> Check:
     try:
         jobs.check_schedules(settings)
@@ -210,6 +247,10 @@ def run_checks(settings: Settings) -> Iterator[Check]:
     yield _folder_permissions(settings)
     yield _same_filesystem(settings)
     yield _schedules(settings)
+    yield _password_cost(settings)
+    secret_file = _bind_password_file(settings)
+    if secret_file is not None:
+        yield secret_file
     yield _database(settings)
     yield _stranger_folders(settings)
     if settings.ldap.url:
