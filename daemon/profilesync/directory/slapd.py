@@ -132,11 +132,16 @@ def start(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     timeout: float = 20.0,
+    argon2: bool = True,
+    max_age_days: int = 90,
 ) -> Instance:
     """Configure (first time only) and start slapd in `directory`; return once it answers.
 
     An existing instance keeps its data, password and base DN; `port` defaults to the
     port it had, else a free one. `nosync` (dbnosync) is for tests: fast, not durable.
+    `argon2=False` leaves the argon2 module out (a site that lacks it: the canary must
+    refuse); `max_age_days` becomes the default policy's pwdMaxAge, as [passwords]
+    max_age_days says (first start only: the policy is an entry).
     """
     binary = find_slapd()
     if binary is None:
@@ -165,7 +170,14 @@ def start(
             people_ou,
             establishments_ou,
         )
-    _configure(inst, nosync=nosync, tls_cert=tls_cert, tls_key=tls_key)
+    _configure(
+        inst,
+        nosync=nosync,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        argon2=argon2,
+        max_age_days=max_age_days,
+    )
     urls = inst.url + (f" ldaps://{host}:{inst.port + 1}" if tls_cert else "")
     proc = subprocess.run(
         [str(binary), "-h", urls, "-f", str(directory / "slapd.conf")],
@@ -242,7 +254,13 @@ def _suffix_entry(base_dn: str) -> str:
 
 
 def _configure(
-    inst: Instance, *, nosync: bool, tls_cert: Path | None, tls_key: Path | None
+    inst: Instance,
+    *,
+    nosync: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    argon2: bool,
+    max_age_days: int,
 ) -> None:
     if any(c in inst.base_dn for c in '"\n\r'):
         raise SlapdError("base DN must not contain quotes or line breaks")
@@ -268,6 +286,7 @@ def _configure(
         dbnosync="dbnosync" if nosync else "",
         tls=tls,
         policies_dn=policies_dn,
+        argon2="moduleload argon2" if argon2 else "# (argon2 module left out)",
     )
     (d / "slapd.conf").write_text(conf, encoding="utf-8")
     meta = asdict(inst)
@@ -289,7 +308,11 @@ def _configure(
         establishments_ou=inst.establishments_ou,
         policies_dn=policies_dn,
     )
-    ldif += _render("ppolicy-default.ldif.in", policies_dn=policies_dn)
+    ldif += _render(
+        "ppolicy-default.ldif.in",
+        policies_dn=policies_dn,
+        max_age_seconds=str(max(0, max_age_days) * 86400),
+    )
     (d / "base.ldif").write_text(ldif, encoding="utf-8")
     seed = subprocess.run(
         ["slapadd", "-q", "-f", conf_path, "-l", str(d / "base.ldif")],
