@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clikit import CHEAP_PASSWORDS, write_config
 from fixtures_db import missing_backend
-from profilesync.config import LdapSettings
+from profilesync.config import LdapSettings, PasswordSettings
 from profilesync.directory import slapd
 from profilesync.secret import Secret
 from profilesync.store.db import make_engine, session_factory
@@ -141,8 +141,11 @@ def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
 class World:
     """Builds database rows directly through the model, as the store would leave them."""
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], passwords: PasswordSettings = CHEAP_PASSWORDS
+    ) -> None:
         self.factory = factory
+        self.passwords = passwords  # the scheme the directory under test verifies
 
     def establishment(self, et: str, ej: str = "010000016") -> None:
         with self.factory.begin() as s:
@@ -169,7 +172,7 @@ class World:
                 nom=nom,
                 prenom=prenom,
                 email=email,
-                password_hash=hash_password(Secret(password), CHEAP_PASSWORDS),
+                password_hash=hash_password(Secret(password), self.passwords),
                 password_set_at=T0,
                 locked=not any(p[3] == "active" for p in profiles),
                 created_at=T0,
