@@ -21,8 +21,16 @@ from ldap3 import MODIFY_ADD, MODIFY_REPLACE, Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 import importkit
-from clikit import CHEAP_ARGON2
-from fixtures_ldap import World, admin_connection, bind_code, members, read_entry
+from clikit import CHEAP_ARGON2, run_cli, write_config
+from fixtures_ldap import (
+    World,
+    _clear_children,
+    admin_connection,
+    bind_code,
+    children,
+    members,
+    read_entry,
+)
 from profilesync.clock import FixedClock
 from profilesync.config import LdapSettings, PasswordSettings, Settings, hashing
 from profilesync.directory import ds389, reconcile, slapd
@@ -382,3 +390,130 @@ def test_server_restarted_in_the_middle_of_a_sync_nothing_lost(
     conn.unbind()
     assert bind_code(server.ldap, tree.person("r29"), "Restart-Pass-123") == 0
     assert reconcile.compare(sessions(), server.settings).drift == []
+
+
+def _config(tmp_path: Path, db_url: str, ldap: LdapSettings, **passwords: str | int) -> Path:
+    return write_config(
+        tmp_path,
+        database={"url": db_url},
+        ldap={
+            "url": ldap.url,
+            "base_dn": ldap.base_dn,
+            "bind_dn": ldap.bind_dn,
+            "bind_password_file": ldap.bind_password_file,
+            "people_ou": ldap.people_ou,
+            "establishments_ou": ldap.establishments_ou,
+            "server": ldap.server,
+            "timeout_seconds": 2.5,  # a float: check-config used to crash on it (struct.error)
+        },
+        passwords={"pbkdf2_iterations": PBKDF2_TEST_ITERATIONS, **passwords},
+    )
+
+
+def _ldap_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if "[ldap]" in line]
+
+
+def test_check_config_canary_passes_and_leaves_nothing_behind(
+    *, server: Server, db_url: str, tmp_path: Path
+) -> None:
+    config = _config(tmp_path, db_url, server.ldap)
+    result = run_cli("check-config", config=config)
+    assert result.exit_code == 0, result.output
+    lines = _ldap_lines(result.output)
+    assert [line.split(":")[0] for line in lines] == [
+        "ok   [ldap]",
+        "ok   [ldap] server",
+        "ok   [ldap] containers",
+        "ok   [ldap] password canary",
+    ]
+    assert f"{server.name} (configured)" in lines[1]
+    assert "the password binds, the stored hash does not" in lines[3]
+    conn = server.admin()
+    assert children(conn, Tree.from_settings(server.ldap).people_dn) == set()
+    conn.unbind()
+
+
+def test_check_config_detects_the_server_and_refuses_a_scheme_it_does_not_verify(
+    *, server: Server, db_url: str, tmp_path: Path
+) -> None:
+    """`auto` everywhere: the server is recognised from its root DSE; on 389 the scheme
+    `auto` resolves to (argon2: [ldap] server says nothing) is refused, with the fix."""
+    config = _config(tmp_path, db_url, replace(server.ldap, server="auto"))
+    result = run_cli("check-config", config=config)
+    lines = _ldap_lines(result.output)
+    assert f"ok   [ldap] server: {server.name} (detected from the root DSE)" in lines
+    if server.name == "openldap":
+        assert result.exit_code == 0, result.output
+        return
+    assert result.exit_code == 2
+    assert lines[-1].startswith("FAIL [ldap] password canary: 389ds does not verify {ARGON2}")
+    assert 'scheme = "pbkdf2-sha512"' in lines[-1]
+
+
+def test_containers_are_created_under_a_bare_suffix(
+    *, world: World, sessions: sessionmaker[Session], server: Server, clock: FixedClock
+) -> None:
+    tree = Tree.from_settings(server.ldap)
+    conn = server.admin()
+    for dn in (tree.people_dn, tree.establishments_dn):
+        assert conn.delete(dn)[0], conn.result
+    world.establishment(ET)
+    world.account("first", "First-Pass-1234", profiles=((ET, "SYNT", None, "active"),))
+    report = sync_once(sessions, server.settings, clock=clock)
+    assert (report.error, report.retried, report.parked) == (None, 0, 0), report
+    assert bind_code(server.ldap, tree.person("first"), "First-Pass-1234") == 0
+    found = {normalize_dn(dn) for dn in children(conn, tree.people_dn)}
+    conn.unbind()
+    assert found == {normalize_dn(tree.person("first"))}
+
+
+@pytest.fixture(scope="module")
+def slapd_without_argon2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[slapd.Instance]:
+    if slapd.find_slapd() is None:
+        pytest.skip("slapd is not installed")
+    inst = slapd.start(tmp_path_factory.mktemp("noargon2"), nosync=True, argon2=False)
+    yield inst
+    slapd.stop(inst)
+
+
+def test_openldap_without_argon2_the_canary_refuses_and_no_password_is_written(
+    *,
+    slapd_without_argon2: slapd.Instance,
+    db_url: str,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    clock: FixedClock,
+) -> None:
+    ldap = replace(slapd_without_argon2.settings(), server="openldap", timeout_seconds=5.0)
+    conn = admin_connection(ldap)
+    for ou in (ldap.people_ou, ldap.establishments_ou):
+        _clear_children(conn, f"ou={ou},{ldap.base_dn}")
+    conn.unbind()
+    result = run_cli("check-config", config=_config(tmp_path, db_url, ldap))
+    assert result.exit_code == 2
+    canary_line = _ldap_lines(result.output)[-1]
+    assert canary_line.startswith("FAIL [ldap] password canary: openldap does not verify {ARGON2}")
+    assert "moduleload argon2" in canary_line
+
+    settings = _settings(ldap, "openldap")
+    world = World(sessions, passwords=hashing(settings))
+    world.establishment(ET)
+    world.account("noarg", "Noarg-Pass-1234", profiles=((ET, "SYNT", None, "active"),))
+    report = sync_once(sessions, settings, clock=clock)
+    assert (report.retried, report.parked) == (1, 0)  # the account waits, the ET went
+    tree = Tree.from_settings(ldap)
+    dn = tree.person("noarg")
+    conn = admin_connection(ldap)
+    entry = read_entry(conn, dn, "uid", "userPassword")
+    conn.unbind()
+    assert entry is not None and "userPassword" not in entry  # created, locked out by absence
+    with sessions() as s:
+        stored = s.scalars(sa.select(Account.password_hash)).one()
+        assert s.scalars(sa.select(Account.password_pending)).one()
+    assert bind_code(ldap, dn, "Noarg-Pass-1234") == 49
+    assert bind_code(ldap, dn, stored) == 49
+    status = run_cli("status", config=_config(tmp_path, db_url, ldap))
+    assert "directory: waiting because: passwords not written: password canary failed" in (
+        status.output
+    )

@@ -49,9 +49,11 @@ def probe(
     # Letters, digits and a symbol: a site's syntax check never refuses the probe.
     plain = Secret("Cn-" + secrets.token_urlsafe(18) + "-9z")
     stored = hash_password(plain, passwords)
-    scheme = scheme_of(stored)
+    scheme = scheme_of(stored) or "(no scheme)"
     if not server.verifies(stored):
-        return Verdict(False, _missing(server, scheme, "is not a scheme it verifies"))
+        return Verdict(
+            False, _missing(server, f"does not verify {scheme}, the scheme profilesync hashes with")
+        )
     key = PROBE_PREFIX + secrets.token_hex(6)
     dn = tree.person(key)
     attrs = {"uid": key, "cn": "profilesync canary", "sn": "canary", "userPassword": stored}
@@ -71,12 +73,12 @@ def probe(
     if with_stored == 0:
         return Verdict(
             False,
-            _missing(server, scheme, "takes it for a clear password: the stored hash binds"),
+            _missing(server, f"takes {scheme} for a clear password: the stored hash binds"),
         )
     if with_password != 0:
         return Verdict(
             False,
-            _missing(server, scheme, f"does not verify it (password bind: {with_password})"),
+            _missing(server, f"does not verify {scheme} (the password's bind: {with_password})"),
         )
     return Verdict(
         True,
@@ -84,5 +86,5 @@ def probe(
     )
 
 
-def _missing(server: ServerProfile, scheme: str, what: str) -> str:
-    return f"{server.name} {what} ({scheme or 'no scheme'}); fix: {server.scheme_advice}"
+def _missing(server: ServerProfile, what: str) -> str:
+    return f"{server.name} {what}; fix: {server.scheme_advice}"

@@ -88,6 +88,8 @@ class PushReport:
     failures: dict[Key, Failure] = field(default_factory=dict)
     # Passwords written, by account key: the password_set_at that was pushed.
     passwords_written: dict[str, datetime] = field(default_factory=dict)
+    # Entries created without their password (refused): it stays to be written.
+    passwords_withheld: set[str] = field(default_factory=set)
     # Pending resets not written: the person changed the password in the directory since.
     passwords_superseded: dict[str, datetime] = field(default_factory=dict)
     # The directory's own password date per account, as read.
@@ -234,6 +236,8 @@ def _record_passwords(session: Session, report: PushReport, target: Target) -> N
                 changes={"password": "kept the directory's"},
             )
         )
+    for key in report.passwords_withheld:
+        session.execute(update(Account).where(Account.key == key).values(password_pending=True))
     for key, when in report.directory_dates.items():
         session.execute(
             update(Account)
@@ -395,6 +399,7 @@ def _new_entry(person: Person, report: PushReport, target: Target) -> dict[str, 
         refusal = _password_refusal(person.password.hash, target)
         if refusal is not None:
             report.failures[(ACCOUNT, person.key)] = refusal
+            report.passwords_withheld.add(person.key)
         else:
             attrs[PASSWORD] = [person.password.hash]
             report.passwords_written[person.key] = person.password.set_at

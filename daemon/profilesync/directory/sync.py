@@ -313,6 +313,17 @@ def backlog(session: Session, now: datetime) -> Backlog:
     return Backlog(due=due_n, waiting=total - due_n - parked_n, parked=parked_n)
 
 
+def last_error(session: Session) -> str | None:
+    """Why changes are waiting: the error of the most recently retried or parked change
+    (e.g. a failed password canary: passwords stay queued until it passes)."""
+    return session.scalar(
+        select(DirectoryChange.last_error)
+        .where(DirectoryChange.last_error.is_not(None))
+        .order_by(DirectoryChange.id.desc())
+        .limit(1)
+    )
+
+
 def unpark(session: Session, now: datetime, key: str | None = None) -> int:
     """Put parked changes back in the queue (after the data was fixed); how many."""
     rows = session.scalars(
