@@ -64,16 +64,20 @@ def ldap_settings(slapd_server: slapd.Instance) -> LdapSettings:
 @pytest.fixture
 def ldap_config(tmp_path: Path, db_url: str, ldap_settings: LdapSettings) -> Path:
     """A config file naming the test database and the test directory, for the CLI and jobs."""
-    return write_config(
-        tmp_path,
-        database={"url": db_url},
-        ldap={
-            "url": ldap_settings.url,
-            "base_dn": ldap_settings.base_dn,
-            "bind_dn": ldap_settings.bind_dn,
-            "bind_password_file": ldap_settings.bind_password_file,
-        },
-    )
+    return write_config(tmp_path, database={"url": db_url}, ldap=ldap_section(ldap_settings))
+
+
+def ldap_section(ldap: LdapSettings) -> dict[str, str | float]:
+    """The [ldap] keys a config file needs to reach this test directory."""
+    return {
+        "url": ldap.url,
+        "base_dn": ldap.base_dn,
+        "bind_dn": ldap.bind_dn,
+        "bind_password_file": ldap.bind_password_file,
+        "people_ou": ldap.people_ou,
+        "establishments_ou": ldap.establishments_ou,
+        "server": ldap.server,
+    }
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from fixtures_ldap import (
     admin_connection,
     bind_code,
     children,
+    ldap_section,
     members,
     read_entry,
 )
@@ -396,16 +397,8 @@ def _config(tmp_path: Path, db_url: str, ldap: LdapSettings, **passwords: str | 
     return write_config(
         tmp_path,
         database={"url": db_url},
-        ldap={
-            "url": ldap.url,
-            "base_dn": ldap.base_dn,
-            "bind_dn": ldap.bind_dn,
-            "bind_password_file": ldap.bind_password_file,
-            "people_ou": ldap.people_ou,
-            "establishments_ou": ldap.establishments_ou,
-            "server": ldap.server,
-            "timeout_seconds": 2.5,  # a float: check-config used to crash on it (struct.error)
-        },
+        # A float timeout: check-config used to crash on it (struct.error).
+        ldap={**ldap_section(ldap), "timeout_seconds": 2.5},
         passwords={"pbkdf2_iterations": PBKDF2_TEST_ITERATIONS, **passwords},
     )
 
