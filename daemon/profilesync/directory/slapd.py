@@ -10,26 +10,22 @@ another process (the CLI), and a restart reuses the same port (the settings keep
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
 
-from ldap3 import NONE, Connection, Server
-from ldap3.core.exceptions import LDAPException
 from ldap3.utils.dn import parse_dn
 
-from profilesync.config import LdapSettings
+from profilesync.directory import localserver
 from profilesync.errors import ProfilesyncError
 
 SCHEMA_DIR = Path("/etc/ldap/schema")
@@ -42,7 +38,7 @@ class SlapdError(ProfilesyncError):
 
 
 @dataclass(frozen=True)
-class Instance:
+class Instance(localserver.LocalInstance):
     """A configured local slapd: where it lives and how to reach it."""
 
     directory: Path
@@ -54,53 +50,14 @@ class Instance:
     establishments_ou: str = "establishments"
 
     @property
-    def url(self) -> str:
-        return f"ldap://{self.host}:{self.port}"
-
-    @property
     def pid_file(self) -> Path:
         return self.directory / "run" / "slapd.pid"
-
-    @property
-    def password_file(self) -> Path:
-        return self.directory / "rootpw"
-
-    def root_password(self) -> str:
-        """The generated rootdn password (kept in a 0600 file, never in the config)."""
-        return self.password_file.read_text(encoding="utf-8").strip()
-
-    def pid(self) -> int | None:
-        """The PID of the running slapd, None when it is not running."""
-        try:
-            pid = int(self.pid_file.read_text(encoding="ascii").strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) else None
-
-    def settings(self, base: LdapSettings | None = None) -> LdapSettings:
-        """LDAP settings pointing at this instance (bind password through the file)."""
-        return replace(
-            base or LdapSettings(),
-            url=self.url,
-            base_dn=self.base_dn,
-            bind_dn=self.root_dn,
-            bind_password_file=str(self.password_file),
-            people_ou=self.people_ou,
-            establishments_ou=self.establishments_ou,
-        )
 
 
 def find_slapd() -> Path | None:
     """The slapd binary (Debian puts it in /usr/sbin, often not on a user's PATH)."""
     found = shutil.which("slapd") or shutil.which("slapd", path="/usr/sbin:/usr/local/sbin")
     return Path(found) if found else None
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def ssha(password: str) -> str:
@@ -164,7 +121,7 @@ def start(
         inst = Instance(
             directory,
             host,
-            port or free_port(host),
+            port or localserver.free_port(host),
             base_dn,
             f"cn=admin,{base_dn}",
             people_ou,
@@ -202,34 +159,7 @@ def kill(inst: Instance, timeout: float = 20.0) -> bool:
 
 
 def _signal_and_wait(inst: Instance, sig: signal.Signals, timeout: float) -> bool:
-    pid = inst.pid()
-    if pid is None:
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-    deadline = time.monotonic() + timeout
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            raise SlapdError(f"slapd (pid {pid}) did not stop within {timeout:.0f} s")
-        time.sleep(0.02)  # waiting on another process: nothing to be notified by
-    with contextlib.suppress(FileNotFoundError):
-        inst.pid_file.unlink()
-    return True
-
-
-def _alive(pid: int) -> bool:
-    """True while `pid` runs; a zombie (not reaped in a container without init) is dead."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
-    except OSError:
-        return True
-    return "\nState:\tZ" not in status
+    return localserver.signal_and_wait(inst.pid_file, sig, timeout, what="slapd", error=SlapdError)
 
 
 def _render(name: str, **values: str) -> str:
@@ -324,34 +254,14 @@ def _configure(
         raise SlapdError(f"slapadd could not load the base entries: {seed.stderr[-500:]}")
 
 
-def _listening(inst: Instance) -> bool:
-    """A plain TCP probe first: ldap3 leaks its socket when the connect itself fails."""
-    try:
-        with socket.create_connection((inst.host, inst.port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def _wait_ready(inst: Instance, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
-        if inst.pid() is not None and _listening(inst):
-            conn = Connection(
-                Server(inst.url, get_info=NONE, connect_timeout=1),
-                inst.root_dn,
-                inst.root_password(),
-                receive_timeout=2,
-            )
-            try:
-                if conn.bind():
-                    return
-                last = str(conn.result.get("description"))
-            except LDAPException as exc:
-                last = type(exc).__name__
-            finally:
-                with contextlib.suppress(LDAPException, OSError):
-                    conn.unbind()
+        if inst.pid() is not None and localserver.listening(inst.host, inst.port):
+            refusal = localserver.bind_refusal(inst.url, inst.root_dn, inst.root_password())
+            if refusal is None:
+                return
+            last = refusal
         time.sleep(0.05)  # slapd gives no readiness signal: poll, with a deadline
     raise SlapdError(f"slapd at {inst.url} did not answer within {timeout:.0f} s ({last})")
