@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -141,6 +142,15 @@ class Account(Base):
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+@event.listens_for(Account.password_hash, "set")
+def _new_password_is_pending(target: Account, value: str, old: object, _initiator: object) -> None:
+    """A hash set through the ORM (an operator's change) is a password profilesync sets:
+    the push must write it (SPEC §4). The importer's bulk flush sets the flag itself.
+    The caller also sets `password_set_at`: a directory change after it wins."""
+    if value != old:
+        target.password_pending = True
 
 
 class ProfileState(StrEnum):
