@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from ldap3 import MODIFY_ADD, MODIFY_REPLACE, Connection
+from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 import importkit
@@ -510,3 +510,38 @@ def test_openldap_without_argon2_the_canary_refuses_and_no_password_is_written(
     assert "directory: waiting because: passwords not written: password canary failed" in (
         status.output
     )
+
+
+def test_hand_edits_are_found_and_repaired_on_both_servers(
+    *, world: World, sessions: sessionmaker[Session], server: Server, clock: FixedClock
+) -> None:
+    tree = Tree.from_settings(server.ldap)
+    world.establishment(ET)
+    world.account("alice", "Alice-Pass-123", profiles=((ET, "CDC1", "Bloc", "active"),))
+    world.account("bob", "Bob-Pass-12345", profiles=((ET, "CDC2", "Bloc", "ended"),))
+    world.account("carol", "Carol-Pass-123", profiles=((ET, "SYNT", None, "active"),))
+    sync_once(sessions, server.settings, clock=clock)
+    alice, bob, carol = (tree.person(k) for k in ("alice", "bob", "carol"))
+    lock = "nsAccountLock" if server.name == "389ds" else "pwdAccountLockedTime"
+    conn = server.admin()
+    assert conn.modify(alice, {"cn": [(MODIFY_REPLACE, ["Someone Else"])]})[0]
+    assert conn.modify(bob, {lock: [(MODIFY_DELETE, [])]})[0]
+    assert conn.modify(tree.role(ET, "CDC4"), {"member": [(MODIFY_ADD, [carol])]})[0]
+    assert conn.add(tree.person("intruder"), ["inetOrgPerson"], {"cn": "I", "sn": "I"})[0]
+    assert conn.delete(carol)[0]
+    assert bind_code(server.ldap, bob, "Bob-Pass-12345") == 0  # the hand edit unlocked bob
+
+    with sessions() as s:
+        found = reconcile.compare(s, server.settings)
+        kinds = sorted(d.kind for d in found.drift)
+        assert kinds == ["attribute", "extra", "lock", "member-extra", "missing"], found.drift
+        assert reconcile.repair(s, server.settings, found) == 0
+        s.commit()
+        assert reconcile.compare(s, server.settings).drift == []
+    assert read_entry(conn, alice, "cn") == {"cn": ["Alice Martin"]}
+    assert read_entry(conn, tree.person("intruder")) is None
+    assert carol not in members(conn, tree.role(ET, "CDC4"))
+    conn.unbind()
+    assert bind_code(server.ldap, bob, "Bob-Pass-12345") == server.locked_code
+    assert bind_code(server.ldap, carol, "Carol-Pass-123") == 0  # re-created with its hash
+    assert bind_code(server.ldap, alice, "Alice-Pass-123") == 0
