@@ -33,9 +33,10 @@ from fixtures_ldap import (
     read_entry,
 )
 from profilesync.clock import FixedClock
-from profilesync.config import LdapSettings, PasswordSettings, Settings, hashing
-from profilesync.directory import ds389, reconcile, slapd
-from profilesync.directory.conn import Pipeline
+from profilesync.config import BIND_PASSWORD_ENV, LdapSettings, PasswordSettings, Settings, hashing
+from profilesync.directory import canary, ds389, reconcile, slapd
+from profilesync.directory.conn import Pipeline, close, connect
+from profilesync.directory.servers import DS389_PROFILE
 from profilesync.directory.sync import sync_once
 from profilesync.directory.tree import Tree, normalize_dn
 from profilesync.secret import Secret
@@ -545,3 +546,47 @@ def test_hand_edits_are_found_and_repaired_on_both_servers(
     assert bind_code(server.ldap, bob, "Bob-Pass-12345") == server.locked_code
     assert bind_code(server.ldap, carol, "Carol-Pass-123") == 0  # re-created with its hash
     assert bind_code(server.ldap, alice, "Alice-Pass-123") == 0
+
+
+def test_389_canary_names_the_writer_it_needs(
+    ds389_admin: Connection,
+    ds389_settings: LdapSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bind DN with write access but not Directory Manager nor the passwordAdminDN:
+    389 refuses the pre-hashed probe (19), the canary says which writer it needs; named
+    passwordAdminDN, the same DN passes."""
+    people = f"ou={ds389_settings.people_ou},{ds389_settings.base_dn}"
+    writer = f"uid=writer,{people}"
+    assert ds389_admin.add(
+        writer,
+        ["inetOrgPerson"],
+        {"uid": "writer", "cn": "w", "sn": "w", "userPassword": "Writer-Password-123"},
+    )[0]
+    aci = (
+        '(targetattr="*")(version 3.0; acl "profilesync writer"; '
+        f'allow (all) userdn="ldap:///{writer}";)'
+    )
+    assert ds389_admin.modify(people, {"aci": [(MODIFY_ADD, [aci])]})[0]
+    monkeypatch.setenv(BIND_PASSWORD_ENV, "Writer-Password-123")
+    settings = _settings(replace(ds389_settings, bind_dn=writer), "389ds")
+    try:
+        conn = connect(settings.ldap, pipelined=False)
+        try:
+            verdict = canary.probe(conn, settings.ldap, DS389_PROFILE, hashing(settings))
+            assert not verdict.ok
+            assert "(19)" in verdict.detail
+            assert "Directory Manager or the passwordAdminDN" in verdict.detail
+            config = {"passwordAdminDN": [(MODIFY_REPLACE, [writer])]}
+            assert ds389_admin.modify("cn=config", config)[0]
+            try:
+                verdict = canary.probe(conn, settings.ldap, DS389_PROFILE, hashing(settings))
+            finally:
+                cleared = {"passwordAdminDN": [(MODIFY_DELETE, [])]}
+                assert ds389_admin.modify("cn=config", cleared)[0]
+            assert verdict.ok, verdict.detail
+        finally:
+            close(conn)
+    finally:
+        assert ds389_admin.modify(people, {"aci": [(MODIFY_DELETE, [aci])]})[0]
+    assert children(ds389_admin, people) == {writer}  # no probe left behind

@@ -59,11 +59,19 @@ def probe(
     attrs = {"uid": key, "cn": "profilesync canary", "sn": "canary", "userPassword": stored}
     if not conn.add(dn, list(tree.person_classes), attrs):
         result = conn.result or {}
+        # 19 on 389: a pre-hashed value from a writer that is not Directory Manager or
+        # the passwordAdminDN (operations.md §11).
+        fix = (
+            "to be Directory Manager or the passwordAdminDN"
+            if result.get("result") == 19
+            else "write access there"
+        )
         return Verdict(
             False,
             f"cannot write a probe entry under {tree.people_dn}: "
-            f"{result.get('description', 'refused')} ({result.get('result', '?')}); "
-            "the bind DN needs write access there",
+            f"{result.get('description', 'refused')} ({result.get('result', '?')}) "
+            f"{result.get('message', '')}".rstrip()
+            + f"; fix: the bind DN needs {fix}",
         )
     try:
         with_password = bind_code(ldap, dn, plain.reveal())
