@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clikit import CHEAP_PASSWORDS, write_config
 from fixtures_db import missing_backend
-from profilesync.config import LdapSettings
+from profilesync.config import LdapSettings, PasswordSettings
 from profilesync.directory import slapd
 from profilesync.secret import Secret
 from profilesync.store.db import make_engine, session_factory
@@ -64,16 +64,20 @@ def ldap_settings(slapd_server: slapd.Instance) -> LdapSettings:
 @pytest.fixture
 def ldap_config(tmp_path: Path, db_url: str, ldap_settings: LdapSettings) -> Path:
     """A config file naming the test database and the test directory, for the CLI and jobs."""
-    return write_config(
-        tmp_path,
-        database={"url": db_url},
-        ldap={
-            "url": ldap_settings.url,
-            "base_dn": ldap_settings.base_dn,
-            "bind_dn": ldap_settings.bind_dn,
-            "bind_password_file": ldap_settings.bind_password_file,
-        },
-    )
+    return write_config(tmp_path, database={"url": db_url}, ldap=ldap_section(ldap_settings))
+
+
+def ldap_section(ldap: LdapSettings) -> dict[str, str | float]:
+    """The [ldap] keys a config file needs to reach this test directory."""
+    return {
+        "url": ldap.url,
+        "base_dn": ldap.base_dn,
+        "bind_dn": ldap.bind_dn,
+        "bind_password_file": ldap.bind_password_file,
+        "people_ou": ldap.people_ou,
+        "establishments_ou": ldap.establishments_ou,
+        "server": ldap.server,
+    }
 
 
 @pytest.fixture
@@ -141,8 +145,11 @@ def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
 class World:
     """Builds database rows directly through the model, as the store would leave them."""
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], passwords: PasswordSettings = CHEAP_PASSWORDS
+    ) -> None:
         self.factory = factory
+        self.passwords = passwords  # the scheme the directory under test verifies
 
     def establishment(self, et: str, ej: str = "010000016") -> None:
         with self.factory.begin() as s:
@@ -169,7 +176,7 @@ class World:
                 nom=nom,
                 prenom=prenom,
                 email=email,
-                password_hash=hash_password(Secret(password), CHEAP_PASSWORDS),
+                password_hash=hash_password(Secret(password), self.passwords),
                 password_set_at=T0,
                 locked=not any(p[3] == "active" for p in profiles),
                 created_at=T0,

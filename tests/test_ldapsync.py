@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 import sqlalchemy as sa
 from ldap3 import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
+from clikit import CHEAP_PASSWORDS
 from fixtures_ldap import T0, World, bind_code, children, members, read_entry
 from profilesync.clock import FixedClock
 from profilesync.config import LdapSettings
 from profilesync.directory.sync import backlog, sync_once
 from profilesync.directory.tree import Tree
+from profilesync.secret import Secret
 from profilesync.store.model import DirectoryChange
+from profilesync.store.passwords import hash_password
 
 ET = "750000001"
 
@@ -127,11 +132,19 @@ def test_attribute_changes_are_pushed_and_a_second_push_sends_nothing(
     world.establishment(ET)
     world.account("abc", email="a@x.fr", profiles=((ET, "CDC2", None, "active"),))
     sync_once(sessions, ldap_settings, clock=clock)
-    world.update_account("abc", nom="Durand", email=None, password_hash="{ARGON2}changed")
+    stored = read_entry(ldap_admin, tree.person("abc"), "userPassword")
+    # SPEC §4: a later sync of the account never sends userPassword again.
+    world.update_account("abc", nom="Durand", email=None)
     report = sync_once(sessions, ldap_settings, clock=clock)
     assert (report.entries_modified, report.entries_added) == (1, 0)
-    entry = read_entry(ldap_admin, tree.person("abc"), "cn", "sn", "mail", "userPassword")
-    assert entry == {"cn": ["Alice Durand"], "sn": ["Durand"], "userPassword": ["{ARGON2}changed"]}
+    entry = read_entry(ldap_admin, tree.person("abc"), "cn", "sn", "mail")
+    assert entry == {"cn": ["Alice Durand"], "sn": ["Durand"]}
+    assert read_entry(ldap_admin, tree.person("abc"), "userPassword") == stored
+    # A password profilesync sets (an operator's change through the model) is written.
+    new = hash_password(Secret("Operator-Set-123"), CHEAP_PASSWORDS)
+    world.update_account("abc", password_hash=new, password_set_at=datetime.now(UTC))
+    sync_once(sessions, ldap_settings, clock=clock)
+    assert read_entry(ldap_admin, tree.person("abc"), "userPassword") == {"userPassword": [new]}
 
     # Same state queued again: nothing to send, the change is still consumed.
     world.update_account("abc")

@@ -3,6 +3,8 @@ worker pool, expiry, and no plain text anywhere it could leak."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import shutil
@@ -318,3 +320,31 @@ def test_ldapwhoami_binds_with_a_pooled_hash(slapd: Slapd) -> None:
         check=False,
     )
     assert bad.returncode == 49
+
+
+def test_pbkdf2_sha512_is_389s_format_and_verifies() -> None:
+    settings = PasswordSettings(scheme="pbkdf2-sha512", pbkdf2_iterations=1000)
+    stored = hash_password(Secret("Été-2026-motdepasse"), settings)
+    scheme, rest = stored.split("}", 1)
+    iterations, salt, digest = rest.split("$")
+    assert (scheme + "}", iterations) == ("{PBKDF2-SHA512}", "1000")
+    assert len(base64.b64decode(salt)) == 24 and len(base64.b64decode(digest)) == 64
+    expected = hashlib.pbkdf2_hmac(
+        "sha512", "Été-2026-motdepasse".encode(), base64.b64decode(salt), 1000
+    )
+    assert base64.b64decode(digest) == expected
+    assert verify(stored, "Été-2026-motdepasse")
+    assert not verify(stored, "Ete-2026-motdepasse")
+    assert not verify("{PBKDF2-SHA512}x$y", "x")
+    assert not passwords.needs_rehash(stored, settings)
+    assert passwords.needs_rehash(stored, PasswordSettings(scheme="pbkdf2-sha512"))
+    assert passwords.needs_rehash(stored, CHEAP_PASSWORDS)
+    with Hasher(settings, workers=2) as hasher:
+        assert all(h.startswith("{PBKDF2-SHA512}1000$") for h in hasher.hash_many([Secret("a")]))
+
+
+def test_the_age_counts_from_the_later_of_our_date_and_the_directorys() -> None:
+    ours = datetime(2026, 1, 1, tzinfo=UTC)
+    assert passwords.password_date(ours, None) == ours
+    assert passwords.password_date(ours, ours + timedelta(days=3)) == ours + timedelta(days=3)
+    assert passwords.password_date(ours, ours - timedelta(days=3)) == ours

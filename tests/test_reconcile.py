@@ -9,12 +9,14 @@ import pytest
 from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from clikit import run_cli
+from clikit import CHEAP_PASSWORDS, run_cli
 from fixtures_ldap import T0, World, admin_connection, bind_code, members, read_entry
 from profilesync.clock import FixedClock
 from profilesync.config import LdapSettings
 from profilesync.directory.sync import sync_once
 from profilesync.directory.tree import Tree
+from profilesync.secret import Secret
+from profilesync.store.passwords import hash_password
 
 ET = "750000001"
 
@@ -49,7 +51,9 @@ def test_hand_edits_are_reported_then_repaired(
     alice, bob, carol = (tree.person(k) for k in ("alice", "bob", "carol"))
     conn = ldap_admin
     assert conn.modify(alice, {"cn": [(MODIFY_REPLACE, ["Someone Else"])]})[0]
-    assert conn.modify(alice, {"userPassword": [(MODIFY_REPLACE, ["{SSHA}forged"])]})[0]
+    # Alice's own password change (SPEC §4): never drift, never undone.
+    own = hash_password(Secret("Alice-Own-4567"), CHEAP_PASSWORDS)
+    assert conn.modify(alice, {"userPassword": [(MODIFY_REPLACE, [own])]})[0]
     assert conn.modify(bob, {"pwdAccountLockedTime": [(MODIFY_DELETE, [])]})[0]
     assert conn.modify(tree.role(ET, "CDC4"), {"member": [(MODIFY_ADD, [carol])]})[0]
     assert conn.modify(tree.team(ET, "Bloc"), {"member": [(MODIFY_DELETE, [alice])]})[0]
@@ -64,14 +68,13 @@ def test_hand_edits_are_reported_then_repaired(
     assert code == 1
     lines = out.strip().splitlines()
     assert lines[-1] == (
-        "9 difference(s) between the directory and the database: 1 attribute, 1 extra, 1 lock, "
-        "2 member-extra, 1 member-missing, 2 missing, 1 password"
+        "8 difference(s) between the directory and the database: 1 attribute, 1 extra, 1 lock, "
+        "2 member-extra, 1 member-missing, 2 missing"
     )
-    assert len(lines) == 10
+    assert len(lines) == 9
     text = "\n".join(lines)
     assert f"attribute       {alice}: cn = 'Someone Else', database: 'Alice Martin'" in text
-    assert f"password        {alice}: userPassword differs" in text
-    assert "{SSHA}forged" not in text
+    assert "password" not in text
     assert f"lock            {bob}: should be locked" in text
     assert f"extra           {tree.person('intruder')}" in text
     assert f"missing         {carol}" in text
@@ -94,7 +97,8 @@ def test_hand_edits_are_reported_then_repaired(
 
     fresh = admin_connection(synced)
     assert read_entry(fresh, alice, "cn") == {"cn": ["Alice Martin"]}
-    assert bind_code(synced, alice, "Alice-Pass-123") == 0
+    assert bind_code(synced, alice, "Alice-Own-4567") == 0
+    assert bind_code(synced, alice, "Alice-Pass-123") == 49
     assert bind_code(synced, bob, "Bob-Pass-12345") == 49
     assert bind_code(synced, carol, "Carol-Pass-123") == 0
     assert read_entry(fresh, tree.person("intruder")) is None

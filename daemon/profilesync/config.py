@@ -60,6 +60,10 @@ class LdapSettings:
     # Operations in flight on one connection; slapd drops a client past 1000.
     pipeline_window: int = 256
     retry_max_seconds: float = 300.0
+    # Which directory server: "openldap", "389ds", or "auto" (read from the root DSE at
+    # every connection). It decides the lock, the password scheme, the password age and
+    # the controls (directory/servers.py).
+    server: str = "auto"
 
     def bind_password(self) -> str:
         """The bind password from the environment or the file: never from the TOML itself."""
@@ -94,6 +98,12 @@ class PasswordSettings:
     argon2_parallelism: int = 1
     # Processes hashing passwords; 0 = one per core.
     hash_workers: int = 0
+    # The userPassword scheme: "argon2" ({ARGON2}, OpenLDAP's argon2 module),
+    # "pbkdf2-sha512" ({PBKDF2-SHA512}, 389 Directory Server's default), or "auto":
+    # pbkdf2-sha512 when [ldap] server = "389ds", argon2 otherwise.
+    scheme: str = "auto"
+    # PBKDF2-SHA512 iterations (OWASP 2023: 210,000).
+    pbkdf2_iterations: int = 210_000
 
 
 @dataclass(frozen=True)
@@ -138,7 +148,37 @@ class Settings:
 
     def with_overrides(self, **sections: Mapping[str, Any]) -> Settings:
         """A copy with some keys changed, e.g. `with_overrides(paths={"inbox": p})`; for tests."""
-        return _merge(self, {k: dict(v) for k, v in sections.items()}, source="override")
+        merged = _merge(self, {k: dict(v) for k, v in sections.items()}, source="override")
+        return _check_choices(merged, "override")
+
+
+SERVERS = ("auto", "openldap", "389ds")
+SCHEMES = ("auto", "argon2", "pbkdf2-sha512")
+
+
+def password_scheme(settings: Settings) -> str:
+    """The concrete scheme new passwords are hashed with: "auto" follows [ldap] server.
+
+    Hashing happens at import time, with no directory connection: the scheme must be
+    known from the configuration (see docs/architecture.md, "Password schemes").
+    """
+    scheme = settings.passwords.scheme
+    if scheme != "auto":
+        return scheme
+    return "pbkdf2-sha512" if settings.ldap.server == "389ds" else "argon2"
+
+
+def _check_choices(settings: Settings, source: str) -> Settings:
+    if settings.ldap.server not in SERVERS:
+        raise ConfigError(f"{source}: [ldap] server must be one of {', '.join(SERVERS)}")
+    if settings.passwords.scheme not in SCHEMES:
+        raise ConfigError(f"{source}: [passwords] scheme must be one of {', '.join(SCHEMES)}")
+    return settings
+
+
+def hashing(settings: Settings) -> PasswordSettings:
+    """[passwords] with the concrete scheme: what the Hasher is given."""
+    return dataclasses.replace(settings.passwords, scheme=password_scheme(settings))
 
 
 # TOML section name → Settings attribute (`import` is a keyword).
@@ -161,6 +201,7 @@ _RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("passwords", "argon2_memory_kib"): (8, 4 * 1024 * 1024),
     ("passwords", "argon2_parallelism"): (1, 64),
     ("passwords", "hash_workers"): (0, 256),
+    ("passwords", "pbkdf2_iterations"): (1_000, 10_000_000),
     ("imports", "mass_delete_share"): (0.0, 1.0),
     ("imports", "mass_delete_min"): (1, None),
     ("daemon", "stable_seconds"): (0, 3600),
@@ -198,7 +239,7 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
     settings = _merge(Settings(), data, source=str(path))
     settings = _merge(settings, _env_sections(settings, environ), source="environment")
     _check_ranges(settings)
-    return settings
+    return _check_choices(settings, str(path) if path else "environment")
 
 
 def _check_ranges(settings: Settings) -> None:

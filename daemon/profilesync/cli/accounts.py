@@ -15,6 +15,7 @@ import typer
 
 from profilesync.cli.common import CommandRejected, ConfigOption, transaction
 from profilesync.clock import SystemClock
+from profilesync.config import hashing
 from profilesync.config import load as load_settings
 from profilesync.secret import Secret
 from profilesync.store import accounts, admin
@@ -57,7 +58,7 @@ def account_set(  # noqa: PLR0917 - typer passes options by keyword
             prenom=prenom,
             email=email,
             password=password,
-            hash_password=lambda secret: hash_password(secret, settings.passwords),
+            hash_password=lambda secret: hash_password(secret, hashing(settings)),
             policy=settings.passwords,
             actor=admin.operator_actor(),
             now=SystemClock().now(),

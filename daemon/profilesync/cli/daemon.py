@@ -11,6 +11,7 @@ import typer
 from profilesync import logsetup
 from profilesync.cli.common import CommandRejected, ConfigOption, sessions
 from profilesync.clock import SystemClock
+from profilesync.config import hashing
 from profilesync.config import load as load_settings
 from profilesync.errors import EXIT_REJECTED
 from profilesync.service import checkconfig, jobs, status
@@ -44,7 +45,7 @@ def run(
         raise CommandRejected(f"--log-format must be text or json, not {fmt!r}")
     logsetup.configure(fmt, settings.daemon.log_level)
     jobs.check_schedules(settings)
-    with sessions(settings) as session_factory, Hasher(settings.passwords) as hasher:
+    with sessions(settings) as session_factory, Hasher(hashing(settings)) as hasher:
         if not once:
             code = service.Daemon(settings, session_factory, hasher=hasher).run()
             raise typer.Exit(code)
@@ -89,7 +90,7 @@ def rerun_cmd(
 
     settings = load_settings(config)
     logsetup.configure(settings.daemon.log_format, settings.daemon.log_level)
-    with sessions(settings) as session_factory, Hasher(settings.passwords) as hasher:
+    with sessions(settings) as session_factory, Hasher(hashing(settings)) as hasher:
         driver = Driver(settings, session_factory, SystemClock(), hasher=hasher)
         result = rerun.rerun(driver, run_id)
     typer.echo(f"run {result.run_id} ({result.file_name}): {result.status}")

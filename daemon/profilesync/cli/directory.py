@@ -19,6 +19,7 @@ from profilesync.directory import reconcile as reconcile_mod
 from profilesync.directory import slapd
 from profilesync.directory import sync as ldapsync
 from profilesync.directory.conn import DirectoryNotConfigured, DirectoryUnavailable
+from profilesync.directory.servers import UnknownServer
 from profilesync.errors import EXIT_REJECTED
 
 app = typer.Typer()
@@ -46,7 +47,7 @@ def reconcile(
     settings = load_settings(config)
     with sessions(settings) as factory, factory() as session:
         try:
-            found = reconcile_mod.compare(session, settings.ldap)
+            found = reconcile_mod.compare(session, settings)
             if as_json:
                 typer.echo(json.dumps(found.as_json(), ensure_ascii=False, indent=2))
             else:
@@ -57,9 +58,10 @@ def reconcile(
                 return
             if not repair:
                 raise typer.Exit(1)
-            failures = reconcile_mod.repair(session, settings.ldap, found)
-            after = reconcile_mod.compare(session, settings.ldap)
-        except (DirectoryUnavailable, DirectoryNotConfigured) as exc:
+            failures = reconcile_mod.repair(session, settings, found)
+            session.commit()  # the passwords written, the directory's password dates
+            after = reconcile_mod.compare(session, settings)
+        except (DirectoryUnavailable, DirectoryNotConfigured, UnknownServer) as exc:
             # "[ldap] url is empty" alone would not say that the comparison never started.
             raise CommandRejected(f"directory unavailable: {exc}") from exc
     if not as_json:
@@ -104,9 +106,11 @@ def slapd_start(
     directory: DirOption = Path("var/slapd"),
     port: Annotated[int | None, typer.Option(help="Port (default: a free one).")] = None,
     base_dn: Annotated[str, typer.Option("--base-dn")] = "dc=example,dc=org",
+    config: ConfigOption = None,
 ) -> None:
     """Start a local slapd and print the [ldap] settings to connect to it."""
-    inst = slapd.start(directory, base_dn=base_dn, port=port)
+    max_age = load_settings(config).passwords.max_age_days  # the policy's pwdMaxAge
+    inst = slapd.start(directory, base_dn=base_dn, port=port, max_age_days=max_age)
     typer.echo(
         f'[ldap]\nurl = "{inst.url}"\nbase_dn = "{inst.base_dn}"\n'
         f'bind_dn = "{inst.root_dn}"\nbind_password_file = "{inst.password_file}"'

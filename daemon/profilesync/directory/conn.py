@@ -23,11 +23,12 @@ from ldap3 import ASYNC, BASE, LEVEL, NONE, SUBTREE, SYNC, Connection, Server, T
 from ldap3.core.exceptions import LDAPException, LDAPResponseTimeoutError, LDAPStartTLSError
 
 from profilesync.config import ConfigError, LdapSettings
+from profilesync.directory.servers import ROOT_DSE_ATTRIBUTES, ServerProfile, configured, identify
 from profilesync.errors import ProfilesyncError
 
 SCOPES = {"base": BASE, "one": LEVEL, "sub": SUBTREE}
-# Permissive modify (RFC-less, supported by OpenLDAP and AD): adding a value that is
-# there or deleting one that is not succeeds, which makes member updates idempotent.
+# Permissive modify (RFC-less, honoured by OpenLDAP and AD, not by 389-ds): adding a value
+# that is there or deleting one that is not succeeds, which makes member updates idempotent.
 PERMISSIVE_MODIFY = ("1.2.840.113556.1.4.1413", False, None)
 
 # Result codes that say "try again later", not "this change is wrong".
@@ -121,6 +122,62 @@ def connect(settings: LdapSettings, *, pipelined: bool = True) -> Connection:
     return conn
 
 
+def server_profile(conn: Connection, settings: LdapSettings) -> ServerProfile:
+    """The profile `[ldap] server` names, or the one the root DSE identifies ("auto").
+
+    One base search of "" on the open connection (the server object is built with
+    `get_info=NONE`: ldap3's own schema read costs a round trip per connection and
+    more than we need).
+    """
+    chosen = configured(settings.server)
+    if chosen is not None:
+        return chosen
+    return identify(read_root_dse(conn, settings.timeout_seconds))
+
+
+def read_root_dse(conn: Connection, timeout: float) -> dict[str, list[str]]:
+    """The root DSE's identifying attributes, on a SYNC or an ASYNC connection."""
+    try:
+        sent = conn.search("", "(objectClass=*)", BASE, attributes=ROOT_DSE_ATTRIBUTES)
+        if conn.strategy.sync:
+            response = conn.response if sent else []
+        else:
+            response, _ = conn.get_response(sent, timeout=max(1, int(timeout)))
+    except LDAPException as exc:
+        raise DirectoryUnavailable(f"cannot read the root DSE: {type(exc).__name__}") from None
+    for entry in response or ():
+        if entry.get("type") == "searchResEntry":
+            return {name: list(values(entry, name)) for name in entry.get("raw_attributes", {})}
+    raise DirectoryUnavailable("the directory did not return its root DSE")
+
+
+def bind_code(settings: LdapSettings, dn: str, password: str) -> int:
+    """The result code of a simple bind as `dn` on a fresh connection (0: accepted).
+
+    For the canary: the password is one it made up; it is in no message.
+    """
+    use_ssl = settings.url.lower().startswith("ldaps://")
+    conn = Connection(
+        _server(settings, use_ssl),
+        user=dn,
+        password=password,
+        client_strategy=SYNC,
+        receive_timeout=max(1, int(settings.timeout_seconds)),
+        raise_exceptions=False,
+    )
+    try:
+        conn.open()
+        if settings.start_tls and not use_ssl:
+            conn.start_tls()
+        if conn.bind():
+            return 0
+        return int((conn.result or {}).get("result", -1))
+    except LDAPException as exc:
+        raise DirectoryUnavailable(f"bind as {dn} failed: {type(exc).__name__}") from None
+    finally:
+        _close(conn)
+
+
 def _server(settings: LdapSettings, use_ssl: bool) -> Server:
     tls = None
     if use_ssl or settings.start_tls:
@@ -192,8 +249,12 @@ class Pipeline:
     before its child calls `drain()` in between.
     """
 
-    def __init__(self, conn: Connection, window: int, timeout: float) -> None:
+    def __init__(
+        self, conn: Connection, window: int, timeout: float, *, permissive: bool = True
+    ) -> None:
         self._conn = conn
+        # Only where the server honours it (OpenLDAP): 389 answers 20/16 regardless.
+        self._controls = [PERMISSIVE_MODIFY] if permissive else None
         self._window = max(1, min(window, 900))
         self._timeout = timeout
         self._pending: deque[tuple[int, Callback]] = deque()
@@ -210,7 +271,7 @@ class Pipeline:
         self._send(lambda: self._conn.add(dn, classes, attrs), done)
 
     def modify(self, dn: str, changes: dict[str, list[Any]], done: Callback) -> None:
-        self._send(lambda: self._conn.modify(dn, changes, controls=[PERMISSIVE_MODIFY]), done)
+        self._send(lambda: self._conn.modify(dn, changes, controls=self._controls), done)
 
     def delete(self, dn: str, done: Callback) -> None:
         self._send(lambda: self._conn.delete(dn), done)

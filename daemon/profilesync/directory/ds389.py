@@ -26,7 +26,6 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -35,11 +34,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ldap3 import MODIFY_REPLACE, NONE, Connection, Server
-from ldap3.core.exceptions import LDAPException
 from ldap3.utils.dn import escape_rdn
 
-from profilesync.config import LdapSettings
-from profilesync.directory.slapd import free_port
+from profilesync.directory import localserver
 from profilesync.errors import ProfilesyncError
 
 SYSTEM_DEFAULTS = Path("/usr/share/dirsrv/inf/defaults.inf")
@@ -98,7 +95,7 @@ class Ds389Error(ProfilesyncError):
 
 
 @dataclass(frozen=True)
-class Instance:
+class Instance(localserver.LocalInstance):
     """A created local 389-ds instance: where it lives and how to reach it."""
 
     directory: Path
@@ -110,10 +107,6 @@ class Instance:
     db_lib: str = "bdb"
     people_ou: str = "people"
     establishments_ou: str = "establishments"
-
-    @property
-    def url(self) -> str:
-        return f"ldap://{self.host}:{self.port}"
 
     @property
     def config_dir(self) -> Path:
@@ -133,36 +126,8 @@ class Instance:
         return self.directory / "var" / "log" / "dirsrv" / f"slapd-{self.name}" / "errors"
 
     @property
-    def password_file(self) -> Path:
-        return self.directory / "rootpw"
-
-    @property
     def bind_dn(self) -> str:
         return self.root_dn
-
-    def root_password(self) -> str:
-        """The generated Directory Manager password (kept in a 0600 file)."""
-        return self.password_file.read_text(encoding="utf-8").strip()
-
-    def pid(self) -> int | None:
-        """The PID of the running ns-slapd, None when it is not running."""
-        try:
-            pid = int(self.pid_file.read_text(encoding="ascii").strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) else None
-
-    def settings(self, base: LdapSettings | None = None) -> LdapSettings:
-        """LDAP settings pointing at this instance (bind password through the file)."""
-        return replace(
-            base or LdapSettings(),
-            url=self.url,
-            base_dn=self.base_dn,
-            bind_dn=self.root_dn,
-            bind_password_file=str(self.password_file),
-            people_ou=self.people_ou,
-            establishments_ou=self.establishments_ou,
-        )
 
 
 def find_dscreate() -> Path | None:
@@ -235,7 +200,7 @@ def start(
         inst = Instance(
             directory,
             host,
-            port or free_port(host),
+            port or localserver.free_port(host),
             base_dn,
             db_lib=db_lib,
             people_ou=people_ou,
@@ -278,19 +243,9 @@ def remove(inst: Instance) -> None:
 
 
 def _signal_and_wait(inst: Instance, sig: signal.Signals, timeout: float) -> bool:
-    pid = inst.pid()
-    if pid is None:
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-    deadline = time.monotonic() + timeout
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            raise Ds389Error(f"ns-slapd (pid {pid}) did not stop within {timeout:.0f} s")
-        time.sleep(0.02)  # waiting on another process: nothing to be notified by
-    with contextlib.suppress(FileNotFoundError):
-        inst.pid_file.unlink()
-    return True
+    return localserver.signal_and_wait(
+        inst.pid_file, sig, timeout, what="ns-slapd", error=Ds389Error
+    )
 
 
 def _clear_stale_locks(inst: Instance) -> None:
@@ -301,7 +256,7 @@ def _clear_stale_locks(inst: Instance) -> None:
         inst.pid_file.unlink()
     locks = inst.directory / "run" / "lock" / "dirsrv" / f"slapd-{inst.name}" / "server"
     for lock in locks.glob("*"):
-        if not lock.name.isdigit() or not _alive(int(lock.name)):
+        if not lock.name.isdigit() or not localserver.alive(int(lock.name)):
             lock.unlink(missing_ok=True)
 
 
@@ -519,30 +474,6 @@ def _seed(inst: Instance) -> None:
         conn.unbind()
 
 
-def _alive(pid: int) -> bool:
-    """True while `pid` runs; a zombie (not reaped in a container without init) is dead."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
-    except OSError:
-        return True
-    return "\nState:\tZ" not in status
-
-
-def _listening(inst: Instance) -> bool:
-    """A plain TCP probe first: ldap3 leaks its socket when the connect itself fails."""
-    try:
-        with socket.create_connection((inst.host, inst.port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def _wait_ready(inst: Instance, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     last = "no pid file"
@@ -550,22 +481,11 @@ def _wait_ready(inst: Instance, timeout: float) -> None:
         pid = inst.pid()
         if pid is None and not _server_pids(inst):
             raise Ds389Error(f"ns-slapd gave up starting: {_tail(inst, '')}")
-        if pid is not None and _listening(inst):
-            conn = Connection(
-                Server(inst.url, get_info=NONE, connect_timeout=1),
-                inst.root_dn,
-                inst.root_password(),
-                receive_timeout=2,
-            )
-            try:
-                if conn.bind():
-                    return
-                last = str(conn.result.get("description"))
-            except LDAPException as exc:
-                last = type(exc).__name__
-            finally:
-                with contextlib.suppress(LDAPException, OSError):
-                    conn.unbind()
+        if pid is not None and localserver.listening(inst.host, inst.port):
+            refusal = localserver.bind_refusal(inst.url, inst.root_dn, inst.root_password())
+            if refusal is None:
+                return
+            last = refusal
         time.sleep(0.05)  # ns-slapd gives no readiness signal: poll, with a deadline
     raise Ds389Error(
         f"389-ds at {inst.url} did not answer within {timeout:.0f} s ({last}): {_tail(inst, '')}"

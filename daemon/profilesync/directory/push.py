@@ -11,24 +11,64 @@ Phases, each pipelined, with a drain between them where order matters:
    *existing* entry (a new entry has none: its stale memberships, if a hand-deleted
    entry left some, are drift that `reconcile` reports and repairs);
 3. entry adds/modifies/deletes, and one modify per group carrying all member values to
-   add and delete for the whole batch (never a rewrite of a big group).
+   add and delete for the whole batch (never a rewrite of a big group); on a server
+   without Permissive Modify (389), one modify per value, where 20 on an add and 16 on a
+   delete mean "already done".
+
+`userPassword` is sent only when profilesync set the password (the entry's creation, or
+`Password.pending`), only in a scheme the server verifies (`ServerProfile.verifies`: a
+value it does not verify would become a clear password that the stored string opens),
+and not when the server's own record says the person changed the password since the
+reset was decided (SPEC §4: the directory owns a password once set). What was written
+is then marked done in the database with a compare-and-set on `password_set_at`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from profilesync.directory import tree as directory
 from profilesync.directory.conn import Pipeline, Result, values
-from profilesync.directory.tree import LOCK_ATTRIBUTE, PERMANENT_LOCK, Entry, Person, Tree
+from profilesync.directory.servers import OPENLDAP_PROFILE, ServerProfile
+from profilesync.directory.tree import Entry, Person, Tree
 from profilesync.errors import ProfilesyncError
+from profilesync.store.model import Account, Audit
+from profilesync.store.passwords import scheme_of
+
+log = logging.getLogger(__name__)
 
 READ_CHUNK = 200
-READ_ATTRIBUTES = [*directory.PERSON_ATTRIBUTES, "objectClass", LOCK_ATTRIBUTE]
+PASSWORD = "userPassword"  # noqa: S105 - an attribute name
+
+
+def read_attributes(server: ServerProfile) -> list[str]:
+    """What `push` and `reconcile` read of a person entry on this server."""
+    return [
+        *directory.PERSON_ATTRIBUTES,
+        "objectClass",
+        server.lock_attribute,
+        server.age_attribute,
+    ]
+
+
+@dataclass(frozen=True)
+class Target:
+    """The server pushed to: its profile, and why passwords may not be written, if so."""
+
+    server: ServerProfile = OPENLDAP_PROFILE
+    # Set when the canary failed on this connection: no userPassword is sent (the
+    # changes that need one are retried later), everything else goes through.
+    password_refusal: str | None = None
+    # [passwords] max_age_days: turns 389's passwordExpirationTime into a change date.
+    max_age_days: int = 0
+
 
 Key = tuple[str, str]  # (kind, key) as in DirectoryChange
 ACCOUNT = "account"
@@ -46,6 +86,14 @@ class Failure:
 @dataclass
 class PushReport:
     failures: dict[Key, Failure] = field(default_factory=dict)
+    # Passwords written, by account key: the password_set_at that was pushed.
+    passwords_written: dict[str, datetime] = field(default_factory=dict)
+    # Entries created without their password (refused): it stays to be written.
+    passwords_withheld: set[str] = field(default_factory=set)
+    # Pending resets not written: the person changed the password in the directory since.
+    passwords_superseded: dict[str, datetime] = field(default_factory=dict)
+    # The directory's own password date per account, as read.
+    directory_dates: dict[str, datetime] = field(default_factory=dict)
     entries_added: int = 0
     entries_modified: int = 0
     entries_deleted: int = 0
@@ -66,10 +114,11 @@ class Current:
     classes: frozenset[str]
     attributes: dict[str, tuple[str, ...]]
     lock: tuple[str, ...]
+    password_age: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, entry: dict[str, Any]) -> Current:
-        """An entry searched with READ_ATTRIBUTES, as `push` and `reconcile` compare it.
+    def of(cls, entry: dict[str, Any], server: ServerProfile = OPENLDAP_PROFILE) -> Current:
+        """An entry searched with `read_attributes`, as `push` and `reconcile` compare it.
 
         objectClasses are case-folded: the server keeps the case each writer used.
         """
@@ -77,7 +126,8 @@ class Current:
             dn=entry["dn"],
             classes=frozenset(c.casefold() for c in values(entry, "objectClass")),
             attributes={a: values(entry, a) for a in directory.PERSON_ATTRIBUTES},
-            lock=values(entry, LOCK_ATTRIBUTE),
+            lock=values(entry, server.lock_attribute),
+            password_age=values(entry, server.age_attribute),
         )
 
 
@@ -90,12 +140,15 @@ def push(
     *,
     ensured: set[str] | None = None,
     thorough: bool = False,
+    target: Target | None = None,
 ) -> PushReport:
     """Push these keys; `ensured` carries the ETs already checked during this run.
 
     `thorough` also looks up the memberships of entries that do not exist (reconcile:
-    a hand-deleted entry may have left its DN in groups).
+    a hand-deleted entry may have left its DN in groups). The password bookkeeping is
+    written to `session`, in the caller's transaction.
     """
+    target = target or Target()
     report = PushReport()
     ensured = set() if ensured is None else ensured
     desired = directory.people(session, tree, accounts)
@@ -107,7 +160,7 @@ def push(
 
     current: dict[str, Current] = {}
     present: dict[str, set[tuple[tuple[str, str], ...]]] = {}
-    _read_people(pipe, tree, list(accounts), current)
+    _read_people(pipe, tree, list(accounts), current, target.server)
     for et in skeletons:
         _read_skeleton(pipe, tree, et, present)
     pipe.drain()
@@ -137,14 +190,60 @@ def push(
             memberships=memberships,
             groups=groups,
             report=report,
+            target=target,
         )
     for change in groups.values():
-        _send_group(pipe, change, report)
+        _send_group(pipe, change, report, target.server)
     pipe.drain()
     for et, failure in broken.items():
         if et in establishments:
             report.failures[(ESTABLISHMENT, et)] = failure
+    _record_passwords(session, report, target)
     return report
+
+
+def _record_passwords(session: Session, report: PushReport, target: Target) -> None:
+    """Mark written passwords done, log superseded resets, keep the directory's dates.
+
+    The compare-and-set on `password_set_at` keeps a reset decided while this push ran
+    pending: it is written by the next push.
+    """
+    now = datetime.now(UTC)
+    for key, set_at in {**report.passwords_written, **report.passwords_superseded}.items():
+        if (ACCOUNT, key) in report.failures:
+            continue
+        session.execute(
+            update(Account)
+            .where(Account.key == key, Account.password_set_at == set_at)
+            .values(password_pending=False)
+        )
+    for key in report.passwords_superseded:
+        if (ACCOUNT, key) in report.failures:
+            continue
+        log.warning(
+            "account %r: password reset not written, the person changed it in the "
+            "directory since (%s)",
+            key,
+            target.server.name,
+        )
+        session.add(
+            Audit(
+                at=now,
+                actor="directory-sync",
+                action="account.password_superseded",
+                entity="account",
+                entity_key=key,
+                changes={"password": "kept the directory's"},
+            )
+        )
+    for key in report.passwords_withheld:
+        session.execute(update(Account).where(Account.key == key).values(password_pending=True))
+    for key, when in report.directory_dates.items():
+        session.execute(
+            update(Account)
+            .where(Account.key == key, Account.directory_password_at.is_distinct_from(when))
+            .values(directory_password_at=when)
+        )
 
 
 @dataclass
@@ -155,8 +254,11 @@ class _GroupChange:
     keys: set[str] = field(default_factory=set)
 
 
-def _read_people(pipe: Pipeline, tree: Tree, keys: list[str], out: dict[str, Current]) -> None:
+def _read_people(
+    pipe: Pipeline, tree: Tree, keys: list[str], out: dict[str, Current], server: ServerProfile
+) -> None:
     wanted = {directory.normalize_dn(tree.person(k)): k for k in keys}
+    attributes = read_attributes(server)
 
     def done(result: Result) -> None:
         if not result.ok and result.code != 32:
@@ -164,11 +266,11 @@ def _read_people(pipe: Pipeline, tree: Tree, keys: list[str], out: dict[str, Cur
         for entry in result.entries:
             key = wanted.get(directory.normalize_dn(entry["dn"]))
             if key is not None:
-                out[key] = Current.of(entry)
+                out[key] = Current.of(entry, server)
 
     for i in range(0, len(keys), READ_CHUNK):
         chunk = keys[i : i + READ_CHUNK]
-        pipe.search(tree.people_dn, tree.people_filter(chunk), "one", READ_ATTRIBUTES, done)
+        pipe.search(tree.people_dn, tree.people_filter(chunk), "one", attributes, done)
 
 
 class ReadFailed(ProfilesyncError):
@@ -251,6 +353,7 @@ def _push_person(
     memberships: dict[str, set[str]],
     groups: dict[tuple[tuple[str, str], ...], _GroupChange],
     report: PushReport,
+    target: Target,
 ) -> None:
     dn = tree.person(key)
     have = {directory.normalize_dn(g): g for g in memberships.get(key, ())}
@@ -272,22 +375,85 @@ def _push_person(
         if cur is not None:
             pipe.delete(cur.dn, done)
             report.entries_deleted += 1
-        return
-    if cur is None:
-        attrs = _attrs(person.entry)
-        if person.locked:
-            attrs[LOCK_ATTRIBUTE] = [PERMANENT_LOCK]
-        pipe.add(dn, list(person.entry.classes), attrs, done)
+    elif cur is None:
+        pipe.add(dn, list(person.entry.classes), _new_entry(person, report, target), done)
         report.entries_added += 1
-        return
-    changes = diff(person, cur)
-    if changes:
-        pipe.modify(cur.dn, changes, done)
-        report.entries_modified += 1
+    else:
+        changes = diff(person, cur, target.server)
+        changes.update(_password_change(person, cur, report, target))
+        if changes:
+            pipe.modify(cur.dn, changes, done)
+            report.entries_modified += 1
 
 
-def diff(person: Person, cur: Current) -> dict[str, list[Any]]:
-    """The modify that turns `cur` into `person` (empty when they already agree)."""
+def _new_entry(person: Person, report: PushReport, target: Target) -> dict[str, list[str]]:
+    """The attributes of a new entry: its lock, and its password when it may be sent.
+
+    Refused, the entry is created without a password (nobody can bind to it), and the key
+    stays queued or parked until the password can be written.
+    """
+    attrs = _attrs(person.entry)
+    if person.locked:
+        attrs[target.server.lock_attribute] = [target.server.lock_value]
+    if person.password is not None:
+        refusal = _password_refusal(person.password.hash, target)
+        if refusal is not None:
+            report.failures[(ACCOUNT, person.key)] = refusal
+            report.passwords_withheld.add(person.key)
+        else:
+            attrs[PASSWORD] = [person.password.hash]
+            report.passwords_written[person.key] = person.password.set_at
+    return attrs
+
+
+def _password_change(
+    person: Person, cur: Current, report: PushReport, target: Target
+) -> dict[str, list[Any]]:
+    """The userPassword replace a pending password needs on an existing entry, if any.
+
+    Not when the directory's record says the person changed it since the reset was
+    decided; refused, the rest of the modify (a lock above all) still goes.
+    """
+    changed_at = target.server.password_changed_at(cur.password_age, target.max_age_days)
+    if changed_at is not None:
+        report.directory_dates[person.key] = changed_at
+    password = person.password
+    if password is None or not password.pending:
+        return {}
+    if changed_at is not None and changed_at > password.set_at:
+        report.passwords_superseded[person.key] = password.set_at
+        return {}
+    refusal = _password_refusal(password.hash, target)
+    if refusal is not None:
+        report.failures[(ACCOUNT, person.key)] = refusal
+        return {}
+    report.passwords_written[person.key] = password.set_at
+    return {PASSWORD: [("MODIFY_REPLACE", [password.hash])]}
+
+
+def _password_refusal(stored: str, target: Target) -> Failure | None:
+    """Why this value may not be sent now (None: send it)."""
+    server = target.server
+    if not server.verifies(stored):
+        scheme = scheme_of(stored) or "no scheme"
+        return Failure(
+            f"the account needs a new password: its stored hash is {scheme}, which "
+            f"{server.name} does not verify (it would bind as a clear password); "
+            f"{server.scheme_advice}",
+            retry=False,
+        )
+    if target.password_refusal is not None:
+        return Failure(f"passwords not written: {target.password_refusal}", retry=True)
+    return None
+
+
+def diff(
+    person: Person, cur: Current, server: ServerProfile = OPENLDAP_PROFILE
+) -> dict[str, list[Any]]:
+    """The modify that turns `cur` into `person` (empty when they already agree).
+
+    Never `userPassword`: the directory owns the password once set (SPEC §4).
+    """
     changes: dict[str, list[Any]] = {}
     missing = [c for c in person.entry.classes if c.casefold() not in cur.classes]
     if missing:
@@ -297,19 +463,22 @@ def diff(person: Person, cur: Current) -> dict[str, list[Any]]:
         if sorted(want) == sorted(have):
             continue
         changes[attr] = [("MODIFY_REPLACE", list(want))] if want else [("MODIFY_DELETE", [])]
-    if person.locked and cur.lock != (PERMANENT_LOCK,):
-        changes[LOCK_ATTRIBUTE] = [("MODIFY_REPLACE", [PERMANENT_LOCK])]
-    elif not person.locked and PERMANENT_LOCK in cur.lock:
-        # Only our permanent lock is lifted: a lockout slapd wrote after failed binds stays.
-        changes[LOCK_ATTRIBUTE] = [("MODIFY_DELETE", [])]
+    ours = server.is_locked(cur.lock)
+    if person.locked and not ours:
+        changes[server.lock_attribute] = server.lock_change()
+    elif not person.locked and ours:
+        # Only our permanent lock is lifted: a lockout the server wrote after failed binds
+        # stays.
+        changes[server.lock_attribute] = server.unlock_change(cur.lock)
     return changes
 
 
-def lock_drift(person: Person, cur: Current) -> bool:
-    return LOCK_ATTRIBUTE in diff(person, cur)
-
-
-def _send_group(pipe: Pipeline, change: _GroupChange, report: PushReport) -> None:
+def _send_group(
+    pipe: Pipeline, change: _GroupChange, report: PushReport, server: ServerProfile
+) -> None:
+    if not server.permissive_modify:
+        _send_group_values(pipe, change, report)
+        return
     ops: list[Any] = []
     if change.add:
         ops.append(("MODIFY_ADD", sorted(change.add)))
@@ -323,3 +492,21 @@ def _send_group(pipe: Pipeline, change: _GroupChange, report: PushReport) -> Non
                 report.fail((ACCOUNT, key), result)
 
     pipe.modify(change.dn, {"member": ops}, done)
+
+
+def _send_group_values(pipe: Pipeline, change: _GroupChange, report: PushReport) -> None:
+    """One modify per member value: without Permissive Modify, one value already there
+    (20 on an add) or already gone (16 on a delete) must not fail the others."""
+    for op, members, already in (
+        ("MODIFY_ADD", change.add, 20),
+        ("MODIFY_DELETE", change.delete, 16),
+    ):
+        for member in sorted(members):
+            report.member_changes += 1
+
+            def done(result: Result, already: int = already) -> None:
+                if not result.ok and result.code != already:
+                    for key in change.keys:
+                        report.fail((ACCOUNT, key), result)
+
+            pipe.modify(change.dn, {"member": [(op, [member])]}, done)

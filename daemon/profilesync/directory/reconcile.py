@@ -2,8 +2,10 @@
 
 The database is the system of record; the directory subtrees `ou=people` and
 `ou=establishments` belong to profilesync. Anything there that the database does not
-explain is drift: a missing or extra entry, an attribute that differs (a differing
-password is reported without its value), a wrong lock, a wrong group membership.
+explain is drift: a missing or extra entry, an attribute that differs, a wrong lock, a
+wrong group membership. Never the password: the directory owns it once set (SPEC §4),
+and servers that rehash (389) would show drift forever. A missing entry is re-created
+with the stored hash only when the server verifies its scheme (`push`).
 
 `repair` goes through the sync worker's own code path (`push.push`) for every account
 and establishment concerned; only what has no key in the database (a foreign entry, a
@@ -20,11 +22,12 @@ from typing import Any
 from ldap3 import LEVEL, SUBTREE, Connection
 from sqlalchemy.orm import Session
 
-from profilesync.config import LdapSettings
+from profilesync.config import LdapSettings, Settings
 from profilesync.directory import tree as directory
-from profilesync.directory.conn import Pipeline, Result, close, connect, values
-from profilesync.directory.push import READ_ATTRIBUTES, Current, diff, push
-from profilesync.directory.tree import LOCK_ATTRIBUTE, Person, Tree
+from profilesync.directory.conn import Pipeline, Result, close, values
+from profilesync.directory.push import Current, Target, diff, push, read_attributes
+from profilesync.directory.sync import open_target
+from profilesync.directory.tree import Person, Tree
 
 NormDN = tuple[tuple[str, str], ...]
 PAGE = 500
@@ -35,7 +38,7 @@ BATCH = 1000
 class Drift:
     """One difference between the directory and the database."""
 
-    kind: str  # missing | extra | attribute | password | lock | member-missing | member-extra
+    kind: str  # missing | extra | attribute | lock | member-missing | member-extra
     dn: str
     detail: str = ""
 
@@ -77,22 +80,32 @@ class Reconciliation:
         }
 
 
-def compare(session: Session, settings: LdapSettings) -> Reconciliation:
+def _ldap(settings: Settings | LdapSettings) -> LdapSettings:
+    return settings.ldap if isinstance(settings, Settings) else settings
+
+
+def compare(session: Session, settings: Settings | LdapSettings) -> Reconciliation:
     """Read both sides in full and list every difference (nothing is written)."""
-    tree = Tree.from_settings(settings)
-    conn = connect(settings, pipelined=False)
+    tree = Tree.from_settings(_ldap(settings))
+    conn, target = open_target(settings, pipelined=False, writes=False)
     try:
-        return _compare(session, tree, conn)
+        return _compare(session, tree, conn, target)
     finally:
         close(conn)
 
 
-def repair(session: Session, settings: LdapSettings, found: Reconciliation) -> int:
-    """Apply `found.plan`; returns how many keys failed (0: all repaired)."""
-    tree = Tree.from_settings(settings)
+def repair(session: Session, settings: Settings | LdapSettings, found: Reconciliation) -> int:
+    """Apply `found.plan`; returns how many keys failed (0: all repaired).
+
+    The password bookkeeping `push` records is flushed into `session`: commit it.
+    """
+    ldap = _ldap(settings)
+    tree = Tree.from_settings(ldap)
     plan = found.plan
-    conn = connect(settings)
-    pipe = Pipeline(conn, settings.pipeline_window, settings.timeout_seconds)
+    conn, target = open_target(settings)
+    pipe = Pipeline(
+        conn, ldap.pipeline_window, ldap.timeout_seconds, permissive=target.server.permissive_modify
+    )
     failed: list[Result] = []
     try:
         for dn in sorted(plan.delete_entries, key=lambda d: -len(directory.normalize_dn(d))):
@@ -105,11 +118,20 @@ def repair(session: Session, settings: LdapSettings, found: Reconciliation) -> i
         pipe.drain()
         accounts = sorted(plan.accounts)
         ensured: set[str] = set()
-        report = push(pipe, session, tree, [], sorted(plan.establishments), ensured=ensured)
+        report = push(
+            pipe, session, tree, [], sorted(plan.establishments), ensured=ensured, target=target
+        )
         failures = len(report.failures)
         for i in range(0, len(accounts), BATCH):
             report = push(
-                pipe, session, tree, accounts[i : i + BATCH], [], ensured=ensured, thorough=True
+                pipe,
+                session,
+                tree,
+                accounts[i : i + BATCH],
+                [],
+                ensured=ensured,
+                thorough=True,
+                target=target,
             )
             failures += len(report.failures)
     finally:
@@ -125,7 +147,7 @@ def _collect(failed: list[Result]) -> Any:
     return done
 
 
-def _compare(session: Session, tree: Tree, conn: Connection) -> Reconciliation:
+def _compare(session: Session, tree: Tree, conn: Connection, target: Target) -> Reconciliation:
     out = Reconciliation()
     people: dict[NormDN, Person] = {}
     wanted_members: dict[NormDN, dict[NormDN, str]] = {}
@@ -141,7 +163,7 @@ def _compare(session: Session, tree: Tree, conn: Connection) -> Reconciliation:
             for entry in level:
                 skeleton[directory.normalize_dn(entry.dn)] = (entry.dn, et)
 
-    _compare_people(out, tree, conn, people)
+    _compare_people(out, tree, conn, people, target)
     _compare_groups(
         out, tree, conn, people=people, skeleton=skeleton, wanted_members=wanted_members
     )
@@ -160,10 +182,14 @@ def _paged(conn: Connection, base: str, scope: str, attributes: list[str]) -> It
 
 
 def _compare_people(
-    out: Reconciliation, tree: Tree, conn: Connection, people: dict[NormDN, Person]
+    out: Reconciliation,
+    tree: Tree,
+    conn: Connection,
+    people: dict[NormDN, Person],
+    target: Target,
 ) -> None:
     seen: set[NormDN] = set()
-    for entry in _paged(conn, tree.people_dn, "one", READ_ATTRIBUTES):
+    for entry in _paged(conn, tree.people_dn, "one", read_attributes(target.server)):
         if entry.get("type") != "searchResEntry":
             continue
         norm = directory.normalize_dn(entry["dn"])
@@ -178,22 +204,20 @@ def _compare_people(
                 out.plan.delete_entries.append(entry["dn"])
             continue
         seen.add(norm)
-        _compare_person(out, person, Current.of(entry))
+        _compare_person(out, person, Current.of(entry, target.server), target)
     for norm, person in people.items():
         if norm not in seen:
             out.drift.append(Drift("missing", person.entry.dn, "entry missing from the directory"))
             out.plan.accounts.add(person.key)
 
 
-def _compare_person(out: Reconciliation, person: Person, cur: Current) -> None:
-    changes = diff(person, cur)
+def _compare_person(out: Reconciliation, person: Person, cur: Current, target: Target) -> None:
+    changes = diff(person, cur, target.server)
     if not changes:
         return
     out.plan.accounts.add(person.key)
     for attr in changes:
-        if attr == "userPassword":
-            out.drift.append(Drift("password", cur.dn, "userPassword differs"))
-        elif attr == LOCK_ATTRIBUTE:
+        if attr == target.server.lock_attribute:
             state = "should be locked" if person.locked else "should be unlocked"
             out.drift.append(Drift("lock", cur.dn, state))
         elif attr == "objectClass":

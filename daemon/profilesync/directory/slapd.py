@@ -10,26 +10,22 @@ another process (the CLI), and a restart reuses the same port (the settings keep
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
 
-from ldap3 import NONE, Connection, Server
-from ldap3.core.exceptions import LDAPException
 from ldap3.utils.dn import parse_dn
 
-from profilesync.config import LdapSettings
+from profilesync.directory import localserver
 from profilesync.errors import ProfilesyncError
 
 SCHEMA_DIR = Path("/etc/ldap/schema")
@@ -42,7 +38,7 @@ class SlapdError(ProfilesyncError):
 
 
 @dataclass(frozen=True)
-class Instance:
+class Instance(localserver.LocalInstance):
     """A configured local slapd: where it lives and how to reach it."""
 
     directory: Path
@@ -54,53 +50,14 @@ class Instance:
     establishments_ou: str = "establishments"
 
     @property
-    def url(self) -> str:
-        return f"ldap://{self.host}:{self.port}"
-
-    @property
     def pid_file(self) -> Path:
         return self.directory / "run" / "slapd.pid"
-
-    @property
-    def password_file(self) -> Path:
-        return self.directory / "rootpw"
-
-    def root_password(self) -> str:
-        """The generated rootdn password (kept in a 0600 file, never in the config)."""
-        return self.password_file.read_text(encoding="utf-8").strip()
-
-    def pid(self) -> int | None:
-        """The PID of the running slapd, None when it is not running."""
-        try:
-            pid = int(self.pid_file.read_text(encoding="ascii").strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) else None
-
-    def settings(self, base: LdapSettings | None = None) -> LdapSettings:
-        """LDAP settings pointing at this instance (bind password through the file)."""
-        return replace(
-            base or LdapSettings(),
-            url=self.url,
-            base_dn=self.base_dn,
-            bind_dn=self.root_dn,
-            bind_password_file=str(self.password_file),
-            people_ou=self.people_ou,
-            establishments_ou=self.establishments_ou,
-        )
 
 
 def find_slapd() -> Path | None:
     """The slapd binary (Debian puts it in /usr/sbin, often not on a user's PATH)."""
     found = shutil.which("slapd") or shutil.which("slapd", path="/usr/sbin:/usr/local/sbin")
     return Path(found) if found else None
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def ssha(password: str) -> str:
@@ -132,11 +89,16 @@ def start(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     timeout: float = 20.0,
+    argon2: bool = True,
+    max_age_days: int = 90,
 ) -> Instance:
     """Configure (first time only) and start slapd in `directory`; return once it answers.
 
     An existing instance keeps its data, password and base DN; `port` defaults to the
     port it had, else a free one. `nosync` (dbnosync) is for tests: fast, not durable.
+    `argon2=False` leaves the argon2 module out (a site that lacks it: the canary must
+    refuse); `max_age_days` becomes the default policy's pwdMaxAge, as [passwords]
+    max_age_days says (first start only: the policy is an entry).
     """
     binary = find_slapd()
     if binary is None:
@@ -159,13 +121,20 @@ def start(
         inst = Instance(
             directory,
             host,
-            port or free_port(host),
+            port or localserver.free_port(host),
             base_dn,
             f"cn=admin,{base_dn}",
             people_ou,
             establishments_ou,
         )
-    _configure(inst, nosync=nosync, tls_cert=tls_cert, tls_key=tls_key)
+    _configure(
+        inst,
+        nosync=nosync,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        argon2=argon2,
+        max_age_days=max_age_days,
+    )
     urls = inst.url + (f" ldaps://{host}:{inst.port + 1}" if tls_cert else "")
     proc = subprocess.run(
         [str(binary), "-h", urls, "-f", str(directory / "slapd.conf")],
@@ -190,34 +159,7 @@ def kill(inst: Instance, timeout: float = 20.0) -> bool:
 
 
 def _signal_and_wait(inst: Instance, sig: signal.Signals, timeout: float) -> bool:
-    pid = inst.pid()
-    if pid is None:
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-    deadline = time.monotonic() + timeout
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            raise SlapdError(f"slapd (pid {pid}) did not stop within {timeout:.0f} s")
-        time.sleep(0.02)  # waiting on another process: nothing to be notified by
-    with contextlib.suppress(FileNotFoundError):
-        inst.pid_file.unlink()
-    return True
-
-
-def _alive(pid: int) -> bool:
-    """True while `pid` runs; a zombie (not reaped in a container without init) is dead."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
-    except OSError:
-        return True
-    return "\nState:\tZ" not in status
+    return localserver.signal_and_wait(inst.pid_file, sig, timeout, what="slapd", error=SlapdError)
 
 
 def _render(name: str, **values: str) -> str:
@@ -242,7 +184,13 @@ def _suffix_entry(base_dn: str) -> str:
 
 
 def _configure(
-    inst: Instance, *, nosync: bool, tls_cert: Path | None, tls_key: Path | None
+    inst: Instance,
+    *,
+    nosync: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    argon2: bool,
+    max_age_days: int,
 ) -> None:
     if any(c in inst.base_dn for c in '"\n\r'):
         raise SlapdError("base DN must not contain quotes or line breaks")
@@ -268,6 +216,7 @@ def _configure(
         dbnosync="dbnosync" if nosync else "",
         tls=tls,
         policies_dn=policies_dn,
+        argon2="moduleload argon2" if argon2 else "# (argon2 module left out)",
     )
     (d / "slapd.conf").write_text(conf, encoding="utf-8")
     meta = asdict(inst)
@@ -289,7 +238,11 @@ def _configure(
         establishments_ou=inst.establishments_ou,
         policies_dn=policies_dn,
     )
-    ldif += _render("ppolicy-default.ldif.in", policies_dn=policies_dn)
+    ldif += _render(
+        "ppolicy-default.ldif.in",
+        policies_dn=policies_dn,
+        max_age_seconds=str(max(0, max_age_days) * 86400),
+    )
     (d / "base.ldif").write_text(ldif, encoding="utf-8")
     seed = subprocess.run(
         ["slapadd", "-q", "-f", conf_path, "-l", str(d / "base.ldif")],
@@ -301,34 +254,14 @@ def _configure(
         raise SlapdError(f"slapadd could not load the base entries: {seed.stderr[-500:]}")
 
 
-def _listening(inst: Instance) -> bool:
-    """A plain TCP probe first: ldap3 leaks its socket when the connect itself fails."""
-    try:
-        with socket.create_connection((inst.host, inst.port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def _wait_ready(inst: Instance, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
-        if inst.pid() is not None and _listening(inst):
-            conn = Connection(
-                Server(inst.url, get_info=NONE, connect_timeout=1),
-                inst.root_dn,
-                inst.root_password(),
-                receive_timeout=2,
-            )
-            try:
-                if conn.bind():
-                    return
-                last = str(conn.result.get("description"))
-            except LDAPException as exc:
-                last = type(exc).__name__
-            finally:
-                with contextlib.suppress(LDAPException, OSError):
-                    conn.unbind()
+        if inst.pid() is not None and localserver.listening(inst.host, inst.port):
+            refusal = localserver.bind_refusal(inst.url, inst.root_dn, inst.root_password())
+            if refusal is None:
+                return
+            last = refusal
         time.sleep(0.05)  # slapd gives no readiness signal: poll, with a deadline
     raise SlapdError(f"slapd at {inst.url} did not answer within {timeout:.0f} s ({last})")

@@ -19,23 +19,27 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from ldap3 import Connection
 from sqlalchemy import and_, case, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from profilesync.clock import Clock
-from profilesync.config import LdapSettings, Settings
+from profilesync.config import LdapSettings, Settings, hashing
+from profilesync.directory import canary, containers
 from profilesync.directory.conn import (
     DirectoryNotConfigured,
     DirectoryUnavailable,
     Pipeline,
     close,
     connect,
+    server_profile,
 )
-from profilesync.directory.push import ReadFailed, push
+from profilesync.directory.push import ReadFailed, Target, push
+from profilesync.directory.servers import ServerProfile, UnknownServer
 from profilesync.directory.tree import Tree
 from profilesync.store.model import DirectoryChange
 
@@ -86,6 +90,51 @@ def _ldap(settings: Settings | LdapSettings) -> LdapSettings:
     return settings.ldap if isinstance(settings, Settings) else settings
 
 
+def _full(settings: Settings | LdapSettings) -> Settings:
+    return settings if isinstance(settings, Settings) else Settings(ldap=settings)
+
+
+def open_target(
+    settings: Settings | LdapSettings, *, pipelined: bool = True, writes: bool = True
+) -> tuple[Connection, Target]:
+    """A bound connection and what it is connected to: the server's profile (read once
+    per connection) and, when it will write (`writes`), whether passwords may be.
+
+    Before anything is written: the two containers are created if missing, and the
+    canary runs; when it fails, passwords are refused on this connection (the changes
+    that need one stay queued with the reason) and everything else goes through.
+    """
+    full = _full(settings)
+    ldap = full.ldap
+    conn = connect(ldap, pipelined=pipelined)
+    try:
+        server = server_profile(conn, ldap)
+        target = Target(server=server, max_age_days=full.passwords.max_age_days)
+        if writes:
+            target = replace(target, password_refusal=_prepare(full, server))
+    except (DirectoryUnavailable, UnknownServer):
+        close(conn)
+        raise
+    return conn, target
+
+
+def _prepare(settings: Settings, server: ServerProfile) -> str | None:
+    """Containers, then the canary, on a synchronous connection; why passwords are refused."""
+    conn = connect(settings.ldap, pipelined=False)
+    try:
+        created = containers.ensure(conn, Tree.from_settings(settings.ldap))
+        for dn in created:
+            log.info("created %s", dn)
+        verdict = canary.probe(conn, settings.ldap, server, hashing(settings))
+    finally:
+        close(conn)
+    if verdict.ok:
+        log.debug("password canary: %s", verdict.detail)
+        return None
+    log.error("password canary failed, no password is written: %s", verdict.detail)
+    return f"password canary failed: {verdict.detail}"
+
+
 def sync_once(
     session_factory: SessionFactory,
     settings: Settings | LdapSettings,
@@ -103,8 +152,8 @@ def sync_once(
         if backlog(session, clock.now()).due == 0:
             return report  # nothing due: do not even connect
     try:
-        conn = connect(ldap)
-    except (DirectoryUnavailable, DirectoryNotConfigured) as exc:
+        conn, target = open_target(settings)
+    except (DirectoryUnavailable, DirectoryNotConfigured, UnknownServer) as exc:
         report.error = str(exc)
         with session_factory() as session, session.begin():
             rows = _claim(session, clock.now(), min(BATCH, limit or BATCH))
@@ -112,7 +161,12 @@ def sync_once(
             report.retried += len(rows)
         log.warning("directory unavailable, %d changes postponed: %s", len(rows), exc)
         return report
-    pipe = Pipeline(conn, ldap.pipeline_window, ldap.timeout_seconds)
+    pipe = Pipeline(
+        conn,
+        ldap.pipeline_window,
+        ldap.timeout_seconds,
+        permissive=target.server.permissive_modify,
+    )
     tree = Tree.from_settings(ldap)
     ensured: set[str] = set()
     try:
@@ -123,6 +177,7 @@ def sync_once(
                 ldap,
                 tree,
                 pipe,
+                target=target,
                 ensured=ensured,
                 clock=clock,
                 size=size,
@@ -140,6 +195,7 @@ def _one_batch(
     tree: Tree,
     pipe: Pipeline,
     *,
+    target: Target,
     ensured: set[str],
     clock: Clock,
     size: int,
@@ -161,7 +217,7 @@ def _one_batch(
         ets = [k for kind, k in keys if kind == "establishment"]
         unknown = [key for key in keys if key[0] not in ("account", "establishment")]
         try:
-            result = push(pipe, session, tree, accounts, ets, ensured=ensured)
+            result = push(pipe, session, tree, accounts, ets, ensured=ensured, target=target)
         except (DirectoryUnavailable, ReadFailed) as exc:
             report.error = str(exc)
             every = [row for key in keys for row in by_key[key]]
@@ -255,6 +311,17 @@ def backlog(session: Session, now: datetime) -> Backlog:
     ).one()
     total, due_n, parked_n = int(row[0]), int(row[1]), int(row[2])
     return Backlog(due=due_n, waiting=total - due_n - parked_n, parked=parked_n)
+
+
+def last_error(session: Session) -> str | None:
+    """Why changes are waiting: the error of the most recently retried or parked change
+    (e.g. a failed password canary: passwords stay queued until it passes)."""
+    return session.scalar(
+        select(DirectoryChange.last_error)
+        .where(DirectoryChange.last_error.is_not(None))
+        .order_by(DirectoryChange.id.desc())
+        .limit(1)
+    )
 
 
 def unpark(session: Session, now: datetime, key: str | None = None) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 
 from ldap3.utils.conv import escape_filter_chars
@@ -26,11 +27,10 @@ from profilesync.config import LdapSettings
 from profilesync.fileformat.roles import Role
 from profilesync.store.model import Account, Establishment, Profile, ProfileState, Team
 
-# ppolicy: a pwdAccountLockedTime of 000001010000Z is a lock that never expires.
-PERMANENT_LOCK = "000001010000Z"
-LOCK_ATTRIBUTE = "pwdAccountLockedTime"
-# The person attributes profilesync owns; anything else on the entry is left alone.
-PERSON_ATTRIBUTES = ("uid", "cn", "sn", "givenName", "mail", "employeeNumber", "userPassword")
+# The person attributes profilesync keeps equal to the database; anything else on the
+# entry is left alone. userPassword is not one of them: profilesync writes it only when it
+# sets a password (`Password.pending`), and the directory owns it after that (SPEC §4).
+PERSON_ATTRIBUTES = ("uid", "cn", "sn", "givenName", "mail", "employeeNumber")
 _CHUNK = 500  # bound on IN (...) lists: SQLite allows 32766 parameters, keep it modest
 
 
@@ -106,6 +106,16 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Password:
+    """The account's stored hash, and whether profilesync still has to write it."""
+
+    hash: str
+    set_at: datetime
+    pending: bool  # set here (creation, reset, operator) and not yet written
+    directory_at: datetime | None  # the directory's own date, as last read
+
+
+@dataclass(frozen=True)
 class Person:
     """The desired state of one account: its entry, lock and group memberships."""
 
@@ -114,6 +124,7 @@ class Person:
     locked: bool
     groups: frozenset[str]  # DNs, as built by Tree
     establishments: frozenset[str]  # the ETs whose groups it is in
+    password: Password | None = None
 
 
 @dataclass(frozen=True)
@@ -181,12 +192,20 @@ def _people(session: Session, tree: Tree, accounts: Iterable[Account]) -> dict[s
             locked=account.id not in active,
             groups=frozenset(groups[account.id]),
             establishments=frozenset(ets[account.id]),
+            password=Password(
+                account.password_hash,
+                account.password_set_at,
+                account.password_pending,
+                account.directory_password_at,
+            )
+            if account.password_hash
+            else None,
         )
     return out
 
 
 def person_entry(tree: Tree, account: Account) -> Entry:
-    """The inetOrgPerson entry of an account (the password hash goes over unchanged)."""
+    """The inetOrgPerson entry of an account, without its password (see `Password`)."""
     attrs: dict[str, tuple[str, ...]] = {
         "uid": (account.key,),
         "cn": (f"{account.prenom} {account.nom}".strip() or account.key,),
@@ -194,7 +213,6 @@ def person_entry(tree: Tree, account: Account) -> Entry:
         "givenName": (account.prenom,) if account.prenom else (),
         "mail": (account.email,) if account.email else (),
         "employeeNumber": (account.rpps,) if account.doctor and account.rpps else (),
-        "userPassword": (account.password_hash,) if account.password_hash else (),
     }
     return Entry(tree.person(account.key), tree.person_classes, attrs)
 

@@ -5,17 +5,18 @@ Each check is independent and says what it looked at, so one run lists every pro
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from profilesync.config import ConfigError, Settings
+from profilesync.config import ConfigError, Settings, hashing
+from profilesync.directory import canary, containers, servers
+from profilesync.directory import conn as conn_mod
+from profilesync.directory.tree import Tree
 from profilesync.service import jobs
 from profilesync.store import db
 from profilesync.store.model import Referent
@@ -154,53 +155,76 @@ def _database(settings: Settings) -> Check:
     return Check("[database]", True, f"{db.display_url(settings.database.url)} reachable, migrated")
 
 
-def _ldap(settings: Settings) -> Check:
-    with warnings.catch_warnings():  # ldap3 imports pyasn1 names deprecated since 0.6
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import ldap3  # noqa: PLC0415
-        from ldap3.core.exceptions import LDAPException  # noqa: PLC0415
+def _ldap(settings: Settings) -> Iterator[Check]:
+    """Bind, which server, the containers, then the canary: a stored hash never binds.
 
+    The canary writes (and removes) a probe entry under `ou=people`, which also proves
+    that the bind DN may write there; the containers are created when missing, as the
+    push would create them.
+    """
     s = settings.ldap
     try:
-        password = s.bind_password()
-    except ConfigError as exc:
-        return Check("[ldap]", False, str(exc))
-    tls = ldap3.Tls(ca_certs_file=s.ca_file) if s.ca_file else None
-    server = ldap3.Server(s.url, tls=tls, connect_timeout=s.timeout_seconds)
-    conn = ldap3.Connection(
-        server, user=s.bind_dn, password=password, receive_timeout=s.timeout_seconds
-    )
+        conn = conn_mod.connect(s, pipelined=False)
+    except conn_mod.DirectoryUnavailable as exc:
+        yield Check("[ldap]", False, str(exc))
+        return
     try:
-        if s.start_tls:
-            conn.open()
-            conn.start_tls()
-        if not conn.bind():
-            refused = conn.result.get("description", "refused")
-            return Check("[ldap]", False, f"bind as {s.bind_dn} refused: {refused}")
-    except LDAPException as exc:
-        return Check("[ldap]", False, f"{s.url}: {type(exc).__name__}: {exc}")
+        yield Check("[ldap]", True, f"bound to {s.url} as {s.bind_dn or 'anonymous'}")
+        try:
+            detected = servers.identify(conn_mod.read_root_dse(conn, s.timeout_seconds))
+        except servers.UnknownServer as exc:
+            detected = None
+            if servers.configured(s.server) is None:
+                yield Check("[ldap] server", False, str(exc))
+                return
+        chosen = servers.configured(s.server) or detected
+        assert chosen is not None
+        if detected is not None and detected != chosen:
+            yield Check(
+                "[ldap] server",
+                False,
+                f'[ldap] server = "{s.server}" but the root DSE says {detected.name}: '
+                f'set server = "{detected.name}" or "auto"',
+            )
+            return
+        how = "configured" if servers.configured(s.server) else "detected from the root DSE"
+        yield Check("[ldap] server", True, f"{chosen.name} ({how})")
+        try:
+            created = containers.ensure(conn, Tree.from_settings(s))
+        except containers.ContainerMissing as exc:
+            yield Check("[ldap] containers", False, str(exc))
+            return
+        tree = Tree.from_settings(s)
+        done = f"created {', '.join(created)}" if created else "present"
+        yield Check(
+            "[ldap] containers", True, f"{tree.people_dn}, {tree.establishments_dn}: {done}"
+        )
+        verdict = canary.probe(conn, s, chosen, hashing(settings))
+        yield Check("[ldap] password canary", verdict.ok, verdict.detail)
+    except conn_mod.DirectoryUnavailable as exc:
+        yield Check("[ldap]", False, str(exc))
     finally:
-        _close(conn)
-    return Check("[ldap]", True, f"bound to {s.url} as {s.bind_dn}")
-
-
-def _close(conn: object) -> None:
-    """Unbind, and close the socket ldap3 keeps after a failed open."""
-    with contextlib.suppress(Exception):
-        conn.unbind()  # type: ignore[attr-defined]
-    sock = getattr(conn, "socket", None)
-    if sock is not None:
-        with contextlib.suppress(Exception):
-            sock.close()
+        conn_mod.close(conn)
 
 
 # OWASP's argon2id minimums (memory KiB, iterations), each with parallelism 1: any one met.
 OWASP_ARGON2 = ((47_104, 1), (19_456, 2), (12_288, 3), (9_216, 4), (7_168, 5))
+OWASP_PBKDF2_SHA512 = 210_000
 
 
 def _password_cost(settings: Settings) -> Check:
     """A cheap hash makes a stolen database (or backup) quick to crack."""
-    p = settings.passwords
+    p = hashing(settings)
+    if p.scheme == "pbkdf2-sha512":
+        if p.pbkdf2_iterations >= OWASP_PBKDF2_SHA512:
+            return Check("[passwords]", True, "PBKDF2-SHA512 iterations at or above OWASP's")
+        return Check(
+            "[passwords]",
+            True,
+            f"PBKDF2-SHA512 with {p.pbkdf2_iterations} iterations is below OWASP's minimum "
+            f"({OWASP_PBKDF2_SHA512}): leaked hashes would be cheap to crack",
+            warning=True,
+        )
     if any(p.argon2_memory_kib >= m and p.argon2_time_cost >= t for m, t in OWASP_ARGON2):
         return Check("[passwords]", True, "argon2id cost at or above OWASP's minimum")
     return Check(
@@ -223,12 +247,12 @@ def _bind_password_file(settings: Settings) -> Check | None:
         return None  # the [ldap] check says it cannot be read
     if mode & 0o007:
         return Check(
-            "[ldap] bind_password_file",
+            "bind password file",
             True,
             f"{name} is readable by every user: chmod 600 {name}",
             warning=True,
         )
-    return Check("[ldap] bind_password_file", True, f"{name} not readable by other users")
+    return Check("bind password file", True, f"{name} not readable by other users")
 
 
 def _schedules(settings: Settings) -> Check:
@@ -254,6 +278,6 @@ def run_checks(settings: Settings) -> Iterator[Check]:
     yield _database(settings)
     yield _stranger_folders(settings)
     if settings.ldap.url:
-        yield _ldap(settings)
+        yield from _ldap(settings)
     else:
         yield Check("[ldap]", True, "url empty: no directory, changes queue up")

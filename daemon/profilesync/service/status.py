@@ -41,6 +41,8 @@ class Status:
     reports_waiting: int = 0
     recent_runs: list[dict[str, Any]] = field(default_factory=list)
     directory: dict[str, int] = field(default_factory=dict)
+    # The last error of a waiting or parked change: why the backlog does not drain.
+    directory_error: str | None = None
     jobs: list[dict[str, Any]] = field(default_factory=list)
     database_error: str | None = None
 
@@ -113,6 +115,7 @@ def _from_database(session: Session, settings: Settings, now: datetime, out: Sta
     runs = session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc()).limit(RECENT_RUNS))
     out.recent_runs = [run.as_dict() for run in runs]
     out.directory = ldapsync.backlog(session, now)._asdict()
+    out.directory_error = ldapsync.last_error(session)
     leases = {row.name: row for row in session.scalars(sa.select(JobLease))}
     tz = ZoneInfo(settings.daemon.timezone)
     for name, sched in jobs.schedules(settings).items():
@@ -193,8 +196,10 @@ def render_database(status: Status, tz: ZoneInfo) -> str:
     d = status.directory
     lines = [
         f"directory backlog: {d['due']} due, {d['waiting']} retrying later, {d['parked']} parked",
-        "recent runs:",
     ]
+    if status.directory_error and (d["waiting"] or d["parked"]):
+        lines.append(f"directory: waiting because: {status.directory_error}")
+    lines.append("recent runs:")
     if not status.recent_runs:
         lines.append("  (none)")
     for r in status.recent_runs:

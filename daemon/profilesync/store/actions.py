@@ -33,7 +33,7 @@ from profilesync.store.batchstate import (
     state_for,
 )
 from profilesync.store.model import ChangeKind, ProfileState
-from profilesync.store.passwords import is_expired
+from profilesync.store.passwords import is_expired, password_date
 
 # Plain str constants: an enum member's `.value` is a slow descriptor in a per-line path.
 _ACCOUNT = str(ChangeKind.ACCOUNT)
@@ -296,7 +296,8 @@ def _password_decision(
     if not owned:
         problems.append(Problem.alerte(messages.PASSWORD_SHARED))
         return False
-    if not is_expired(account.password_set_at, ctx.now, ctx.policy.max_age_days):
+    set_at = password_date(account.password_set_at, account.directory_password_at)
+    if not is_expired(set_at, ctx.now, ctx.policy.max_age_days):
         problems.append(Problem.alerte(messages.PASSWORD_IGNORED))
         return False
     nom = line.nom if not account.doctor else account.nom

@@ -92,6 +92,17 @@ class AccountRec:
     dirty: bool = False
     # A hash being computed by the pool; resolved into password_hash before the flush.
     pending_hash: Future[str] | None = None
+    # Set with a new password until the push wrote it (see Account.password_pending).
+    password_pending: bool = False
+    # The directory's own password date, as the push last read it (raw until first read).
+    directory_at: datetime | str | None = None
+
+    @property
+    def directory_password_at(self) -> datetime | None:
+        value = self.directory_at
+        if value is not None and (isinstance(value, str) or value.tzinfo is not UTC):
+            value = self.directory_at = _utc(value)
+        return value
 
     @property
     def password_set_at(self) -> datetime:
@@ -115,7 +126,8 @@ def state_for(debut: date | None, fin: date | None, today: date) -> ProfileState
 
 
 _ACCOUNTS = (
-    "SELECT id, key, doctor, rpps, nom, prenom, email, password_hash, password_set_at, locked "
+    "SELECT id, key, doctor, rpps, nom, prenom, email, password_hash, password_set_at, locked, "
+    "password_pending, directory_password_at "
     "FROM account WHERE key IN ({marks})"
 )
 _TEAMS = "SELECT id, establishment_id, name FROM team WHERE establishment_id IN ({marks})"
@@ -192,6 +204,7 @@ class BatchState:
                 rec = AccountRec(
                     r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9])
                 )
+                rec.password_pending, rec.directory_at = bool(r[10]), r[11]
                 state.accounts[r[1]] = by_id[r[0]] = rec
         teams_by_id: dict[int, TeamRec] = {}
         for part in chunks(sorted(set(establishment_ids))):
@@ -339,6 +352,7 @@ def _resolve(account: AccountRec) -> None:
     if account.pending_hash is not None:
         account.password_hash = account.pending_hash.result()
         account.pending_hash = None
+        account.password_pending = True  # the push writes it, then clears this
 
 
 def _account_values(a: AccountRec) -> dict[str, Any]:
@@ -348,6 +362,7 @@ def _account_values(a: AccountRec) -> dict[str, Any]:
         "email": a.email,
         "password_hash": a.password_hash,
         "password_set_at": a.password_set_at,
+        "password_pending": a.password_pending,
         "locked": a.locked,
     }
 

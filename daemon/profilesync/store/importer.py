@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from profilesync import layout
 from profilesync.clock import Clock
-from profilesync.config import Settings
+from profilesync.config import Settings, hashing
 from profilesync.errors import ProfilesyncError
 from profilesync.fileformat.outcome import Summary
 from profilesync.fileformat.report import ReportWriter, default_report_path
@@ -171,7 +171,7 @@ def process_run(
         if run.run_status.settled or run.status == RunStatus.AWAITING_APPROVAL:
             return _report(session, run)
         own = hasher is None
-        hasher = hasher or Hasher(settings.passwords)
+        hasher = hasher or Hasher(hashing(settings))
         try:
             # The report is written as the outcomes commit and moved into place only
             # after the last commit (ReportWriter's exit); a crash leaves no report, only

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -127,13 +128,29 @@ class Account(Base):
     nom: Mapped[str] = mapped_column(String(100))
     prenom: Mapped[str] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254))
-    # `{ARGON2}$argon2id$…`: the form OpenLDAP's argon2 module verifies, handed over unchanged.
+    # A scheme the directory verifies (`{ARGON2}…`, `{PBKDF2-SHA512}…`), handed over
+    # unchanged, and only when profilesync sets the password (SPEC §4).
     password_hash: Mapped[str] = mapped_column(String(255))
     password_set_at: Mapped[datetime]
+    # True from a password set here (creation, reset, operator) until the push wrote it;
+    # cleared only if password_set_at is still the one pushed (a newer reset stays due).
+    password_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the directory's own record says the password was last changed (pwdChangedTime,
+    # or 389's passwordExpirationTime minus the maximum age), as the push last read it.
+    directory_password_at: Mapped[datetime | None] = mapped_column(default=None)
     # True when no profile is active: the directory entry is locked (ppolicy).
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+@event.listens_for(Account.password_hash, "set")
+def _new_password_is_pending(target: Account, value: str, old: object, _initiator: object) -> None:
+    """A hash set through the ORM (an operator's change) is a password profilesync sets:
+    the push must write it (SPEC §4). The importer's bulk flush sets the flag itself.
+    The caller also sets `password_set_at`: a directory change after it wins."""
+    if value != old:
+        target.password_pending = True
 
 
 class ProfileState(StrEnum):
