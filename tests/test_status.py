@@ -214,7 +214,6 @@ def test_check_config_warns_about_a_cheap_hash_and_an_open_bind_password(
         "leaked hashes would be cheap to crack"
     ) in warns
     assert (
-        f"WARN bind password file: {secret} is readable by every user: chmod 600 {secret}"
-        in warns
+        f"WARN bind password file: {secret} is readable by every user: chmod 600 {secret}" in warns
     )
     assert "s3cret" not in out
