@@ -23,7 +23,8 @@ from profilesync.fileformat.check import CheckResult, check_file
 from profilesync.fileformat.columns import COLUMNS, NCOLS, PASSWORD
 from profilesync.fileformat.csvscan import TRIM
 from profilesync.fileformat.outcome import Code, Outcome
-from profilesync.fileformat.report import neutralised, read_report
+from profilesync.fileformat.report import read_report
+from speckit import guarded
 
 CLOCK = FixedClock(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
 SETTINGS = Settings()
@@ -160,5 +161,5 @@ def test_random_rows_one_report_row_each(
     assert [row.line for row in report] == [n for n, _ in expected]
     for row, (_, cells) in zip(report, expected, strict=True):
         padded = (cells + ("",) * NCOLS)[:NCOLS]
-        assert row.cells[:PASSWORD] == tuple(neutralised(c) for c in padded[:PASSWORD])
+        assert row.cells[:PASSWORD] == tuple(guarded(c) for c in padded[:PASSWORD])
         assert row.cells[PASSWORD] == ("***" if padded[PASSWORD] else "")
