@@ -6,7 +6,9 @@ with `;`, and only the spans of non-empty password cells are replaced by `***`. 
 non-empty cells beyond the 13th had its columns shifted by an unquoted `;`, so there every
 non-empty cell from "Mot de passe" on is masked, as the report does. A header row is left
 alone. Bytes that are not text we can tokenise with confidence give None: the caller then
-keeps no readable archive rather than risk keeping a password.
+keeps no readable archive rather than risk keeping a password. A quote never closed is such a
+case: the reader rejects the file for it, and the rest of the file, password cells included,
+would be one cell opened before the password column (issue 14).
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ _UNQUOTED = re.compile(r"[^;\r\n]*")
 _UNTIL_SEPARATOR = re.compile(r"[^;\r\n]*")
 
 Field = tuple[int, int, str]  # start, end (in the text), unquoted value
+
+
+class UnterminatedQuote(ValueError):
+    """A quoted cell runs to the end of the file: no telling where the password cell is."""
 
 
 def _norm(text: str) -> str:
@@ -45,9 +51,7 @@ def records(text: str) -> Iterator[list[Field]]:
                 while True:
                     j = text.find('"', i)
                     if j < 0:  # unterminated: the rest of the file is this cell
-                        parts.append(text[i:])
-                        i = n
-                        break
+                        raise UnterminatedQuote(start)
                     parts.append(text[i:j])
                     if j + 1 < n and text[j + 1] == '"':
                         parts.append('"')
@@ -100,10 +104,13 @@ def mask_passwords(data: bytes) -> bytes | None:
         return None
     out: list[str] = []
     pos = 0
-    for fields in records(text):
-        for start, end, _ in _to_mask(fields):
-            out.append(text[pos:start])
-            out.append(MASK)
-            pos = end
+    try:
+        for fields in records(text):
+            for start, end, _ in _to_mask(fields):
+                out.append(text[pos:start])
+                out.append(MASK)
+                pos = end
+    except UnterminatedQuote:
+        return None
     out.append(text[pos:])
     return (codecs.BOM_UTF8 if bom else b"") + "".join(out).encode(encoding)

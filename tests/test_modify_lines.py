@@ -1,0 +1,214 @@
+"""M and S lines at their edges (SPEC §3–§4), each expectation from the SPEC's words.
+
+Issue 14: mutants of store/actions.py that ignored the line's début, left a profile active
+when its début moved into the future, forgot to tell the directory that an account's lock
+flipped, applied a Nom only together with a Prénom, refused fin = début, checked the
+password against the old Nom, or emptied the audit rows, all survived the suite.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from importkit import GOOD_PW, World, doctor, fast_settings, row
+from profilesync.fileformat import messages
+from profilesync.fileformat.outcome import Code
+from profilesync.store.passwords import verify
+
+# World's clock: 15/03/2026.
+
+
+@pytest.fixture
+def world(db_url: str, tmp_path: Path) -> Iterator[World]:
+    w = World(db_url, tmp_path, fast_settings(tmp_path))
+    yield w
+    w.close()
+
+
+def profile(world: World) -> tuple[str | None, str | None, str]:
+    ((debut, fin, state),) = world.rows("SELECT debut, fin, state FROM profile")
+    return (debut and str(debut)[:10], fin and str(fin)[:10], state)
+
+
+def locked(world: World) -> bool:
+    return bool(world.scalar("SELECT locked FROM account"))
+
+
+def queued_by(world: World, run_id: int | None) -> list[tuple[str, str]]:
+    """The directory changes a run queued: (kind, key)."""
+    rows = world.rows("SELECT kind, key FROM directory_change WHERE run_id = :r", r=run_id)
+    return [(str(k), str(v)) for k, v in rows]
+
+
+def audits(world: World, action: str) -> list[tuple[str, dict[str, Any]]]:
+    rows = world.rows(
+        "SELECT entity_key, changes FROM audit WHERE action = :a ORDER BY id", a=action
+    )
+    return [(key, ch if isinstance(ch, dict) else json.loads(ch)) for key, ch in rows]
+
+
+# --- dates --------------------------------------------------------------------------------------
+
+
+def test_m_with_a_debut_stores_that_debut(world: World) -> None:
+    world.run([row("C", password=GOOD_PW)])
+    _, outs = world.run([row("M", debut="01/03/2026")])
+    assert [o.code for o in outs] == [Code.OK]
+    assert profile(world) == ("2026-03-01", None, "active")
+
+
+def test_a_debut_moved_into_the_future_deactivates_and_locks(world: World) -> None:
+    """SPEC §3/§4: a profile is active from its début; an account with no active profile
+    left cannot log in — its directory entry is locked, so the directory must hear of it."""
+    world.run([row("C", password=GOOD_PW)])
+    assert not locked(world)
+    result, outs = world.run([row("M", debut="01/06/2026")])
+    assert [o.code for o in outs] == [Code.OK]
+    assert profile(world) == ("2026-06-01", None, "pending")
+    assert locked(world)
+    assert queued_by(world, result.run_id) == [("account", "cmartin")]
+
+
+def test_a_debut_brought_back_to_today_reactivates_and_unlocks(world: World) -> None:
+    world.run([row("C", password=GOOD_PW, debut="01/06/2026")])
+    assert locked(world)
+    result, _ = world.run([row("M", debut="15/03/2026")])
+    assert profile(world) == ("2026-03-15", None, "active")
+    assert not locked(world)
+    assert queued_by(world, result.run_id) == [("account", "cmartin")]
+
+
+def test_a_fin_already_past_on_m_deactivates_and_locks(world: World) -> None:
+    world.run([row("C", password=GOOD_PW)])
+    result, outs = world.run([row("M", fin="14/03/2026")])
+    assert [o.code for o in outs] == [Code.OK]
+    assert profile(world) == (None, "2026-03-14", "ended")  # not active: locked
+    assert locked(world)
+    assert queued_by(world, result.run_id) == [("account", "cmartin")]
+
+
+def test_fin_equal_to_debut_is_a_one_day_profile(world: World) -> None:
+    """SPEC §3: only « fin before début » is ERREUR; fin is inclusive up to the end of the day."""
+    world.run([row("C", password=GOOD_PW)])
+    _, outs = world.run([row("M", debut="15/03/2026", fin="15/03/2026")])
+    assert [o.code for o in outs] == [Code.OK]
+    assert profile(world) == ("2026-03-15", "2026-03-15", "active")
+
+
+def test_fin_before_the_stored_debut_is_erreur_naming_both_dates(world: World) -> None:
+    world.run([row("C", password=GOOD_PW, debut="01/03/2026")])
+    _, outs = world.run([row("M", fin="28/02/2026")])
+    assert [o.code for o in outs] == [Code.ERREUR]
+    assert outs[0].messages == (messages.fin_before_debut_stored("28/02/2026", "01/03/2026"),)
+    assert profile(world) == ("2026-03-01", None, "active")
+
+
+# --- names --------------------------------------------------------------------------------------
+
+
+def test_m_changing_only_the_nom_renames(world: World) -> None:
+    world.run([row("C", password=GOOD_PW)])
+    result, outs = world.run([row("M", "Lefebvre", "Claire")])
+    assert [o.code for o in outs] == [Code.OK]
+    assert world.rows("SELECT nom, prenom FROM account") == [("Lefebvre", "Claire")]
+    assert queued_by(world, result.run_id) == [("account", "cmartin")]
+    assert audits(world, "account.update") == [("cmartin", {"nom": ["Martin", "Lefebvre"]})]
+
+
+def test_m_changing_only_the_prenom_renames(world: World) -> None:
+    world.run([row("C", password=GOOD_PW)])
+    result, outs = world.run([row("M", "Martin", "Claire-Marie")])
+    assert [o.code for o in outs] == [Code.OK]
+    assert world.rows("SELECT nom, prenom FROM account") == [("Martin", "Claire-Marie")]
+    assert queued_by(world, result.run_id) == [("account", "cmartin")]
+    assert audits(world, "account.update") == [("cmartin", {"prenom": ["Claire", "Claire-Marie"]})]
+
+
+def test_m_of_a_doctor_keeps_the_names_with_alerte(world: World) -> None:
+    world.run([doctor("C", password=GOOD_PW)])
+    result, outs = world.run([doctor("M", nom="Dupond")])
+    assert [o.code for o in outs] == [Code.ALERTE]
+    assert outs[0].messages == (messages.DOCTOR_NAMES_IGNORED,)
+    assert world.rows("SELECT nom, prenom FROM account") == [("Durand", "Paul")]
+    assert queued_by(world, result.run_id) == []
+
+
+# --- the password of an M line ------------------------------------------------------------------
+
+
+def test_an_expired_password_may_not_contain_the_new_nom(world: World) -> None:
+    """SPEC §4: the password must not contain the Nom — the one the line gives it."""
+    world.run([row("C", password=GOOD_PW)])
+    world.clock.advance(timedelta(days=91))
+    _, outs = world.run([row("M", "Lefebvre", "Claire", password="Lefebvre-Horse-42")])
+    assert [o.code for o in outs] == [Code.ERREUR]
+    assert messages.PASSWORD_CONTAINS_NOM in outs[0].messages
+    assert world.rows("SELECT nom FROM account") == [("Martin",)]
+    assert verify(world.scalar("SELECT password_hash FROM account"), GOOD_PW)
+
+
+def test_an_expired_password_may_contain_the_nom_the_line_replaces(world: World) -> None:
+    world.run([row("C", password=GOOD_PW)])
+    world.clock.advance(timedelta(days=91))
+    _, outs = world.run([row("M", "Lefebvre", "Claire", password="Martin-Horse-42")])
+    assert [o.code for o in outs] == [Code.OK]
+    assert world.rows("SELECT nom FROM account") == [("Lefebvre",)]
+    assert verify(world.scalar("SELECT password_hash FROM account"), "Martin-Horse-42")
+
+
+def test_a_doctors_expired_password_is_checked_against_the_stored_nom(world: World) -> None:
+    """A doctor's names on an M line are ignored: the Nom is the account's (Durand)."""
+    world.run([doctor("C", password=GOOD_PW)])
+    world.clock.advance(timedelta(days=91))
+    _, outs = world.run([doctor("M", nom="Dupond", password="Durand-Horse-42")])
+    assert outs[0].code is Code.ERREUR
+    assert messages.PASSWORD_CONTAINS_NOM in outs[0].messages
+    _, outs = world.run([doctor("M", nom="Dupond", password="Dupond-Horse-42")])
+    assert outs[0].code is Code.ALERTE
+    assert outs[0].messages == (messages.DOCTOR_NAMES_IGNORED,)
+    assert verify(world.scalar("SELECT password_hash FROM account"), "Dupond-Horse-42")
+
+
+# --- what the audit keeps -----------------------------------------------------------------------
+
+
+def test_the_audit_keeps_what_an_m_changed_on_the_profile(world: World) -> None:
+    world.run([row("C", password=GOOD_PW, fin="31/12/2026")])
+    world.run([row("M", debut="01/06/2026", fin="30/06/2027")])
+    assert audits(world, "profile.update") == [
+        (
+            "cmartin/750100125/CDC1/",
+            {
+                "debut": [None, "2026-06-01"],
+                "fin": ["2026-12-31", "2027-06-30"],
+                "state": ["active", "pending"],
+            },
+        )
+    ]
+
+
+def test_the_audit_keeps_what_an_s_changed(world: World) -> None:
+    world.run([row("C", password=GOOD_PW)])
+    result, _ = world.run([row("S")])
+    assert audits(world, "profile.delete") == [
+        ("cmartin/750100125/CDC1/", {"state": ["active", "deleted"]})
+    ]
+    assert world.rows("SELECT actor, line, run_id FROM audit WHERE action = 'profile.delete'") == [
+        ("aref", 2, result.run_id)
+    ]
+    assert locked(world)
+    assert queued_by(world, result.run_id) == [("account", "cmartin")]
+
+
+def test_the_audit_of_an_email_change_keeps_old_and_new(world: World) -> None:
+    world.run([row("C", password=GOOD_PW, email="a@mssante.fr")])
+    world.run([row("M", email="b@aphp.mssante.fr")])
+    assert audits(world, "account.update") == [
+        ("cmartin", {"email": ["a@mssante.fr", "b@aphp.mssante.fr"]})
+    ]
