@@ -35,12 +35,11 @@ EJ_OF = {ET1: EJ1, ET2: EJ2, ET3: ET3}
 
 def people(n: int, *, et: str = ET1, ej: str | None = None) -> list[list[str]]:
     """`n` non-doctors in `et`, logins `<et>-<i>` so that ETs never share an account."""
+    ej = ej or EJ_OF[et]
     return [
-        row(
-            "C", f"Nom{i}", "Pré", ej=ej or EJ_OF[et], et=et, ident=f"{et}-{i}", password=GOOD_PW,
-        )
+        row("C", f"Nom{i}", "Pré", ej=ej, et=et, ident=f"{et}-{i}", password=GOOD_PW)
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def deletions(
@@ -168,6 +167,19 @@ def test_an_et_whose_leading_zero_a_spreadsheet_dropped_counts_as_that_et(world:
     assert result.status is RunStatus.AWAITING_APPROVAL
     assert result.reason == messages.awaiting_approval(
         result.run_id, messages.deletion_share(10, 12, ET3)
+    )
+
+
+def test_s_typed_in_lower_case_with_spaces_counts_as_a_deletion(world: World) -> None:
+    """SPEC §2: every field is trimmed; codes are matched case-insensitively."""
+    world.run(people(12))
+    rows = deletions(10)
+    for r in rows:
+        r[1], r[3] = f" {ET1} ", " s "
+    result, _ = world.run(rows)
+    assert result.status is RunStatus.AWAITING_APPROVAL
+    assert result.reason == messages.awaiting_approval(
+        result.run_id, messages.deletion_share(10, 12, ET1)
     )
 
 
