@@ -367,8 +367,15 @@ def _applied_once(box: Inbox, lines: int) -> None:
     assert not [p for p in (box.state / "work").rglob("*.csv")]
 
 
+def _no_attempt_spent(caplog: pytest.LogCaptureFixture) -> None:
+    """An outage is not an attempt (driver.MAX_ATTEMPTS): never logged as an internal error,
+    so never marked failed for it."""
+    said = [r.getMessage() for r in caplog.records]
+    assert not [m for m in said if "internal error" in m]
+
+
 def test_a_database_stopped_before_a_file_loses_nothing_and_the_file_waits(
-    outage_box: Inbox, pg_server: sa.Engine | None
+    outage_box: Inbox, pg_server: sa.Engine | None, caplog: pytest.LogCaptureFixture
 ) -> None:
     box = outage_box
     outage = RealOutage(box, pg_server)
@@ -384,6 +391,7 @@ def test_a_database_stopped_before_a_file_loses_nothing_and_the_file_waits(
         kept = [*box.inbox.rglob("*.csv"), *(box.state / "work").rglob("*.csv")]
         assert [p.read_bytes() for p in kept] == [content]
         assert not box.reports()
+        _no_attempt_spent(caplog)
     finally:
         outage.stop()
     [done] = box.daemon.run_once().files
@@ -393,7 +401,7 @@ def test_a_database_stopped_before_a_file_loses_nothing_and_the_file_waits(
 
 
 def test_a_database_stopped_mid_file_resumes_where_it_stopped(
-    outage_box: Inbox, pg_server: sa.Engine | None
+    outage_box: Inbox, pg_server: sa.Engine | None, caplog: pytest.LogCaptureFixture
 ) -> None:
     """PostgreSQL: the daemon's backend is terminated between two committed batches."""
     box = outage_box
@@ -423,6 +431,9 @@ def test_a_database_stopped_mid_file_resumes_where_it_stopped(
             assert _file_pass(box) == []
         assert not box.reports()
         assert len(list((box.state / "work").rglob("*.csv"))) == 1
+        said = [r.getMessage() for r in caplog.records]
+        assert [m for m in said if "database unavailable, will retry" in m]
+        _no_attempt_spent(caplog)
     finally:
         outage.stop()
     [done] = box.daemon.run_once().files
