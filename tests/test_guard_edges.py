@@ -88,6 +88,34 @@ def test_a_255_character_address_is_ignored_with_alerte() -> None:
     assert problem is not None and problem.code is Code.ALERTE
 
 
+@pytest.mark.parametrize(
+    "address",
+    ["a@mssante.fr", "A@MSSANTE.FR", f"{'l' * 64}@mssante.fr", "x.y+z@ch-exemple.mssante.fr"],
+)
+def test_mssante_addresses_at_the_edges_are_kept_lower_case(address: str) -> None:
+    assert read_mssante_email(address) == (address.lower(), None)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["@mssante.fr", f"{'l' * 65}@mssante.fr", ".a@mssante.fr", "a.@mssante.fr", "a..b@mssante.fr",
+     "a b@mssante.fr", "a@", "a@-x.mssante.fr", "a@mssante..fr", "sans-arobase"],
+)  # fmt: skip
+def test_malformed_addresses_are_ignored_as_malformed(cell: str) -> None:
+    value, problem = read_mssante_email(cell)
+    assert value is None
+    assert problem is not None
+    assert (problem.code, problem.message) == (Code.ALERTE, msg.EMAIL_MALFORMED)
+
+
+@pytest.mark.parametrize("cell", ["a@gmail.com", "a@mssante.fr.evil.com", "a@xmssante.fr"])
+def test_addresses_outside_mssante_are_ignored_as_such(cell: str) -> None:
+    value, problem = read_mssante_email(cell)
+    assert value is None
+    assert problem is not None
+    assert (problem.code, problem.message) == (Code.ALERTE, msg.EMAIL_NOT_MSSANTE)
+
+
 # --- passwords in the database ------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
+from profilesync.errors import ProfilesyncError
 from profilesync.fileformat.columns import COLUMNS, MASK, NCOLS, PASSWORD
 
 _UNQUOTED = re.compile(r"[^;\r\n]*")
@@ -26,7 +27,7 @@ _UNTIL_SEPARATOR = re.compile(r"[^;\r\n]*")
 Field = tuple[int, int, str]  # start, end (in the text), unquoted value
 
 
-class UnterminatedQuote(ValueError):
+class UnterminatedQuote(ProfilesyncError):
     """A quoted cell runs to the end of the file: no telling where the password cell is."""
 
 
