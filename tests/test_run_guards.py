@@ -11,6 +11,7 @@ rule, not from the code (issue 14: mutants of every comparison survived the suit
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,18 @@ def test_pending_and_deleted_profiles_are_not_active_ones(world: World) -> None:
     )
 
 
+def test_deleting_profiles_of_an_et_with_none_active_is_held(world: World) -> None:
+    """10 S lines, 0 active profiles (all pending): more than 25 % of 0, and 10 of them."""
+    world.run([row("C", f"Nom{i}", "Pré", ident=f"{ET1}-{i}", password=GOOD_PW,
+                   debut="01/01/2027") for i in range(10)])  # fmt: skip
+    assert world.scalar("SELECT count(*) FROM profile WHERE state = 'active'") == 0
+    result, _ = world.run(deletions(10))
+    assert result.status is RunStatus.AWAITING_APPROVAL
+    assert result.reason == messages.awaiting_approval(
+        result.run_id, messages.deletion_share(10, 0, ET1)
+    )
+
+
 # --- which S lines count -----------------------------------------------------------------------
 
 
@@ -213,6 +226,7 @@ def test_a_referent_removed_mid_run_gets_the_rest_refused_line_by_line(world: Wo
         run.start(T0)  # the daemon had started it when the operator removed the référent
         admin.remove_referent(s, REFERENT, actor="operateur", now=T0)
         s.commit()
+    world.clock.advance(timedelta(hours=1))
     result = process_run(
         run_id, settings=world.settings, session_factory=world.sf, clock=world.clock
     )
@@ -221,9 +235,28 @@ def test_a_referent_removed_mid_run_gets_the_rest_refused_line_by_line(world: Wo
     assert world.scalar("SELECT count(*) FROM account") == 0
     got = world.rows("SELECT line, code FROM line_outcome ORDER BY line")
     assert [tuple(r) for r in got] == [(2, "ERREUR"), (3, "ERREUR"), (4, "ERREUR")]
+    # Resumed, not restarted: it started when the daemon first took it up.
+    times = world.rows("SELECT started_at, finished_at FROM import_run WHERE id = :i", i=run_id)
+    assert [tuple(str(t)[:19] for t in r) for r in times] == [
+        ("2026-03-15 10:00:00", "2026-03-15 11:00:00")
+    ]
+
+
+def test_a_run_is_stamped_started_when_its_lines_are_first_applied(world: World) -> None:
+    result, _ = world.run(people(2))
+    assert result.status is RunStatus.DONE
+    times = world.rows(
+        "SELECT started_at, finished_at FROM import_run WHERE id = :i", i=result.run_id
+    )
+    assert [tuple(str(t)[:19] for t in r) for r in times] == [
+        ("2026-03-15 10:00:00", "2026-03-15 10:00:00")
+    ]
 
 
 def test_a_stranger_whose_run_never_started_is_rejected_whole(world: World) -> None:
     result, outs = world.run(people(2), submitter="inconnu")
     assert result.status is RunStatus.REJECTED
     assert outs == []
+    # Rejected is finished: `runs` and `status` show when.
+    finished = world.scalar("SELECT finished_at FROM import_run WHERE id = :i", i=result.run_id)
+    assert str(finished)[:19] == T0.strftime("%Y-%m-%d %H:%M:%S")
