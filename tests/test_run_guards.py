@@ -20,7 +20,7 @@ from importkit import EJ1, EJ2, ET1, ET2, ET3, GOOD_PW, REFERENT, T0, World, fas
 from profilesync.fileformat import messages
 from profilesync.fileformat.outcome import Code
 from profilesync.store import admin
-from profilesync.store.importer import process_run, register_run
+from profilesync.store.importer import RunResult, process_run, register_run
 from profilesync.store.model import ImportRun, RunStatus
 
 
@@ -52,6 +52,14 @@ def deletions(
     ]
 
 
+def assert_held(result: RunResult, *shares: tuple[int, int, str]) -> None:
+    """Held for approval, the reason naming (deletions, active profiles, ET) of each ET."""
+    assert result.status is RunStatus.AWAITING_APPROVAL
+    named = ", ".join(messages.deletion_share(n, active, et) for n, active, et in sorted(
+        shares, key=lambda s: s[2]))  # fmt: skip
+    assert result.reason == messages.awaiting_approval(result.run_id, named)
+
+
 def held_for(world: World, rows: list[list[str]]) -> RunStatus:
     result, _ = world.run(rows)
     return result.status
@@ -69,11 +77,8 @@ def make_referent_of_et3(world: World) -> None:
 def test_exactly_the_minimum_of_deletions_over_the_share_is_held(world: World) -> None:
     world.run(people(12))
     result, outs = world.run(deletions(10))  # 10 ≥ 10 and 10 > 25 % of 12
-    assert result.status is RunStatus.AWAITING_APPROVAL
+    assert_held(result, (10, 12, ET1))
     assert outs == []
-    assert result.reason == messages.awaiting_approval(
-        result.run_id, messages.deletion_share(10, 12, ET1)
-    )
     assert world.scalar("SELECT count(*) FROM profile WHERE state = 'deleted'") == 0
 
 
@@ -88,10 +93,7 @@ def test_exactly_a_quarter_of_the_active_profiles_is_not_more_than_the_share(wor
 def test_one_more_than_a_quarter_is_held(world: World) -> None:
     world.run(people(40))
     result, _ = world.run(deletions(11))  # 11 > 25 % of 40
-    assert result.status is RunStatus.AWAITING_APPROVAL
-    assert result.reason == messages.awaiting_approval(
-        result.run_id, messages.deletion_share(11, 40, ET1)
-    )
+    assert_held(result, (11, 40, ET1))
 
 
 def test_the_share_is_of_the_establishments_own_active_profiles(world: World) -> None:
@@ -119,10 +121,7 @@ def test_pending_and_deleted_profiles_are_not_active_ones(world: World) -> None:
     assert world.scalar("SELECT count(*) FROM profile WHERE state = 'pending'") == 30
     assert world.scalar("SELECT count(*) FROM profile WHERE state = 'deleted'") == 5
     result, _ = world.run(deletions(10))
-    assert result.status is RunStatus.AWAITING_APPROVAL
-    assert result.reason == messages.awaiting_approval(
-        result.run_id, messages.deletion_share(10, 12, ET1)
-    )
+    assert_held(result, (10, 12, ET1))
 
 
 def test_deleting_profiles_of_an_et_with_none_active_is_held(world: World) -> None:
@@ -131,10 +130,7 @@ def test_deleting_profiles_of_an_et_with_none_active_is_held(world: World) -> No
                    debut="01/01/2027") for i in range(10)])  # fmt: skip
     assert world.scalar("SELECT count(*) FROM profile WHERE state = 'active'") == 0
     result, _ = world.run(deletions(10))
-    assert result.status is RunStatus.AWAITING_APPROVAL
-    assert result.reason == messages.awaiting_approval(
-        result.run_id, messages.deletion_share(10, 0, ET1)
-    )
+    assert_held(result, (10, 0, ET1))
 
 
 # --- which S lines count -----------------------------------------------------------------------
@@ -144,10 +140,7 @@ def test_s_lines_for_another_referents_et_first_do_not_hide_a_mass_delete(world:
     world.run(people(12))
     rows = deletions(3, et=ET3) + deletions(10)  # ET3 is not the submitter's
     result, _ = world.run(rows)
-    assert result.status is RunStatus.AWAITING_APPROVAL
-    assert result.reason == messages.awaiting_approval(
-        result.run_id, messages.deletion_share(10, 12, ET1)
-    )
+    assert_held(result, (10, 12, ET1))
 
 
 def test_a_few_s_lines_of_a_small_et_first_do_not_hide_a_mass_delete(world: World) -> None:
@@ -155,21 +148,14 @@ def test_a_few_s_lines_of_a_small_et_first_do_not_hide_a_mass_delete(world: Worl
     world.run(people(4, et=ET2, ej=EJ2))
     rows = deletions(2, et=ET2, ej=EJ2) + deletions(10)  # ET2: 2 deletions, under the minimum
     result, _ = world.run(rows)
-    assert result.status is RunStatus.AWAITING_APPROVAL
-    assert result.reason == messages.awaiting_approval(
-        result.run_id, messages.deletion_share(10, 12, ET1)
-    )
+    assert_held(result, (10, 12, ET1))
 
 
 def test_two_establishments_over_the_threshold_are_both_named(world: World) -> None:
     world.run(people(12))
     world.run(people(11, et=ET2, ej=EJ2))
     result, _ = world.run(deletions(10, et=ET2, ej=EJ2) + deletions(10))
-    assert result.status is RunStatus.AWAITING_APPROVAL
-    shares = ", ".join(
-        sorted([messages.deletion_share(10, 12, ET1), messages.deletion_share(10, 11, ET2)])
-    )
-    assert result.reason == messages.awaiting_approval(result.run_id, shares)
+    assert_held(result, (10, 12, ET1), (10, 11, ET2))
 
 
 def test_an_et_whose_leading_zero_a_spreadsheet_dropped_counts_as_that_et(world: World) -> None:
@@ -177,10 +163,7 @@ def test_an_et_whose_leading_zero_a_spreadsheet_dropped_counts_as_that_et(world:
     make_referent_of_et3(world)
     world.run(people(12, et=ET3))
     result, _ = world.run(deletions(10, et=ET3, as_typed=ET3[1:]))
-    assert result.status is RunStatus.AWAITING_APPROVAL
-    assert result.reason == messages.awaiting_approval(
-        result.run_id, messages.deletion_share(10, 12, ET3)
-    )
+    assert_held(result, (10, 12, ET3))
 
 
 def test_s_typed_in_lower_case_with_spaces_counts_as_a_deletion(world: World) -> None:
@@ -190,10 +173,7 @@ def test_s_typed_in_lower_case_with_spaces_counts_as_a_deletion(world: World) ->
     for r in rows:
         r[1], r[3] = f" {ET1} ", " s "
     result, _ = world.run(rows)
-    assert result.status is RunStatus.AWAITING_APPROVAL
-    assert result.reason == messages.awaiting_approval(
-        result.run_id, messages.deletion_share(10, 12, ET1)
-    )
+    assert_held(result, (10, 12, ET1))
 
 
 def test_an_et_of_eight_digits_that_is_no_finess_neither_holds_nor_crashes(world: World) -> None:
