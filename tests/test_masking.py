@@ -117,3 +117,23 @@ def test_a_header_row_is_recognised_without_case_accents_or_spaces() -> None:
 def test_a_row_that_only_looks_like_a_header_in_part_is_masked() -> None:
     data = b"Finess EJ;Finess ET;;C;Martin;Claire;;CDC1;cm;Mot de passe;;;\n"
     assert mask_passwords(data) == b"Finess EJ;Finess ET;;C;Martin;Claire;;CDC1;cm;***;;;\n"
+
+
+def test_a_quoted_password_ending_the_file_is_masked() -> None:
+    data = b'750712184;750100125;;C;Martin;Claire;;CDC1;cm;"Secret-Pass-1"'
+    assert mask_passwords(data) == b"750712184;750100125;;C;Martin;Claire;;CDC1;cm;***"
+
+
+def test_a_doubled_quote_ending_the_file_leaves_the_cell_open() -> None:
+    """`""` inside quotes is one `"`: `"Secret""` at the end of the file is never closed."""
+    data = b'750712184;750100125;;C;Martin;Claire;;CDC1;cm;"Secret""'
+    assert mask_passwords(data) is None
+
+
+def test_a_header_with_a_doubled_quote_in_a_cell_is_still_the_header() -> None:
+    """Header cells match ignoring case, accents, spaces and punctuation (SPEC §2)."""
+    header = (
+        'Finess EJ;Finess ET;"Nom de l""équipe";Code action;Nom;Prénom;N° RPPS;Rôle;'
+        "Identifiant;Mot de passe;Email;Date de début;Date de fin\n"
+    )
+    assert mask_passwords(header.encode()) == header.encode()
