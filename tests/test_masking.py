@@ -137,3 +137,8 @@ def test_a_header_with_a_doubled_quote_in_a_cell_is_still_the_header() -> None:
         "Identifiant;Mot de passe;Email;Date de début;Date de fin\n"
     )
     assert mask_passwords(header.encode()) == header.encode()
+
+
+def test_cr_only_rows_whose_first_cell_is_empty_are_masked_in_the_right_column() -> None:
+    data = (LINE.format(pw="Pass-A-1") + "\r;" + LINE.format(pw="Pass-B-2")[10:] + "\r").encode()
+    assert mask_passwords(data) == (MASKED + "\r;" + MASKED[10:] + "\r").encode()
