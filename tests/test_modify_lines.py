@@ -212,3 +212,51 @@ def test_the_audit_of_an_email_change_keeps_old_and_new(world: World) -> None:
     assert audits(world, "account.update") == [
         ("cmartin", {"email": ["a@mssante.fr", "b@aphp.mssante.fr"]})
     ]
+
+
+def test_the_audit_keeps_a_debut_moved_from_one_date_to_another(world: World) -> None:
+    world.run([row("C", password=GOOD_PW, debut="01/03/2026")])
+    world.run([row("M", debut="01/06/2026")])
+    assert audits(world, "profile.update") == [
+        (
+            "cmartin/750100125/CDC1/",
+            {"debut": ["2026-03-01", "2026-06-01"], "state": ["active", "pending"]},
+        )
+    ]
+
+
+def test_audit_rows_name_the_entity_they_are_about(world: World) -> None:
+    world.run([row("C", password=GOOD_PW)])
+    world.run([row("M", "Lefebvre", "Claire", fin="31/12/2026")])
+    world.run([row("S", "Lefebvre", "Claire")])
+    got = world.rows("SELECT action, entity FROM audit WHERE run_id IS NOT NULL ORDER BY id")
+    assert [tuple(r) for r in got][-3:] == [
+        ("account.update", "account"),
+        ("profile.update", "profile"),
+        ("profile.delete", "profile"),
+    ]
+
+
+def test_an_expired_password_replaced_is_audited_without_the_password(world: World) -> None:
+    world.run([row("C", password=GOOD_PW)])
+    world.clock.advance(timedelta(days=91))
+    world.run([row("M", password="Batterie-Agrafe-77")])
+    assert audits(world, "account.update") == [("cmartin", {"password": "changed"})]
+
+
+def test_an_empty_email_on_m_leaves_the_stored_one(world: World) -> None:
+    """SPEC §4: « An empty optional field means "unchanged" »."""
+    world.run([row("C", password=GOOD_PW, email="cm@aphp.mssante.fr")])
+    world.run([row("M", "Lefebvre", "Claire")])
+    assert world.rows("SELECT nom, email FROM account") == [("Lefebvre", "cm@aphp.mssante.fr")]
+    assert audits(world, "account.update") == [("cmartin", {"nom": ["Martin", "Lefebvre"]})]
+
+
+def test_a_second_profile_with_the_same_email_changes_nothing_on_the_account(
+    world: World,
+) -> None:
+    world.run([row("C", password=GOOD_PW, email="cm@aphp.mssante.fr")])
+    _, outs = world.run([row("C", role="SYNT", email="cm@aphp.mssante.fr")])
+    assert [o.code for o in outs] == [Code.OK]
+    assert audits(world, "account.update") == []
+    assert world.scalar("SELECT count(*) FROM profile") == 2
