@@ -260,3 +260,37 @@ def test_a_second_profile_with_the_same_email_changes_nothing_on_the_account(
     assert [o.code for o in outs] == [Code.OK]
     assert audits(world, "account.update") == []
     assert world.scalar("SELECT count(*) FROM profile") == 2
+
+
+# --- one key, one kind of account ---------------------------------------------------------------
+# Files cannot make such accounts (an 11-digit Identifiant is refused by the rules), but a
+# database that predates that rule, or an operator, can: the line is refused, not merged.
+
+
+def _legacy_account(world: World, key: str, *, doctor_: bool) -> None:
+    from importkit import T0
+    from profilesync.store.model import Account
+
+    with world.sf() as s:
+        s.add(Account(key=key, doctor=doctor_, rpps=key if doctor_ else None, nom="Durand",
+                      prenom="Paul", password_hash="{ARGON2}x", password_set_at=T0,
+                      locked=True, created_at=T0, updated_at=T0))  # fmt: skip
+        s.commit()
+
+
+def test_a_doctors_rpps_already_a_non_doctors_key_is_erreur(world: World) -> None:
+    from importkit import rpps
+
+    _legacy_account(world, rpps(1), doctor_=False)
+    _, outs = world.run([doctor("C", password=GOOD_PW)])
+    assert [o.code for o in outs] == [Code.ERREUR]
+    assert outs[0].messages == (messages.key_is_not_doctor(rpps(1)),)
+    assert world.scalar("SELECT count(*) FROM profile") == 0
+
+
+def test_an_identifiant_already_a_doctors_key_is_erreur(world: World) -> None:
+    _legacy_account(world, "pdurand", doctor_=True)
+    _, outs = world.run([row("C", "Durand", "Paul", ident="pdurand", password=GOOD_PW)])
+    assert [o.code for o in outs] == [Code.ERREUR]
+    assert outs[0].messages == (messages.key_is_doctor("pdurand"),)
+    assert world.scalar("SELECT count(*) FROM profile") == 0
