@@ -294,3 +294,11 @@ def test_an_identifiant_already_a_doctors_key_is_erreur(world: World) -> None:
     assert [o.code for o in outs] == [Code.ERREUR]
     assert outs[0].messages == (messages.key_is_doctor("pdurand"),)
     assert world.scalar("SELECT count(*) FROM profile") == 0
+
+
+def test_a_doctors_account_keeps_the_rpps(world: World) -> None:
+    """SPEC §4: a doctor's account is keyed by RPPS, and carries it."""
+    from importkit import rpps
+
+    world.run([doctor("C", password=GOOD_PW)])
+    assert world.rows("SELECT key, rpps, doctor FROM account") == [(rpps(1), rpps(1), True)]
