@@ -302,3 +302,18 @@ def test_a_doctors_account_keeps_the_rpps(world: World) -> None:
 
     world.run([doctor("C", password=GOOD_PW)])
     assert world.rows("SELECT key, rpps, doctor FROM account") == [(rpps(1), rpps(1), True)]
+
+
+def test_the_audit_of_a_new_account_keeps_its_fields_but_not_the_password(world: World) -> None:
+    world.run([row("C", password=GOOD_PW, email="cm@aphp.mssante.fr")])
+    assert audits(world, "account.create") == [
+        (
+            "cmartin",
+            {
+                "nom": [None, "Martin"],
+                "prenom": [None, "Claire"],
+                "email": [None, "cm@aphp.mssante.fr"],
+                "password": "changed",
+            },
+        )
+    ]
