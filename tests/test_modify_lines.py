@@ -230,6 +230,7 @@ def test_audit_rows_name_the_entity_they_are_about(world: World) -> None:
     world.run([row("M", "Lefebvre", "Claire", fin="31/12/2026")])
     world.run([row("S", "Lefebvre", "Claire")])
     got = world.rows("SELECT action, entity FROM audit WHERE run_id IS NOT NULL ORDER BY id")
+    assert [tuple(r) for r in got][:1] == [("account.create", "account")]
     assert [tuple(r) for r in got][-3:] == [
         ("account.update", "account"),
         ("profile.update", "profile"),
@@ -317,3 +318,40 @@ def test_the_audit_of_a_new_account_keeps_its_fields_but_not_the_password(world:
             },
         )
     ]
+
+
+# --- C of an account that exists -----------------------------------------------------------------
+
+
+def test_c_for_a_known_account_with_an_expired_password_sets_the_new_one(world: World) -> None:
+    """SPEC §4: a password supplied for an existing account follows the account-level rule:
+    it replaces the old one once that has expired."""
+    world.run([row("C", password=GOOD_PW)])
+    world.clock.advance(timedelta(days=91))
+    _, outs = world.run([row("C", role="SYNT", password="Batterie-Agrafe-77")])
+    assert [o.code for o in outs] == [Code.OK]
+    assert verify(world.scalar("SELECT password_hash FROM account"), "Batterie-Agrafe-77")
+
+
+def test_c_for_a_known_account_with_a_password_the_policy_refuses_is_erreur(world: World) -> None:
+    world.run([row("C", password=GOOD_PW)])
+    world.clock.advance(timedelta(days=91))
+    _, outs = world.run([row("C", role="SYNT", password="Martin-Horse-42")])
+    assert [o.code for o in outs] == [Code.ERREUR]
+    assert messages.PASSWORD_CONTAINS_NOM in outs[0].messages
+    assert world.scalar("SELECT count(*) FROM profile") == 1
+    assert verify(world.scalar("SELECT password_hash FROM account"), GOOD_PW)
+
+
+def test_a_team_named_by_two_c_lines_is_created_once(world: World) -> None:
+    """SPEC §2: a team that does not exist is created on C — once."""
+    world.run(
+        [
+            row("C", team="Urgences", password=GOOD_PW),
+            row("C", "Petit", "Léo", ident="lpetit", team="Urgences", password=GOOD_PW),
+        ]
+    )
+    assert world.scalar("SELECT count(*) FROM team") == 1
+    assert world.scalar("SELECT count(*) FROM audit WHERE action = 'team.create'") == 1
+    world.run([row("C", "Roux", "Léa", ident="lroux", team="Urgences", password=GOOD_PW)])
+    assert world.scalar("SELECT count(*) FROM team") == 1
