@@ -355,3 +355,42 @@ def test_a_team_named_by_two_c_lines_is_created_once(world: World) -> None:
     assert world.scalar("SELECT count(*) FROM audit WHERE action = 'team.create'") == 1
     world.run([row("C", "Roux", "Léa", ident="lroux", team="Urgences", password=GOOD_PW)])
     assert world.scalar("SELECT count(*) FROM team") == 1
+
+
+def test_the_audit_of_a_c_keeps_the_profile_and_the_team_it_created(world: World) -> None:
+    world.run([row("C", team="Urgences", password=GOOD_PW, debut="01/03/2026", fin="31/12/2026")])
+    got = world.rows(
+        "SELECT action, entity, entity_key, changes FROM audit WHERE action <> 'account.create'"
+        " ORDER BY id"
+    )
+    assert [(a, e, k, c if isinstance(c, dict) else json.loads(c)) for a, e, k, c in got] == [
+        ("team.create", "team", "750100125/Urgences", {}),
+        (
+            "profile.create",
+            "profile",
+            "cmartin/750100125/CDC1/Urgences",
+            {"debut": [None, "2026-03-01"], "fin": [None, "2026-12-31"]},
+        ),
+    ]
+
+
+def test_a_deleted_profile_created_again_comes_back_and_says_so(world: World) -> None:
+    world.run([row("C", password=GOOD_PW, fin="31/12/2026")])
+    world.run([row("S")])
+    _, outs = world.run([row("C", debut="01/06/2026", fin="30/06/2027")])
+    assert [o.code for o in outs] == [Code.OK]
+    assert profile(world) == ("2026-06-01", "2027-06-30", "pending")
+    got = world.rows(
+        "SELECT entity, entity_key, changes FROM audit WHERE action = 'profile.recreate'"
+    )
+    assert [(e, k, c if isinstance(c, dict) else json.loads(c)) for e, k, c in got] == [
+        (
+            "profile",
+            "cmartin/750100125/CDC1/",
+            {
+                "debut": [None, "2026-06-01"],
+                "fin": ["2026-12-31", "2027-06-30"],
+                "state": ["deleted", "pending"],
+            },
+        )
+    ]
