@@ -394,3 +394,15 @@ def test_a_deleted_profile_created_again_comes_back_and_says_so(world: World) ->
             },
         )
     ]
+
+
+def test_c_for_a_doctor_with_a_password_holding_the_stored_nom_is_erreur(world: World) -> None:
+    """The line's Nom is ignored for a doctor (ALERTE): the password is checked against the
+    stored one, which only the account knows."""
+    world.run([doctor("C", password=GOOD_PW)])
+    world.clock.advance(timedelta(days=91))
+    line = doctor("C", nom="Dupond", role="CDC3E", team="Urgences", password="Durand-Horse-42")
+    _, outs = world.run([line])
+    assert [o.code for o in outs] == [Code.ERREUR]
+    assert messages.PASSWORD_CONTAINS_NOM in outs[0].messages
+    assert world.scalar("SELECT count(*) FROM profile") == 1
