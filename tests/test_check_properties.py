@@ -23,7 +23,8 @@ from profilesync.fileformat.check import CheckResult, check_file
 from profilesync.fileformat.columns import COLUMNS, NCOLS, PASSWORD
 from profilesync.fileformat.csvscan import TRIM
 from profilesync.fileformat.outcome import Code, Outcome
-from profilesync.fileformat.report import neutralised, read_report, report_cells
+from profilesync.fileformat.report import read_report, report_cells
+from speckit import guarded
 
 CLOCK = FixedClock(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
 SETTINGS = Settings()
@@ -162,6 +163,6 @@ def test_random_rows_one_report_row_each(
         # Each cell as read, or `***` where the masking rule hides it (always the password).
         padded = (cells + ("",) * NCOLS)[:NCOLS]
         shown = report_cells(cells)
-        assert row.cells == tuple(neutralised(c) for c in shown)
+        assert row.cells == tuple(guarded(c) for c in shown)  # SPEC §7, literal starts
         assert all(s in {c, "***"} for s, c in zip(shown, padded, strict=True))
         assert shown[PASSWORD] == ("***" if padded[PASSWORD] else "")

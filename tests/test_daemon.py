@@ -288,27 +288,158 @@ def test_an_internal_error_is_retried_then_the_run_fails_with_a_report(
     assert not Path(run.work_path).exists()
 
 
-def test_a_database_outage_during_a_file_leaves_it_for_the_next_pass(
-    box: Inbox, monkeypatch: pytest.MonkeyPatch
+class RealOutage:
+    """Stops the daemon's real database, then brings it back.
+
+    PostgreSQL: the database refuses connections (`ALLOW_CONNECTIONS false`) and every backend
+    of the daemon is terminated. SQLite (tests run as root: chmod does not stop a read): the
+    database's folder is moved away and the daemon's connections are closed, as terminating
+    the backends does, so that the next connection finds no file to open.
+    """
+
+    def __init__(self, box: Inbox, pg_admin: sa.Engine | None) -> None:
+        self.box, self.pg_admin = box, pg_admin
+        self.url = sa.make_url(box.url)
+        self.down = False
+
+    def start(self) -> None:
+        self.down = True
+        if self.url.get_backend_name() == "sqlite":
+            folder = Path(self.url.database or "").parent
+            folder.rename(folder.with_name(folder.name + ".away"))
+            self.box.engine.dispose()
+            return
+        assert self.pg_admin is not None
+        with self.pg_admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{self.url.database}" ALLOW_CONNECTIONS false'))
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": self.url.database},
+            )
+
+    def stop(self) -> None:
+        if not self.down:
+            return
+        self.down = False
+        if self.url.get_backend_name() == "sqlite":
+            folder = Path(self.url.database or "").parent
+            folder.with_name(folder.name + ".away").rename(folder)
+            return
+        assert self.pg_admin is not None
+        with self.pg_admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{self.url.database}" ALLOW_CONNECTIONS true'))
+
+
+@pytest.fixture
+def outage_box(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Inbox]:
+    """An Inbox whose SQLite database sits alone in its own folder (the outage moves it)."""
+    url = sa.make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        alone = tmp_path / "data" / "profilesync.db"
+        alone.parent.mkdir()
+        Path(url.database or "").rename(alone)
+        db_url = f"sqlite:///{alone}"
+    world = Inbox(db_url, tmp_path)
+    world.settings = world.settings.with_overrides(database={"url": db_url, "batch_size": 2})
+    world.daemon = world.new_daemon()
+    yield world
+    world.close()
+
+
+def _file_pass(box: Inbox) -> list[Any]:
+    """What `run_once` does for files (recovery, then the inbox), without the jobs: these
+    find the database gone too and say so on their own (test_jobs)."""
+    files = box.daemon.recover()
+    done, _ = box.daemon.process_inbox()
+    return [*files, *done]
+
+
+def _applied_once(box: Inbox, lines: int) -> None:
+    [run] = box.runs()
+    assert (run.status, run.total, run.ok) == ("done", lines, lines)
+    got = box.scalar("SELECT count(DISTINCT line) FROM line_outcome WHERE run_id = :r", r=run.id)
+    assert (got, box.scalar("SELECT count(*) FROM line_outcome")) == (lines, lines)
+    assert box.scalar("SELECT count(*) FROM account") == lines
+    [report] = box.reports()
+    assert [r[:2] for r in report_rows(report)[1:]] == [[str(n), "OK"] for n in range(2, lines + 2)]
+    assert not [p for p in (box.state / "work").rglob("*.csv")]
+
+
+def _no_attempt_spent(caplog: pytest.LogCaptureFixture) -> None:
+    """An outage is not an attempt (driver.MAX_ATTEMPTS): never logged as an internal error,
+    so never marked failed for it."""
+    said = [r.getMessage() for r in caplog.records]
+    assert not [m for m in said if "internal error" in m]
+
+
+def test_a_database_stopped_before_a_file_loses_nothing_and_the_file_waits(
+    outage_box: Inbox, pg_server: sa.Engine | None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from profilesync.store import importer
-
-    real = importer.process_run
-    outage = [True]
-
-    def flaky(run_id: int, **kw: Any) -> Any:
-        if outage[0]:
-            raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed"))
-        return real(run_id, **kw)
-
-    monkeypatch.setattr("profilesync.store.importer.process_run", flaky)
-    box.drop("coupure.csv", [account_row(1)])
-    for _ in range(5):  # an outage is not an attempt: never marked failed for it
-        assert box.settle().files == []
-    outage[0] = False
+    box = outage_box
+    outage = RealOutage(box, pg_server)
+    dropped = box.drop("coupure.csv", [account_row(n) for n in range(1, 6)])
+    content = dropped.read_bytes()
+    box.daemon.run_once()  # seen once; complete at the next look
+    outage.start()
+    try:
+        box.mono.advance(box.settings.daemon.stable_seconds)
+        for _ in range(4):  # an outage is not an attempt: never marked failed for it
+            assert _file_pass(box) == []
+        # Nothing lost: the file is either still in the inbox or claimed into work/.
+        kept = [*box.inbox.rglob("*.csv"), *(box.state / "work").rglob("*.csv")]
+        assert [p.read_bytes() for p in kept] == [content]
+        assert not box.reports()
+        _no_attempt_spent(caplog)
+    finally:
+        outage.stop()
     [done] = box.daemon.run_once().files
     assert done.status == "done"
-    assert len(box.reports()) == 1
+    assert not dropped.exists()
+    _applied_once(box, 5)
+
+
+def test_a_database_stopped_mid_file_resumes_where_it_stopped(
+    outage_box: Inbox, pg_server: sa.Engine | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL: the daemon's backend is terminated between two committed batches."""
+    box = outage_box
+    if sa.make_url(box.url).get_backend_name() == "sqlite":
+        # An SQLite connection already open keeps its file open wherever it is moved: the
+        # database cannot be taken from under a running import, only between two passes.
+        return
+    outage = RealOutage(box, pg_server)
+    committed: list[int] = []
+    original = box.daemon.driver.progress
+
+    def cut_after_the_first_batch(done: int, total: int) -> None:
+        committed.append(done)
+        if len(committed) == 1:
+            outage.start()
+        if original is not None:
+            original(done, total)
+
+    box.daemon.driver.progress = cut_after_the_first_batch
+    box.drop("coupure.csv", [account_row(n) for n in range(1, 8)])
+    try:
+        box.daemon.run_once()
+        box.mono.advance(box.settings.daemon.stable_seconds)
+        assert _file_pass(box) == []
+        assert committed == [2]
+        for _ in range(3):
+            assert _file_pass(box) == []
+        assert not box.reports()
+        assert len(list((box.state / "work").rglob("*.csv"))) == 1
+        said = [r.getMessage() for r in caplog.records]
+        assert [m for m in said if m.startswith("database unavailable (")]
+        _no_attempt_spent(caplog)
+    finally:
+        outage.stop()
+    [done] = box.daemon.run_once().files
+    assert done.status == "done"
+    _applied_once(box, 7)
 
 
 def test_a_very_long_file_name_is_shortened_not_stuck(box: Inbox) -> None:

@@ -28,10 +28,10 @@ from profilesync.fileformat.report import (
     HEADER,
     ReportError,
     ReportWriter,
-    neutralised,
     read_report,
     report_cells,
 )
+from speckit import guarded
 
 TODAY = date(2026, 11, 26)
 POLICY = PasswordSettings()
@@ -199,7 +199,7 @@ def reference_report(outcomes: list[Outcome]) -> bytes:
     writer.writerow(HEADER)
     for o in outcomes:
         texts = (" | ".join(o.messages), *report_cells(o.cells))
-        writer.writerow((o.line, o.code, *map(neutralised, texts)))
+        writer.writerow((o.line, o.code, *map(guarded, texts)))
     return out.getvalue().encode("utf-8", errors="replace")
 
 

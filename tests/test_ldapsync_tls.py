@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from fixtures_db import missing_backend
 from fixtures_ldap import T0, World
 from profilesync.clock import FixedClock
 from profilesync.directory import slapd
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:ssl.match_hostname:DeprecationWa
 @pytest.fixture(scope="module")
 def tls_slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[slapd.Instance, Path]]:
     if slapd.find_slapd() is None or shutil.which("openssl") is None:
-        pytest.skip("needs slapd and openssl")
+        missing_backend("slapd and openssl, for the TLS directory (apt-get install slapd openssl)")
     work = tmp_path_factory.mktemp("tls")
     cert, key = work / "cert.pem", work / "key.pem"
     subprocess.run(

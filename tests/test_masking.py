@@ -24,6 +24,7 @@ from profilesync.config import LimitsSettings, PasswordSettings
 from profilesync.fileformat.columns import COLUMNS
 from profilesync.fileformat.csvfile import FileRejected, clean_cells, rows_from_bytes
 from profilesync.fileformat.masking import (
+    UnterminatedQuote,
     aligned,
     could_hold_password,
     mask_passwords,
@@ -168,7 +169,13 @@ _TEXT = st.lists(
 @given(_TEXT)
 def test_records_are_the_csv_module_s_rows(text: str) -> None:
     expected = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
-    got = [[value for _, _, value in fields] for fields in records(text)]
+    try:
+        got = [[value for _, _, value in fields] for fields in records(text)]
+    except UnterminatedQuote:
+        # No readable archive then (issue 14); the reader refuses such a file anyway.
+        with pytest.raises(FileRejected):
+            list(rows_from_bytes(text.encode(), LIMITS))
+        return
     # csv gives [] for an empty line, records() one empty field: both blank rows.
     assert [r or [""] for r in expected] == got
 

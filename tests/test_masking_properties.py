@@ -92,8 +92,9 @@ def assert_hidden(password: str, *texts: str) -> None:
 @given(shaped_files())
 def test_the_rules_the_report_and_the_archive_never_show_the_password(shaped: Shaped) -> None:
     archive = mask_passwords(shaped.data, POLICY)
-    assert archive is not None
-    assert_hidden(shaped.password, archive.decode(shaped.encoding))
+    # None: no readable archive is kept (a quote never closed), which hides everything.
+    if archive is not None:
+        assert_hidden(shaped.password, archive.decode(shaped.encoding))
     try:
         rows = list(rows_from_bytes(shaped.data, LIMITS))
     except FileRejected as exc:
@@ -153,11 +154,15 @@ def test_the_daemon_never_writes_the_password_in_clear(shaped: Shaped) -> None:
             with box.engine.connect() as conn:
                 stored = conn.execute(sa.text("SELECT cells, messages FROM line_outcome"))
                 outcomes = [f"{cells} {messages}" for cells, messages in stored]
+            # No readable archive at all is kept of a file that cannot be tokenised with
+            # confidence (a quote never closed): nothing to look into then.
+            archive = (
+                Path(run.archive_path).read_bytes().decode(shaped.encoding)
+                if run.archive_path
+                else ""
+            )
             assert_hidden(
-                shaped.password,
-                report.read_bytes().decode("utf-8-sig"),
-                Path(run.archive_path).read_bytes().decode(shaped.encoding),
-                *outcomes,
+                shaped.password, report.read_bytes().decode("utf-8-sig"), archive, *outcomes
             )
             # Logs may name the account a line created (its login is what the référent typed),
             # never the password as typed.

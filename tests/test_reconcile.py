@@ -10,6 +10,7 @@ from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from clikit import CHEAP_PASSWORDS, run_cli
+from fixtures_db import missing_backend
 from fixtures_ldap import T0, World, admin_connection, bind_code, members, read_entry
 from profilesync.clock import FixedClock
 from profilesync.config import LdapSettings
@@ -141,7 +142,7 @@ def test_slapd_start_and_stop_commands(tmp_path: Path) -> None:
     from profilesync.directory import slapd
 
     if slapd.find_slapd() is None:
-        pytest.skip("slapd missing")
+        missing_backend("slapd (apt-get install slapd)")
     target = tmp_path / "var-slapd"
     code, out = _run("slapd", "start", "--dir", str(target))
     assert code == 0, out

@@ -25,6 +25,7 @@ from profilesync.fileformat.report import (
     report_cells,
     unneutralised,
 )
+from speckit import guarded
 
 HEADER_BYTES = ("\ufeffLigne;Code;Message;" + ";".join(COLUMNS) + "\r\n").encode("utf-8")
 CELLS = (
@@ -137,6 +138,18 @@ def test_injection_guard_on_cells_and_messages(tmp_path: Path, start: str) -> No
     (row,) = read_report(tmp_path / "r.csv")
     assert row.messages == (f"'{start}1+1",)
     assert row.cells[4] == f'\'{start}HYPERLINK("http://x")'
+
+
+@pytest.mark.parametrize(
+    ("cell", "cell_in_report"),
+    [("=1+1", "'=1+1"), ("+33612345678", "'+33612345678"), ("-Martin", "'-Martin"),
+     ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"), ("a=b", "a=b"),
+     (" =x", " =x"), ("\nx", "\nx"), ("'=x", "'=x"), ("", "")],
+)  # fmt: skip
+def test_cells_of_the_report_are_guarded_as_spec_7_says(cell: str, cell_in_report: str) -> None:
+    """SPEC §7, literally: `=`, `+`, `-`, `@`, tab, CR at the start get a `'`; nothing else."""
+    assert neutralised(cell) == cell_in_report
+    assert guarded(cell) == cell_in_report  # the oracle the property tests use
 
 
 def test_neutralised_leaves_harmless_cells_alone() -> None:
@@ -307,5 +320,5 @@ def test_round_trip_of_any_text(rows: list[tuple[Code, list[str], list[str]]]) -
     assert [(o.line, o.code) for o in back] == [(o.line, o.code) for o in outcomes]
     for got, sent in zip(back, outcomes, strict=True):
         # The messages form one cell: the guard applies to the cell, i.e. its first message.
-        assert " | ".join(got.messages) == neutralised(" | ".join(sent.messages))
-        assert got.cells == tuple(neutralised(c) for c in report_cells(sent.cells))
+        assert " | ".join(got.messages) == guarded(" | ".join(sent.messages))
+        assert got.cells == tuple(guarded(c) for c in report_cells(sent.cells))

@@ -93,35 +93,46 @@ def test_daemon_notifies_processes_dropped_files_and_stops_cleanly_on_sigterm(
 
 
 def test_sigterm_finishes_the_file_in_progress_then_exits_0(db_url: str, tmp_path: Path) -> None:
+    """A real SIGTERM to a real daemon: the file in progress ends, the next is left alone.
+
+    Both files are complete before the daemon starts, so both are stable in the same scan and
+    the daemon would take the next one straight after the first if it ignored the signal.
+    """
     world = Inbox(db_url, tmp_path)
     config = daemon_config(tmp_path, db_url, batch_size=50, rescan_seconds=300)
+    big = write_csv(world.folder() / "a-gros.csv", [account_row(n) for n in range(1, 1501)])
+    following = write_csv(world.folder() / "b-suivant.csv", [account_row(9999)])
+    os.utime(big, (1_000_000_000, 1_000_000_000))  # oldest first: the big file, then the next
+    os.utime(following, (1_000_000_100, 1_000_000_100))
+    following_bytes = following.read_bytes()
+    # A plain engine: db.make_engine's SQLite connections BEGIN IMMEDIATE, which would queue
+    # the poller behind the daemon's write lock until the whole file is done.
+    poller = sa.create_engine(world.url)
+
+    def applied() -> int:
+        with poller.connect() as conn:
+            return int(conn.execute(sa.text("SELECT count(*) FROM line_outcome")).scalar_one())
+
     proc = start_daemon(config)
     try:
-        wait_for(lambda: any((world.state / "daemons").glob("*.json")), "the daemon to start")
-        big = write_csv(tmp_path / "gros.csv", [account_row(n) for n in range(1, 1501)])
-        big.rename(world.folder() / "a-gros.csv")
-
-        def processing() -> bool:
-            return any(
-                b"processing" in p.read_bytes() for p in (world.state / "daemons").glob("*.json")
-            )
-
-        wait_for(processing, "the daemon to start on the big file")
-        write_csv(world.folder() / "b-suivant.csv", [account_row(9999)])
+        wait_for(lambda: applied() > 0, "the daemon to apply the first lines of the big file")
+        assert applied() < 1400  # well inside the big file when the signal comes
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=300)
     finally:
+        poller.dispose()
         if proc.poll() is None:
             proc.kill()
+            proc.communicate()
     assert proc.returncode == 0, err
     runs = world.runs()
-    big_run = next(r for r in runs if r.file_name == "a-gros.csv")
-    assert (big_run.status, big_run.total) == ("done", 1500)
-    assert world.scalar("SELECT count(*) FROM line_outcome WHERE run_id = :r", r=big_run.id) == 1500
+    assert [(r.file_name, r.status, r.total) for r in runs] == [("a-gros.csv", "done", 1500)]
+    assert world.scalar("SELECT count(*) FROM line_outcome WHERE run_id = :r", r=runs[0].id) == 1500
     assert not [p for p in (world.state / "work").rglob("*") if p.is_file()]
-    # The next file was not started: it waits in the inbox for the next start.
-    if all(r.file_name != "b-suivant.csv" for r in runs):
-        assert (world.folder() / "b-suivant.csv").exists()
+    # The next file is untouched: still in the inbox as dropped, no run, no report.
+    assert following.read_bytes() == following_bytes
+    assert [p.name for p in world.reports()] == [Path(runs[0].report_path).name]
+    assert not [p for p in world.outbox.rglob("*suivant*")]
     world.close()
 
 

@@ -19,7 +19,9 @@ re-quote cells, change line endings or the encoding): the file is tokenised per 
 with `;`, exactly as the csv module splits it, each record's values are cleaned as
 `csvfile` cleans them, and only the spans of the cells `masked_cells` masks are replaced by
 `***`. Bytes that are not text we can tokenise with confidence give None: the caller then
-keeps no readable archive rather than risk keeping a password.
+keeps no readable archive rather than risk keeping a password. A quote never
+closed is such a case: the reader rejects the file for it, and the rest of the file,
+password cells included, would be one cell opened before the password column.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from profilesync.config import PasswordSettings
+from profilesync.errors import ProfilesyncError
 from profilesync.fileformat import identifiers
 from profilesync.fileformat.columns import (
     DEBUT,
@@ -64,6 +67,10 @@ _RIGHT_OF_ROLE = (IDENTIFIANT, PASSWORD, EMAIL, DEBUT, FIN)
 _PADDING = tuple(("",) * (NCOLS - n) for n in range(NCOLS))
 _MIN_LENGTH = DEFAULT_POLICY.min_length
 _MIN_CLASSES = DEFAULT_POLICY.min_classes
+
+
+class UnterminatedQuote(ProfilesyncError):
+    """A quoted cell runs to the end of the file: no telling where the password cell is."""
 
 
 def character_classes(text: str) -> int:
@@ -212,9 +219,7 @@ def records(text: str) -> Iterator[list[Field]]:
                 while True:
                     j = text.find('"', i)
                     if j < 0:  # unterminated: the rest of the file is this cell
-                        parts.append(text[i:])
-                        i = n
-                        break
+                        raise UnterminatedQuote(start)
                     parts.append(text[i:j])
                     if j + 1 < n and text[j + 1] == '"':
                         parts.append('"')
@@ -278,13 +283,16 @@ def mask_passwords(data: bytes, policy: PasswordSettings = DEFAULT_POLICY) -> by
     out: list[str] = []
     pos = 0
     first = True  # csvfile takes only the first non-blank row for a header
-    for fields in records(text):
-        if first and not any(clean_cells(v for _, _, v in fields)):
-            continue
-        for start, end, _ in _to_mask(fields, policy, first):
-            out.append(text[pos:start])
-            out.append(MASK)
-            pos = end
-        first = False
+    try:
+        for fields in records(text):
+            if first and not any(clean_cells(v for _, _, v in fields)):
+                continue
+            for start, end, _ in _to_mask(fields, policy, first):
+                out.append(text[pos:start])
+                out.append(MASK)
+                pos = end
+            first = False
+    except UnterminatedQuote:
+        return None
     out.append(text[pos:])
     return (codecs.BOM_UTF8 if bom else b"") + "".join(out).encode(encoding)
