@@ -31,6 +31,23 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def free_port_pair(host: str = "127.0.0.1") -> int:
+    """A port `p` such that `p` and `p + 1` are both free (ldap:// and ldaps:// side by side).
+
+    The kernel hands out ephemeral ports in sequence, so `free_port() + 1` is often the
+    port the previous server of the test session just got.
+    """
+    for _ in range(100):
+        port = free_port(host)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port + 1))
+            except OSError:
+                continue
+        return port
+    raise OSError("no two consecutive free ports on the loopback")
+
+
 def alive(pid: int) -> bool:
     """True while `pid` runs; a zombie (not reaped in a container without init) is dead."""
     try:

@@ -121,7 +121,7 @@ def start(
         inst = Instance(
             directory,
             host,
-            port or localserver.free_port(host),
+            port or (localserver.free_port_pair(host) if tls_cert else localserver.free_port(host)),
             base_dn,
             f"cn=admin,{base_dn}",
             people_ou,
