@@ -30,6 +30,10 @@ class Check:
     # Works, but an operator should look: e.g. a folder other users may write into.
     warning: bool = False
 
+    @classmethod
+    def warn(cls, what: str, detail: str) -> Check:
+        return cls(what, True, detail, warning=True)
+
     @property
     def label(self) -> str:
         return "FAIL" if not self.ok else "WARN" if self.warning else "ok  "
@@ -81,12 +85,10 @@ def _folder_permissions(settings: Settings) -> Check:
     except OSError:  # the inbox check above already says why
         return Check("inbox permissions", True, "not checked (inbox unreadable)")
     if open_to_all:
-        return Check(
+        return Check.warn(
             "inbox permissions",
-            True,
             f"writable by every user: {', '.join(open_to_all)} — chmod o-w "
             "(docs/operations.md, « Dossiers des référents »)",
-            warning=True,
         )
     return Check("inbox permissions", True, "no folder writable by every user")
 
@@ -111,11 +113,9 @@ def _stranger_folders(settings: Settings) -> Check:
     strangers = sorted(names - logins)
     if strangers:
         shown = ", ".join(repr(n) for n in strangers)
-        return Check(
+        return Check.warn(
             "inbox folder names",
-            True,
             f"no référent has the login {shown} exactly: files dropped there are refused",
-            warning=True,
         )
     return Check("inbox folder names", True, f"{len(names)} folder(s), each a référent's login")
 
@@ -218,21 +218,17 @@ def _password_cost(settings: Settings) -> Check:
     if p.scheme == "pbkdf2-sha512":
         if p.pbkdf2_iterations >= OWASP_PBKDF2_SHA512:
             return Check("[passwords]", True, "PBKDF2-SHA512 iterations at or above OWASP's")
-        return Check(
+        return Check.warn(
             "[passwords]",
-            True,
             f"PBKDF2-SHA512 with {p.pbkdf2_iterations} iterations is below OWASP's minimum "
             f"({OWASP_PBKDF2_SHA512}): leaked hashes would be cheap to crack",
-            warning=True,
         )
     if any(p.argon2_memory_kib >= m and p.argon2_time_cost >= t for m, t in OWASP_ARGON2):
         return Check("[passwords]", True, "argon2id cost at or above OWASP's minimum")
-    return Check(
+    return Check.warn(
         "[passwords]",
-        True,
         f"argon2id cost m={p.argon2_memory_kib} KiB, t={p.argon2_time_cost} is below OWASP's "
         "minimum (m=19456, t=2): leaked hashes would be cheap to crack",
-        warning=True,
     )
 
 
@@ -246,11 +242,9 @@ def _bind_password_file(settings: Settings) -> Check | None:
     except OSError:
         return None  # the [ldap] check says it cannot be read
     if mode & 0o007:
-        return Check(
+        return Check.warn(
             "bind password file",
-            True,
             f"{name} is readable by every user: chmod 600 {name}",
-            warning=True,
         )
     return Check("bind password file", True, f"{name} not readable by other users")
 

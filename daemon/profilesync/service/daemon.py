@@ -117,8 +117,9 @@ class Daemon:
 
     def process_inbox(self) -> tuple[list[FileResult], int]:
         """Claim and drive every complete file of the inbox; (results, files still waiting)."""
-        dropped = inbox.scan(self.settings.paths.inbox)
-        found = strays.find(self.settings.paths.inbox)
+        listed = inbox.listing(self.settings.paths.inbox)
+        dropped = inbox.scan(self.settings.paths.inbox, listed)
+        found = strays.find(self.settings.paths.inbox, listed)
         self.stability.retain({d.path for d in dropped} | {s.path for s in found if s.regular})
         out: list[FileResult] = []
         waiting = 0

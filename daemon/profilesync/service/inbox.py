@@ -22,7 +22,7 @@ import os
 import queue
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,20 +58,35 @@ class Dropped:
     login: str | None
 
 
-def scan(inbox: Path) -> list[Dropped]:
-    """Every candidate in the inbox root and in each `inbox/<login>/` (not deeper), oldest first."""
-    found: list[tuple[float, Dropped]] = []
+# Every entry of the inbox root and of each login folder, with its folder's login (None at
+# the root): listed once per scan, then read for candidates and for strays alike.
+Listing = list[tuple[os.DirEntry[str], str | None]]
+
+
+def listing(inbox: Path) -> Listing:
+    """The inbox root and each `inbox/<login>/` (not deeper, no dot folder), listed once."""
     if not inbox.is_dir():
         return []
-    for entry in _entries(inbox):
-        if entry.is_dir(follow_symlinks=False):
-            if entry.name.startswith("."):
-                continue
-            found.extend(
-                (mtime, Dropped(Path(sub.path), entry.name))
-                for sub, mtime in _files(Path(entry.path))
-            )
-    found.extend((mtime, Dropped(Path(e.path), None)) for e, mtime in _files(inbox))
+    root = _entries(inbox)
+    out: Listing = [(e, None) for e in root]
+    for entry in root:
+        if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+            out.extend((sub, entry.name) for sub in _entries(Path(entry.path)))
+    return out
+
+
+def scan(inbox: Path, listed: Listing | None = None) -> list[Dropped]:
+    """Every candidate of the listing (made here when not given), oldest first."""
+    found: list[tuple[float, Dropped]] = []
+    for entry, login in listing(inbox) if listed is None else listed:
+        if not is_candidate(entry.name):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue  # gone since the listing: someone else claimed it
+        if stat.S_ISREG(st.st_mode):
+            found.append((st.st_mtime, Dropped(Path(entry.path), login)))
     found.sort()
     return [d for _, d in found]
 
@@ -83,18 +98,6 @@ def _entries(folder: Path) -> list[os.DirEntry[str]]:
     except OSError as exc:
         log.warning("cannot list %s: %s", folder, exc.strerror)
         return []
-
-
-def _files(folder: Path) -> Iterator[tuple[os.DirEntry[str], float]]:
-    for entry in _entries(folder):
-        if not is_candidate(entry.name):
-            continue
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue  # gone since the listing: someone else claimed it
-        if stat.S_ISREG(st.st_mode):
-            yield entry, st.st_mtime
 
 
 def being_written(path: Path) -> bool:

@@ -82,7 +82,8 @@ def gather(
     for dropped in inbox.scan(settings.paths.inbox):
         key = dropped.login or "(root)"
         out.inbox_waiting[key] = out.inbox_waiting.get(key, 0) + 1
-    out.in_work = len(claim.work_files(settings))
+    in_work = claim.work_files(settings)
+    out.in_work = len(in_work)
     out.ignored = strays.count(settings)
     if session_factory is None:
         return out
@@ -91,13 +92,15 @@ def gather(
         # as the SQL error of the first missing table.
         db.require_current(session_factory.kw["bind"])
         with session_factory() as session:
-            _from_database(session, settings, now, out)
+            _from_database(session, settings, now, out, in_work)
     except (sa.exc.SQLAlchemyError, db.DatabaseError) as exc:
         out.database_error = str(exc).splitlines()[0]
     return out
 
 
-def _from_database(session: Session, settings: Settings, now: datetime, out: Status) -> None:
+def _from_database(
+    session: Session, settings: Settings, now: datetime, out: Status, in_work: list[Path]
+) -> None:
     out.awaiting_approval = (
         session.scalar(
             sa.select(sa.func.count()).where(ImportRun.status == RunStatus.AWAITING_APPROVAL.value)
@@ -105,10 +108,9 @@ def _from_database(session: Session, settings: Settings, now: datetime, out: Sta
         or 0
     )
     finished = [str(s) for s in RunStatus if s.finished]
-    in_work = [str(p) for p in claim.work_files(settings)]
     unarchived = session.scalars(
         sa.select(ImportRun.report_path).where(
-            ImportRun.status.in_(finished), ImportRun.work_path.in_(in_work)
+            ImportRun.status.in_(finished), ImportRun.work_path.in_([str(p) for p in in_work])
         )
     )
     out.reports_waiting = sum(1 for path in unarchived if not Path(path or "").is_file())

@@ -24,7 +24,7 @@ from profilesync.config import Settings
 from profilesync.fileformat import messages
 from profilesync.fileformat.report import ReportWriter
 from profilesync.service import claim
-from profilesync.service.inbox import IGNORED_SUFFIXES, is_candidate
+from profilesync.service.inbox import IGNORED_SUFFIXES, Listing, is_candidate, listing
 
 log = logging.getLogger(__name__)
 
@@ -69,31 +69,15 @@ def _reason(entry: os.DirEntry[str], in_login_folder: bool) -> tuple[str, bool] 
     return messages.IGNORED_SPECIAL, False
 
 
-def find(inbox: Path) -> list[Stray]:
-    """Every stray of the inbox root and of each login folder (not deeper)."""
+def find(inbox: Path, listed: Listing | None = None) -> list[Stray]:
+    """Every stray of the listing (made here when not given): root and login folders."""
     out: list[Stray] = []
-    folders: list[tuple[Path, str | None]] = [(inbox, None)]
-    try:
-        with os.scandir(inbox) as it:
-            folders += [
-                (Path(e.path), e.name)
-                for e in it
-                if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
-            ]
-    except OSError:
-        return []
-    for folder, login in folders:
-        try:
-            with os.scandir(folder) as it:
-                entries = list(it)
-        except OSError:
+    for entry, login in listing(inbox) if listed is None else listed:
+        if _silent(entry.name):
             continue
-        for entry in entries:
-            if _silent(entry.name):
-                continue
-            found = _reason(entry, in_login_folder=login is not None)
-            if found is not None:
-                out.append(Stray(Path(entry.path), login, *found))
+        found = _reason(entry, in_login_folder=login is not None)
+        if found is not None:
+            out.append(Stray(Path(entry.path), login, *found))
     return sorted(out, key=lambda s: str(s.path))
 
 
