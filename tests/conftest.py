@@ -10,4 +10,4 @@ from pathlib import Path
 _SRC = str(Path(__file__).resolve().parents[1] / "daemon")
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p)
 
-pytest_plugins = ["fixtures_db", "fixtures_ldap", "fixtures_389"]
+pytest_plugins = ["fixtures_db", "fixtures_ldap", "fixtures_389", "daemonkit"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from importkit import EJ1, ET1, GOOD_PW, REFERENT, T0, fast_settings, row, write_csv
@@ -109,6 +110,14 @@ class Inbox:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+@pytest.fixture
+def box(db_url: str, tmp_path: Path) -> Iterator[Inbox]:
+    """A registered world and its daemon, driven by `run_once` (the daemon tests' fixture)."""
+    world = Inbox(db_url, tmp_path)
+    yield world
+    world.close()
 
 
 def report_rows(path: Path) -> list[list[str]]:

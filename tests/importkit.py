@@ -124,6 +124,18 @@ class World:
             )
             s.commit()
 
+    def add_referent(self, login: str, *ets: str) -> None:
+        """Another référent, of these registered establishments (another establishment's)."""
+        with self.sf() as s:
+            ids = {et: id_ for et, id_ in s.execute(sa.select(Establishment.et, Establishment.id))}
+            ref = Referent(login=login, created_at=T0)
+            s.add(ref)
+            s.flush()
+            s.add_all(
+                ReferentEstablishment(referent_id=ref.id, establishment_id=ids[et]) for et in ets
+            )
+            s.commit()
+
     def csv(self, rows: Iterable[Sequence[str]], header: bool = True) -> Path:
         self.n_files += 1
         return write_csv(self.tmp / f"f{self.n_files}.csv", rows, header)

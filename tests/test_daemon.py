@@ -28,13 +28,6 @@ STAMP = "20260315T100000Z"  # daemonkit's FixedClock: 2026-03-15 10:00 UTC
 REPORT_HEADER = ["Ligne", "Code", "Message", *COLUMNS]
 
 
-@pytest.fixture
-def box(db_url: str, tmp_path: Path) -> Iterator[Inbox]:
-    world = Inbox(db_url, tmp_path)
-    yield world
-    world.close()
-
-
 def test_a_dropped_file_is_applied_reported_archived_masked_and_kept_privately(
     box: Inbox,
 ) -> None:

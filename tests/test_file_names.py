@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,13 +16,6 @@ from profilesync import logsetup
 from profilesync.layout import safe_name
 
 STAMP = "20260315T100000Z"
-
-
-@pytest.fixture
-def box(db_url: str, tmp_path: Path) -> Iterator[Inbox]:
-    world = Inbox(db_url, tmp_path)
-    yield world
-    world.close()
 
 
 def drop_raw(box: Inbox, raw_name: bytes) -> None:

@@ -6,9 +6,6 @@ Through the daemon's burst mode on both engines. The référent is `aref`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from daemonkit import REFERENT, Inbox, account_row, report_rows
@@ -21,13 +18,6 @@ def refused(login: str) -> str:
         f"Fichier refusé : « {login} » n'est pas un référent enregistré. "
         "Demandez à l'exploitant de vous enregistrer (profilesync referent add)."
     )
-
-
-@pytest.fixture
-def box(db_url: str, tmp_path: Path) -> Iterator[Inbox]:
-    world = Inbox(db_url, tmp_path)
-    yield world
-    world.close()
 
 
 @pytest.mark.parametrize("folder", ["AREF", "Aref", "aref ", " aref", "aref\u200b", "inconnu"])

@@ -20,7 +20,6 @@ from importkit import (
     GOOD_PW,
     OTHER_PW,
     REFERENT,
-    T0,
     World,
     doctor,
     fast_settings,
@@ -28,7 +27,6 @@ from importkit import (
     rpps,
 )
 from profilesync.fileformat.outcome import Code
-from profilesync.store.model import Establishment, Referent, ReferentEstablishment
 from profilesync.store.passwords import verify
 
 EJ3 = ET3  # ET3 is registered as its own legal entity
@@ -46,17 +44,8 @@ TAKEN = (
 @pytest.fixture
 def world(db_url: str, tmp_path: Path) -> Iterator[World]:
     w = World(db_url, tmp_path, fast_settings(tmp_path))
-    with w.sf() as s:
-        ets = {e.et: e.id for e in s.scalars(sa.select(Establishment))}
-        for login, managed in ((B, [ET3]), (BOTH, [ET1, ET3])):
-            ref = Referent(login=login, created_at=T0)
-            s.add(ref)
-            s.flush()
-            s.add_all(
-                ReferentEstablishment(referent_id=ref.id, establishment_id=ets[et])
-                for et in managed
-            )
-        s.commit()
+    w.add_referent(B, ET3)
+    w.add_referent(BOTH, ET1, ET3)
     yield w
     w.close()
 

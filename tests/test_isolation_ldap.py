@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from ldap3 import Connection
 
 from fixtures_ldap import bind_code, read_entry
@@ -19,7 +18,6 @@ from importkit import (
     ET3,
     GOOD_PW,
     OTHER_PW,
-    T0,
     World,
     doctor,
     fast_settings,
@@ -29,7 +27,6 @@ from importkit import (
 from profilesync.config import LdapSettings
 from profilesync.directory.sync import sync_once
 from profilesync.directory.tree import Tree
-from profilesync.store.model import Establishment, Referent, ReferentEstablishment
 
 B = "bref"  # référent of ET3 only
 
@@ -39,13 +36,7 @@ def world(
     db_url: str, tmp_path: Path, ldap_settings: LdapSettings, ldap_admin: Connection
 ) -> Iterator[World]:
     w = World(db_url, tmp_path, fast_settings(tmp_path))
-    with w.sf() as s:
-        et3 = s.scalar(sa.select(Establishment.id).where(Establishment.et == ET3))
-        ref = Referent(login=B, created_at=T0)
-        s.add(ref)
-        s.flush()
-        s.add(ReferentEstablishment(referent_id=ref.id, establishment_id=et3))
-        s.commit()
+    w.add_referent(B, ET3)
     yield w
     w.close()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,13 +17,6 @@ from profilesync.service.jobs import JobContext, Schedule, UnknownJob, due_jobs,
 from profilesync.store.validity import target_state
 
 PARIS = ZoneInfo("Europe/Paris")
-
-
-@pytest.fixture
-def box(db_url: str, tmp_path: Path) -> Iterator[Inbox]:
-    world = Inbox(db_url, tmp_path)
-    yield world
-    world.close()
 
 
 def ctx_of(box: Inbox, owner: str = "test:1") -> JobContext:

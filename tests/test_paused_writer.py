@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from daemonkit import Inbox, account_row, report_rows, write_csv
 from profilesync.service import inbox
@@ -20,13 +17,6 @@ WRITER = (
     "    print('open', flush=True)\n"
     "    f.write(sys.stdin.readline())\n"  # the second half, once told to go on
 )
-
-
-@pytest.fixture
-def box(db_url: str, tmp_path: Path) -> Iterator[Inbox]:
-    world = Inbox(db_url, tmp_path)
-    yield world
-    world.close()
 
 
 def test_a_file_still_open_for_writing_waits_however_long_it_is_quiet(box: Inbox) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,13 +14,6 @@ from clikit import run_cli, write_config
 from daemonkit import REFERENT, Inbox, account_row
 from profilesync.service.heartbeat import Heartbeat
 from servicekit import daemon_config
-
-
-@pytest.fixture
-def box(db_url: str, tmp_path: Path) -> Iterator[Inbox]:
-    world = Inbox(db_url, tmp_path)
-    yield world
-    world.close()
 
 
 def cli(config: Path, *args: str) -> tuple[int, str]:

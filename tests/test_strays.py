@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -39,13 +38,6 @@ SPECIAL = (
     "Fichier ignoré : ce n'est pas un fichier ordinaire (canal ou périphérique). Déposez un "
     "fichier CSV enregistré depuis votre tableur."
 )
-
-
-@pytest.fixture
-def box(db_url: str, tmp_path: Path) -> Iterator[Inbox]:
-    world = Inbox(db_url, tmp_path)
-    yield world
-    world.close()
 
 
 def only_row(report: Path) -> list[str]:
