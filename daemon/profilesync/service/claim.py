@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 def report_path(
     settings: Settings, session: Session, login: str | None, file_name: str, when: str
 ) -> Path:
-    """The first report name of `layout.report_name` no run has and no file takes."""
-    folder = layout.report_folder(settings, login)
+    """The first report name of `layout.report_name` no run has and no file takes, in the
+    folder the report of a file dropped in `inbox/<login>/` belongs to (`report_folder`)."""
+    folder = report_folder(settings, session, login, file_name)
     n = 1
     while True:
         candidate = folder / layout.report_name(file_name, when, n)
@@ -48,12 +49,24 @@ def report_path(
         n += 1
 
 
-def reachable(settings: Settings, session: Session, login: str) -> bool:
-    """Whether a report for folder `login` may go to `outbox/<login>/`: the login is a
-    référent's exactly, or the operator already made that outbox folder."""
-    if layout.report_folder(settings, login).is_dir():
-        return True
-    return session.scalar(sa.select(Referent.id).where(Referent.login == login)) is not None
+def report_folder(settings: Settings, session: Session, login: str | None, file_name: str) -> Path:
+    """`outbox/<login>/` when the login is a référent's exactly, or the operator already made
+    that outbox folder; otherwise the folder is a stranger (SPEC §6) and its reports are kept
+    for the operator in `state/strangers/<folder>/`, never in a new outbox folder."""
+    outbox = layout.report_folder(settings, login)
+    if not login or outbox.is_dir():
+        return outbox
+    if session.scalar(sa.select(Referent.id).where(Referent.login == login)) is not None:
+        return outbox
+    strangers = layout.stranger_report_folder(settings, login)
+    log.warning(
+        "file %r dropped in inbox/%s/, which is no référent's login: refused, its report "
+        "kept in %s",
+        file_name,
+        login,
+        strangers,
+    )
+    return strangers
 
 
 @dataclass(frozen=True)
@@ -101,15 +114,6 @@ def register(
     login = layout.login_of(work_path.parent.name)
     with session_factory() as session:
         report = report_path(settings, session, login, file_name, layout.stamp(when))
-        if login and not reachable(settings, session, login):
-            log.warning(
-                "file %r dropped in inbox/%s/, which is no référent's login: refused, "
-                "its report kept in %s",
-                file_name,
-                login,
-                layout.stranger_report_folder(settings, login),
-            )
-            report = layout.stranger_report_folder(settings, login) / report.name
     report.parent.mkdir(parents=True, exist_ok=True)
     run_id = importer.register_run(
         session_factory,

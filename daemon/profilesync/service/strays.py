@@ -99,8 +99,6 @@ def set_aside(
     name = layout.safe_name(stray.path.name)
     with session_factory() as session:
         report = claim.report_path(settings, session, stray.login, name, layout.stamp(now))
-        if stray.login and not claim.reachable(settings, session, stray.login):
-            report = layout.stranger_report_folder(settings, stray.login) / report.name
     report.parent.mkdir(parents=True, exist_ok=True)
     with ReportWriter(report) as writer:
         writer.reject(stray.reason)
