@@ -29,8 +29,9 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+import sqlalchemy as sa
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -238,11 +239,17 @@ def _record_passwords(session: Session, report: PushReport, target: Target) -> N
         )
     for key in report.passwords_withheld:
         session.execute(update(Account).where(Account.key == key).values(password_pending=True))
-    for key, when in report.directory_dates.items():
+    if report.directory_dates:
+        # Every account pushed has a date: one executemany, not a statement per account.
+        table = cast(sa.Table, Account.__table__)
         session.execute(
-            update(Account)
-            .where(Account.key == key, Account.directory_password_at.is_distinct_from(when))
-            .values(directory_password_at=when)
+            table.update()
+            .where(
+                table.c.key == sa.bindparam("k"),
+                table.c.directory_password_at.is_distinct_from(sa.bindparam("w")),
+            )
+            .values(directory_password_at=sa.bindparam("w")),
+            [{"k": key, "w": when} for key, when in report.directory_dates.items()],
         )
 
 
