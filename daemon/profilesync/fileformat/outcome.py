@@ -25,10 +25,15 @@ def worst(codes: Iterable[Code]) -> Code:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing wrong with a line: ALERTE (applied, something ignored) or ERREUR (not applied)."""
+    """One thing said about a line: ALERTE (applied, something ignored), ERREUR (not applied),
+    or OK (a note: what was done, or a certain repair — SPEC 2b)."""
 
     code: Code
     message: str
+
+    @classmethod
+    def note(cls, message: str) -> Problem:
+        return cls(Code.OK, message)
 
     @classmethod
     def alerte(cls, message: str) -> Problem:
