@@ -149,7 +149,10 @@ def test_password_on_a_known_unexpired_account_is_ignored_with_alerte(world: Wor
     world.run([row("C", password=GOOD_PW)])
     _, outs = world.run([row("C", role="SYNT", password=OTHER_PW)])
     assert outs[0].code is Code.ALERTE
-    assert outs[0].messages == (messages.PASSWORD_IGNORED,)
+    assert outs[0].messages == (
+        "Profil ajouté au compte existant",
+        "Mot de passe ignoré : celui du compte n'a pas expiré.",
+    )
     assert world.scalar("SELECT count(*) FROM profile") == 2
     assert verify(world.scalar("SELECT password_hash FROM account"), GOOD_PW)
 
@@ -195,7 +198,11 @@ def test_doctor_known_by_rpps_names_differ_alerte(world: World) -> None:
     world.run([doctor("C", password=GOOD_PW)])
     _, outs = world.run([doctor("C", nom="Durant", role="CDC3E", team="Urgences")])
     assert outs[0].code is Code.ALERTE
-    assert outs[0].messages == (messages.DOCTOR_NAMES_IGNORED,)
+    assert outs[0].messages == (
+        "Profil ajouté au compte existant",
+        "Équipe créée",
+        messages.DOCTOR_NAMES_IGNORED,
+    )
     assert world.rows("SELECT nom FROM account") == [("Durand",)]
     assert world.scalar("SELECT count(*) FROM profile") == 2
 
@@ -269,7 +276,7 @@ def test_modify_doctor_names_ignored_with_alerte(world: World) -> None:
     world.run([doctor("C", password=GOOD_PW)])
     _, outs = world.run([doctor("M", nom="Autre", email="pd@mssante.fr")])
     assert outs[0].code is Code.ALERTE
-    assert outs[0].messages == (messages.DOCTOR_NAMES_IGNORED,)
+    assert outs[0].messages == ("Email modifié", messages.DOCTOR_NAMES_IGNORED)
     assert world.rows("SELECT nom, email FROM account") == [("Durand", "pd@mssante.fr")]
 
 
@@ -277,7 +284,10 @@ def test_modify_password_not_expired_is_ignored_with_alerte(world: World) -> Non
     world.run([row("C", password=GOOD_PW)])
     _, outs = world.run([row("M", password=OTHER_PW)])
     assert outs[0].code is Code.ALERTE
-    assert outs[0].messages == (messages.PASSWORD_IGNORED,)
+    assert outs[0].messages == (
+        "Aucun changement",
+        "Mot de passe ignoré : celui du compte n'a pas expiré.",
+    )
     assert verify(world.scalar("SELECT password_hash FROM account"), GOOD_PW)
 
 

@@ -79,7 +79,8 @@ def verdict(outs: list) -> list[tuple[str, tuple[str, ...]]]:
 def test_doctor_shared_by_two_establishments_gets_a_profile_in_each(world: World) -> None:
     _, a = world.run([doctor("C", password=GOOD_PW, email="p.durand@aphp.mssante.fr")])
     _, b = world.run([b_doctor("C")], submitter=B)
-    assert verdict(a) == [("OK", ())] and verdict(b) == [("OK", ())]
+    assert verdict(a) == [("OK", ("Compte créé",))]
+    assert verdict(b) == [("OK", ("Profil ajouté au compte existant",))]
     assert world.scalar("SELECT count(*) FROM account") == 1
     assert world.scalar("SELECT count(*) FROM profile WHERE state = 'active'") == 2
 
@@ -89,13 +90,15 @@ def test_expired_doctor_password_cannot_be_set_from_another_establishment(world:
     world.run([doctor("C", password=GOOD_PW)])
     world.clock.advance(timedelta(days=200))
     _, outs = world.run([b_doctor("C", password=OTHER_PW)], submitter=B)
-    assert verdict(outs) == [("ALERTE", (f"Mot de passe ignoré : {SHARED}.",))]
+    assert verdict(outs) == [
+        ("ALERTE", ("Profil ajouté au compte existant", f"Mot de passe ignoré : {SHARED}."))
+    ]
     assert world.scalar("SELECT count(*) FROM profile") == 2  # the rest of the line applies
     assert verify(account(world, rpps(1))[3], GOOD_PW)
     assert not verify(account(world, rpps(1))[3], OTHER_PW)
     # …and later, through an M line on B's own profile of that doctor.
     _, outs = world.run([b_doctor("M", password=OTHER_PW)], submitter=B)
-    assert verdict(outs) == [("ALERTE", (f"Mot de passe ignoré : {SHARED}.",))]
+    assert verdict(outs) == [("ALERTE", ("Aucun changement", f"Mot de passe ignoré : {SHARED}."))]
     assert verify(account(world, rpps(1))[3], GOOD_PW)
 
 
@@ -108,18 +111,24 @@ def test_shared_answer_says_nothing_about_expiry(world: World) -> None:
     _, fresh = world.run([b_doctor("C", 1, password=THIRD_PW)], submitter=B)
     world.clock.advance(timedelta(days=-95))
     _, young = world.run([b_doctor("C", 2, password=THIRD_PW)], submitter=B)
-    assert verdict(fresh) == verdict(young) == [("ALERTE", (f"Mot de passe ignoré : {SHARED}.",))]
+    assert (
+        verdict(fresh)
+        == verdict(young)
+        == [("ALERTE", ("Profil ajouté au compte existant", f"Mot de passe ignoré : {SHARED}."))]
+    )
 
 
 def test_email_of_a_shared_doctor_is_not_changed_by_another_establishment(world: World) -> None:
     world.run([doctor("C", password=GOOD_PW, email="p.durand@aphp.mssante.fr")])
     _, outs = world.run([b_doctor("C", email="pirate@autre.mssante.fr")], submitter=B)
-    assert verdict(outs) == [("ALERTE", (f"Email ignoré : {SHARED}.",))]
+    assert verdict(outs) == [
+        ("ALERTE", ("Profil ajouté au compte existant", f"Email ignoré : {SHARED}."))
+    ]
     assert account(world, rpps(1))[2] == "p.durand@aphp.mssante.fr"
     _, outs = world.run(
         [b_doctor("M", email="pirate@autre.mssante.fr", fin="31/12/2026")], submitter=B
     )
-    assert verdict(outs) == [("ALERTE", (f"Email ignoré : {SHARED}.",))]
+    assert verdict(outs) == [("ALERTE", ("Date de fin modifiée", f"Email ignoré : {SHARED}."))]
     assert account(world, rpps(1))[2] == "p.durand@aphp.mssante.fr"
     # The profile part of the M line applied: B's profile got its end date.
     assert (
@@ -135,7 +144,7 @@ def test_email_of_a_shared_doctor_is_not_changed_by_another_establishment(world:
 def test_same_email_on_a_shared_account_is_no_alert(world: World) -> None:
     world.run([doctor("C", password=GOOD_PW, email="p.durand@aphp.mssante.fr")])
     _, outs = world.run([b_doctor("C", email="P.Durand@aphp.mssante.fr")], submitter=B)
-    assert verdict(outs) == [("OK", ())]
+    assert verdict(outs) == [("OK", ("Profil ajouté au compte existant",))]
 
 
 def test_doctor_whose_other_profiles_ended_belongs_to_the_remaining_establishment(
@@ -151,7 +160,7 @@ def test_doctor_whose_other_profiles_ended_belongs_to_the_remaining_establishmen
     _, outs = world.run(
         [b_doctor("M", email="p.durand@chb.mssante.fr", password=OTHER_PW)], submitter=B
     )
-    assert verdict(outs) == [("OK", ())]
+    assert verdict(outs) == [("OK", ("Email modifié", "Mot de passe modifié"))]
     assert account(world, rpps(1))[2] == "p.durand@chb.mssante.fr"
     assert verify(account(world, rpps(1))[3], OTHER_PW)
 
@@ -178,7 +187,7 @@ def test_a_never_used_identifiant_and_a_taken_one_read_differently_only_by_need(
     depend on anything but being taken."""
     world.run([row("C", password=GOOD_PW)])
     _, free = world.run([b_row("C", ident="cmartin2", password=OTHER_PW)], submitter=B)
-    assert verdict(free) == [("OK", ())]
+    assert verdict(free) == [("OK", ("Compte créé",))]
 
 
 def test_names_email_password_of_a_shared_non_doctor_change_only_with_every_establishment(
@@ -207,6 +216,7 @@ def test_names_email_password_of_a_shared_non_doctor_change_only_with_every_esta
         (
             "ALERTE",
             (
+                "Date de fin modifiée",
                 f"Mot de passe ignoré : {SHARED}.",
                 f"Nom et prénom ignorés : {SHARED}.",
                 f"Email ignoré : {SHARED}.",
@@ -221,7 +231,7 @@ def test_names_email_password_of_a_shared_non_doctor_change_only_with_every_esta
         [row("M", "Martin-Dubois", "Claire", email="c@x.mssante.fr", password=OTHER_PW)],
         submitter=BOTH,
     )
-    assert verdict(outs) == [("OK", ())]
+    assert verdict(outs) == [("OK", ("Nom modifié", "Email modifié", "Mot de passe modifié"))]
     assert account(world, "cmartin")[:3] == ("Martin-Dubois", "Claire", "c@x.mssante.fr")
     assert verify(account(world, "cmartin")[3], OTHER_PW)
 
@@ -230,7 +240,7 @@ def test_sole_owner_resets_an_expired_password(world: World) -> None:
     world.run([row("C", password=GOOD_PW)])
     world.clock.advance(timedelta(days=91))
     _, outs = world.run([row("M", password=OTHER_PW)])
-    assert verdict(outs) == [("OK", ())]
+    assert verdict(outs) == [("OK", ("Mot de passe modifié",))]
     assert verify(account(world, "cmartin")[3], OTHER_PW)
 
 
@@ -238,10 +248,10 @@ def test_co_manager_adds_a_profile_in_another_of_their_establishments(world: Wor
     """The account has a profile in ET1, which cref manages: cref may add one in ET3."""
     world.run([row("C", password=GOOD_PW)])
     _, outs = world.run([b_row("C", role="SYNT")], submitter=BOTH)
-    assert verdict(outs) == [("OK", ())]
+    assert verdict(outs) == [("OK", ("Profil ajouté au compte existant",))]
     # …and the account is now shared: aref can no longer rename it.
     _, outs = world.run([row("M", "Martin-Dubois", "Claire")], submitter=REFERENT)
-    assert verdict(outs) == [("ALERTE", (f"Nom et prénom ignorés : {SHARED}.",))]
+    assert verdict(outs) == [("ALERTE", ("Aucun changement", f"Nom et prénom ignorés : {SHARED}."))]
 
 
 def test_deleted_profile_still_ties_the_account_to_its_establishment(world: World) -> None:
@@ -249,7 +259,7 @@ def test_deleted_profile_still_ties_the_account_to_its_establishment(world: Worl
     world.run([row("C", password=GOOD_PW)])
     world.run([row("S")])
     _, outs = world.run([row("C", role="SYNT")])
-    assert verdict(outs) == [("OK", ())]
+    assert verdict(outs) == [("OK", ("Profil ajouté au compte existant",))]
     _, outs = world.run([b_row("C", role="SYNT")], submitter=B)
     assert verdict(outs) == [("ERREUR", (TAKEN.format("cmartin"),))]
 

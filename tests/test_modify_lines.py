@@ -134,7 +134,7 @@ def test_m_of_a_doctor_keeps_the_names_with_alerte(world: World) -> None:
     world.run([doctor("C", password=GOOD_PW)])
     result, outs = world.run([doctor("M", nom="Dupond")])
     assert [o.code for o in outs] == [Code.ALERTE]
-    assert outs[0].messages == (messages.DOCTOR_NAMES_IGNORED,)
+    assert outs[0].messages == ("Aucun changement", messages.DOCTOR_NAMES_IGNORED)
     assert world.rows("SELECT nom, prenom FROM account") == [("Durand", "Paul")]
     assert queued_by(world, result.run_id) == []
 
@@ -171,7 +171,7 @@ def test_a_doctors_expired_password_is_checked_against_the_stored_nom(world: Wor
     assert messages.PASSWORD_CONTAINS_NOM in outs[0].messages
     _, outs = world.run([doctor("M", nom="Dupond", password="Dupond-Horse-42")])
     assert outs[0].code is Code.ALERTE
-    assert outs[0].messages == (messages.DOCTOR_NAMES_IGNORED,)
+    assert outs[0].messages == ("Mot de passe modifié", messages.DOCTOR_NAMES_IGNORED)
     assert verify(world.scalar("SELECT password_hash FROM account"), "Dupond-Horse-42")
 
 

@@ -471,6 +471,21 @@ DOCTOR_NAMES_IGNORED = (
 )
 
 
+# What an applied line did (store/actions.py): OK notes, in the Message column.
+ACCOUNT_CREATED = "Compte créé"
+PROFILE_ADDED = "Profil ajouté au compte existant"
+PROFILE_RECREATED = "Profil recréé (il avait été supprimé)"
+TEAM_CREATED = "Équipe créée"
+NOM_CHANGED = "Nom modifié"
+PRENOM_CHANGED = "Prénom modifié"
+EMAIL_CHANGED = "Email modifié"
+PASSWORD_CHANGED = "Mot de passe modifié"  # noqa: S105 - a message, not a password
+DEBUT_CHANGED = "Date de début modifiée"
+FIN_CHANGED = "Date de fin modifiée"
+PROFILE_DELETED = "Profil supprimé"
+UNCHANGED = "Aucun changement"
+
+
 def fin_before_debut_stored(fin: str, debut: str) -> str:
     return f"La date de fin {fin} précède la date de début {debut} du profil : ligne non appliquée."
 

@@ -48,6 +48,24 @@ _DOCTOR = {role: spec.doctor for role, spec in ROLES.items()}
 PASSWORD_CHANGED = "changed"  # noqa: S105 - a marker, not a password
 HashFn = Callable[[Secret], "Future[str]"]
 
+# What an applied line did, said in the report's Message column (OK notes; docs/guide-referent).
+_ACCOUNT_CREATED = Problem.note(messages.ACCOUNT_CREATED)
+_PROFILE_ADDED = Problem.note(messages.PROFILE_ADDED)
+_PROFILE_RECREATED = Problem.note(messages.PROFILE_RECREATED)
+_TEAM_CREATED = Problem.note(messages.TEAM_CREATED)
+_PROFILE_DELETED = Problem.note(messages.PROFILE_DELETED)
+_UNCHANGED = Problem.note(messages.UNCHANGED)
+_ACCOUNT_NOTES = {
+    "nom": Problem.note(messages.NOM_CHANGED),
+    "prenom": Problem.note(messages.PRENOM_CHANGED),
+    "email": Problem.note(messages.EMAIL_CHANGED),
+    "password": Problem.note(messages.PASSWORD_CHANGED),
+}
+_DATE_NOTES = {
+    "debut": Problem.note(messages.DEBUT_CHANGED),
+    "fin": Problem.note(messages.FIN_CHANGED),
+}
+
 
 @dataclass(frozen=True)
 class Context:
@@ -154,12 +172,16 @@ def _create(
     if _has_erreur(problems):
         return tuple(problems)
 
+    notes: list[Problem] = []
     if account is None:
         account = _new_account(state, line, ctx)
+        notes.append(_ACCOUNT_CREATED)
     else:
-        _update_account(
+        notes.append(_PROFILE_ADDED if existing is None else _PROFILE_RECREATED)
+        changed = _update_account(
             state, account, line, ctx, names=False, email=owned, new_password=new_password
         )
+        notes += _account_notes(changed)
     team = None
     if line.team:
         team = state.team(est.id, line.team)
@@ -167,6 +189,7 @@ def _create(
             team = state.add_team(est.id, line.team)
             _audit(state, ctx, line, "team.create", "team", f"{line.et}/{line.team}", {})
             state.queue(_ESTABLISHMENT, line.et)
+            notes.append(_TEAM_CREATED)
     new_state = state_for(line.debut, line.fin, ctx.today)
     if existing is not None:  # a deleted profile re-created: the same row comes back to life
         changes = _profile_changes(existing, line.debut, line.fin, new_state)
@@ -182,7 +205,7 @@ def _create(
         _audit(state, ctx, line, "profile.create", "profile", _profile_key(line), changes)
     _relock(account)
     state.queue(_ACCOUNT, account.key)
-    return tuple(problems)
+    return (*notes, *problems)
 
 
 def _modify(
@@ -212,9 +235,13 @@ def _modify(
         problems.append(Problem.alerte(messages.NAMES_SHARED))
     if not owned and email:
         problems.append(Problem.alerte(messages.EMAIL_SHARED))
-    touched = (new_password or (owned and (rename or email))) and _update_account(
-        state, account, line, ctx, names=owned, email=owned, new_password=new_password
-    )
+    changed: dict[str, Any] = {}
+    if new_password or (owned and (rename or email)):
+        changed = _update_account(
+            state, account, line, ctx, names=owned, email=owned, new_password=new_password
+        )
+    notes = _account_notes(changed)
+    touched = bool(changed)
     if (debut, fin) != (profile.debut, profile.fin):
         # Unchanged dates leave the state alone: time-driven transitions are the jobs'.
         new_state = state_for(debut, fin, ctx.today)
@@ -224,9 +251,10 @@ def _modify(
         _audit(state, ctx, line, "profile.update", "profile", _profile_key(line), changes)
         _relock(account)
         touched = True
+        notes += [_DATE_NOTES[name] for name in ("debut", "fin") if name in changes]
     if touched:
         state.queue(_ACCOUNT, account.key)
-    return tuple(problems)
+    return (*(notes or (_UNCHANGED,)), *problems)
 
 
 def _delete(
@@ -241,7 +269,7 @@ def _delete(
     _audit(state, ctx, line, "profile.delete", "profile", _profile_key(line), changes)
     _relock(profile.account)
     state.queue(_ACCOUNT, profile.account.key)
-    return ()
+    return (_PROFILE_DELETED,)
 
 
 def _taken(account: AccountRec, line: Line, ctx: Context) -> Problem | None:
@@ -341,8 +369,8 @@ def _update_account(
     names: bool,
     email: bool,
     new_password: bool,
-) -> bool:
-    """Names (M of a non-doctor), email, an expired password; True when something changed.
+) -> dict[str, Any]:
+    """Names (M of a non-doctor), email, an expired password; what changed (audit's form).
 
     `names` and `email` are False when the account is shared with another establishment.
     """
@@ -362,11 +390,15 @@ def _update_account(
         account.pending_hash = ctx.hash(line.password)
         account.password_set_at = ctx.now
         changes["password"] = PASSWORD_CHANGED
-    if not changes:
-        return False
-    account.dirty = True
-    _audit(state, ctx, line, "account.update", "account", account.key, changes)
-    return True
+    if changes:
+        account.dirty = True
+        _audit(state, ctx, line, "account.update", "account", account.key, changes)
+    return changes
+
+
+def _account_notes(changes: dict[str, Any]) -> list[Problem]:
+    """What the report says of an account's changes, in the columns' order."""
+    return [note for field, note in _ACCOUNT_NOTES.items() if field in changes]
 
 
 def _relock(account: AccountRec) -> bool:
