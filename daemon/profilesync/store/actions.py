@@ -125,7 +125,7 @@ def _find_profile(state: BatchState, line: Line, est: EstablishmentRec) -> Profi
         return None
     team = None
     if line.team:
-        team = state.teams.get((est.id, line.team))
+        team = state.team(est.id, line.team)
         if team is None:
             return None
     est_id, role = est.id, line.role

@@ -17,6 +17,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from profilesync.fileformat.folding import fold_words
 from profilesync.store.model import (
     Account,
     Audit,
@@ -130,7 +131,7 @@ _ACCOUNTS = (
     "password_pending, directory_password_at "
     "FROM account WHERE key IN ({marks})"
 )
-_TEAMS = "SELECT id, establishment_id, name FROM team WHERE establishment_id IN ({marks})"
+_TEAMS = "SELECT id, establishment_id, name, key FROM team WHERE establishment_id IN ({marks})"
 _PROFILES = (
     "SELECT id, account_id, establishment_id, role, team_id, debut, fin, state "
     "FROM profile WHERE account_id IN ({marks})"
@@ -181,7 +182,7 @@ class BatchState:
 
     def __init__(self) -> None:
         self.accounts: dict[str, AccountRec] = {}
-        self.teams: dict[tuple[int, str], TeamRec] = {}
+        self.teams: dict[tuple[int, str], TeamRec] = {}  # by (establishment id, folded name)
         self.new_accounts: list[AccountRec] = []
         self.new_profiles: list[ProfileRec] = []
         self.new_teams: list[TeamRec] = []
@@ -209,7 +210,7 @@ class BatchState:
         teams_by_id: dict[int, TeamRec] = {}
         for part in chunks(sorted(set(establishment_ids))):
             for r in _select_in(conn, _TEAMS, part):
-                state.teams[(r[1], r[2])] = teams_by_id[r[0]] = TeamRec(r[0], r[1], r[2])
+                state.teams[(r[1], r[3])] = teams_by_id[r[0]] = TeamRec(r[0], r[1], r[2])
         for part in chunks(sorted(by_id)):
             for r in _select_in(conn, _PROFILES, part):
                 account = by_id[r[1]]
@@ -227,11 +228,12 @@ class BatchState:
     # -- recording ----------------------------------------------------------------------------
 
     def team(self, establishment_id: int, name: str) -> TeamRec | None:
-        return self.teams.get((establishment_id, name))
+        """The establishment's team that `name` names, whatever its case, accents, spaces."""
+        return self.teams.get((establishment_id, fold_words(name)))
 
     def add_team(self, establishment_id: int, name: str) -> TeamRec:
         team = TeamRec(None, establishment_id, name)
-        self.teams[(establishment_id, name)] = team
+        self.teams[(establishment_id, fold_words(name))] = team
         self.new_teams.append(team)
         return team
 
@@ -280,7 +282,12 @@ class BatchState:
         if not self.new_teams:
             return
         rows = [
-            {"establishment_id": t.establishment_id, "name": t.name, "created_at": now}
+            {
+                "establishment_id": t.establishment_id,
+                "name": t.name,
+                "key": fold_words(t.name),
+                "created_at": now,
+            }
             for t in self.new_teams
         ]
         stmt = TEAM.insert().returning(TEAM.c.id, sort_by_parameter_order=True)

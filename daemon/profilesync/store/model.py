@@ -30,6 +30,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from profilesync.fileformat.folding import fold_words
 from profilesync.fileformat.outcome import Summary
 
 NAMING = {
@@ -104,15 +105,26 @@ class ReferentEstablishment(Base):
     )
 
 
+def _team_key(ctx: Any) -> str:
+    """A team's key when an ORM write or an insert gives only its name."""
+    return fold_words(ctx.get_current_parameters()["name"])
+
+
 class Team(Base):
     """A team of one establishment; created by a `C` line, never deleted by CSV."""
 
     __tablename__ = "team"
-    __table_args__ = (UniqueConstraint("establishment_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("establishment_id", "name"),
+        UniqueConstraint("establishment_id", "key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     establishment_id: Mapped[int] = mapped_column(ForeignKey("establishment.id"))
+    # The first spelling a C line gave; lines match the team by `key` (folding.fold_words:
+    # « URGENCES », « urgences  » are « Urgences »), unique per establishment (issue 10.4).
     name: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200), default=_team_key)
     created_at: Mapped[datetime]
 
 

@@ -1,0 +1,85 @@
+"""Teams are one whatever their case, accents and spaces (issue 10.4): `team.key`.
+
+Revision ID: 0003_team_key
+Revises: 0002
+Create Date: 2026-12-01
+
+« Urgences », « urgences  » and « URGENCES » name one team of an establishment: `key` is
+the name folded as `profilesync.fileformat.folding.fold_words` folds it, unique per
+establishment; the name keeps the first spelling. Existing rows get their key here, with
+the fold written out below so that this revision never changes meaning when the code's
+fold evolves.
+
+An establishment may already hold two teams that fold alike (created by an older
+version). They are not merged (their profiles could then collide): the oldest keeps the
+plain key, so lines find it; each younger one gets `<key>#<id>`, which no typed name folds
+to, and is logged for the operator (docs/operations.md, « Teams »).
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003_team_key"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+log = logging.getLogger("profilesync.migrations")
+
+
+def _fold_words(text: str) -> str:
+    """fold_words as of this revision: NFKD, combining marks dropped, casefold, words."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return " ".join(bare.split())
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("team") as batch:
+        batch.add_column(sa.Column("key", sa.String(length=200), nullable=True))
+    conn = op.get_bind()
+    team = sa.table(
+        "team",
+        sa.column("id", sa.Integer),
+        sa.column("establishment_id", sa.Integer),
+        sa.column("name", sa.String),
+        sa.column("key", sa.String),
+    )
+    seen: set[tuple[int, str]] = set()
+    rows = conn.execute(sa.select(team.c.id, team.c.establishment_id, team.c.name).order_by("id"))
+    updates = []
+    for team_id, establishment_id, name in rows.all():
+        key = _fold_words(name)
+        if (establishment_id, key) in seen:
+            log.warning(
+                "team %d (establishment id %d) folds like an older team: kept apart as %s#%d",
+                team_id,
+                establishment_id,
+                key,
+                team_id,
+            )
+            key = f"{key}#{team_id}"
+        seen.add((establishment_id, key))
+        updates.append({"tid": team_id, "tkey": key})
+    if updates:
+        conn.execute(
+            team.update().where(team.c.id == sa.bindparam("tid")).values(key=sa.bindparam("tkey")),
+            updates,
+        )
+    with op.batch_alter_table("team") as batch:
+        batch.alter_column("key", existing_type=sa.String(length=200), nullable=False)
+        batch.create_unique_constraint(
+            op.f("uq_team_establishment_id_key"), ["establishment_id", "key"]
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("team") as batch:
+        batch.drop_constraint(op.f("uq_team_establishment_id_key"), type_="unique")
+        batch.drop_column("key")
