@@ -80,7 +80,7 @@ def test_modele_is_zero_lines_exit_0_and_a_header_only_report(tmp_path: Path) ->
     proc = run_process("check", str(path))
     assert proc.returncode == 0, proc.stderr
     report = tmp_path / "modele.rapport.csv"
-    assert proc.stdout == f"0 lignes : 0 OK, 0 ALERTE, 0 ERREUR\nreport: {report}\n"
+    assert proc.stdout == f"0 ligne : 0 OK, 0 ALERTE, 0 ERREUR\nreport: {report}\n"
     assert report.read_bytes() == REPORT_HEADER
 
 

@@ -39,9 +39,10 @@ def rejection(data: bytes, limits: LimitsSettings = LIMITS) -> str:
 
 RESAVE = "enregistrez-le au format CSV (séparateur : point-virgule)"
 SEPARATOR_HELP = (
-    "Dans Excel, « Enregistrer sous » et choisissez le type « CSV (séparateur : "
-    "point-virgule) » ; dans LibreOffice, « Enregistrer sous », type « Texte CSV », cochez "
-    "« Éditer les paramètres du filtre » et choisissez « ; » comme séparateur de champ."
+    "Dans Excel, faites « Enregistrer sous » puis choisissez le type « CSV (séparateur : "
+    "point-virgule) » ; dans LibreOffice, faites « Enregistrer sous », choisissez le type "
+    "« Texte CSV », cochez « Éditer les paramètres du filtre » puis choisissez « ; » comme "
+    "séparateur de champ."
 )
 
 
@@ -314,17 +315,17 @@ def test_bom_is_removed_before_a_quoted_first_cell() -> None:
 def test_bytes_undefined_in_windows1252_are_undecodable(byte: int) -> None:
     data = b"a;b\r\n\r\nc;\xe9\r\nd;" + bytes([byte]) + b"\r\n"
     assert rejection(data) == (
-        f"Fichier illisible : l'octet 0x{byte:02X} de la ligne 4 n'est un caractère ni en "
-        f"UTF-8 ni en Windows-1252. Ouvrez-le dans votre tableur et {RESAVE}."
+        "Fichier illisible : la ligne 4 contient un caractère que votre tableur n'a pas pu "
+        f"enregistrer correctement. Ouvrez le fichier dans votre tableur et {RESAVE}."
     )
 
 
 def test_bom_then_invalid_utf8_is_rejected_not_read_as_windows1252() -> None:
     data = b"\xef\xbb\xbfa;b\nc;d\ne;Lef\xe8vre\n"
     assert rejection(data) == (
-        "Fichier illisible : il est marqué comme UTF-8 mais la ligne 3 contient des octets qui "
-        "ne sont pas de l'UTF-8 (encodages mélangés). Ouvrez-le dans votre tableur et "
-        f"{RESAVE}."
+        "Fichier illisible : la ligne 3 contient des caractères enregistrés autrement que le "
+        "reste du fichier (un copier-coller depuis un autre fichier ?). Ouvrez le fichier "
+        f"dans votre tableur et {RESAVE}."
     )
 
 
@@ -499,7 +500,7 @@ def test_file_over_the_size_limit_is_rejected_before_reading(tmp_path: Path) -> 
     with pytest.raises(FileRejected) as info:
         next(read_rows(path, limits))
     assert info.value.reason == (
-        "Fichier trop volumineux : 1,2 Mio pour une limite de 1 Mio. "
+        "Fichier trop volumineux : 1,2 Mo pour une limite de 1 Mo. "
         "Découpez-le en plusieurs fichiers."
     )
     sparse = tmp_path / "sparse.csv"
@@ -508,7 +509,7 @@ def test_file_over_the_size_limit_is_rejected_before_reading(tmp_path: Path) -> 
     with pytest.raises(FileRejected) as info:
         next(read_rows(sparse, LIMITS))
     assert info.value.reason == (
-        "Fichier trop volumineux : 50,1 Mio pour une limite de 50 Mio. "
+        "Fichier trop volumineux : 50,1 Mo pour une limite de 50 Mo. "
         "Découpez-le en plusieurs fichiers."
     )
 
@@ -559,8 +560,8 @@ def test_binary_files_are_named(magic: bytes, what: str) -> None:
 
 def test_nul_bytes_mean_not_text() -> None:
     assert rejection(b"a;b\n" * 5 + b"c;\x00d\n") == (
-        "Ce fichier n'est pas un fichier texte (il contient des octets nuls) : "
-        f"ouvrez-le dans votre tableur et {RESAVE}."
+        "Ce fichier n'est pas un fichier texte (c'est sans doute un document enregistré dans "
+        f"un autre format) : ouvrez-le dans votre tableur et {RESAVE}."
     )
 
 
@@ -717,7 +718,7 @@ def test_late_problems_are_found_before_the_first_row() -> None:
     lines = base.count(b"\n")
     for tail, expected in [
         (b'z;"open\n', f"à la ligne {lines + 1} n'est jamais refermé"),
-        (b"z;\x9d\n", f"l'octet 0x9D de la ligne {lines + 1}"),
+        (b"z;\x9d\n", f"la ligne {lines + 1} contient un caractère que votre tableur"),
         (b"z;" + b"w" * 70_000 + b"\n", f"La ligne {lines + 1} est anormalement longue"),
     ]:
         it = rows_from_bytes(base + tail, LIMITS)

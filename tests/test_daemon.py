@@ -24,7 +24,7 @@ from profilesync.service.jobs import JobContext, run_job
 from profilesync.service.rerun import RerunUnavailable, rerun
 from profilesync.store.importer import RunBusy, approve_run
 
-STAMP = "20260315T100000Z"  # daemonkit's FixedClock: 2026-03-15 10:00 UTC
+STAMP = "2026-03-15_11h00"  # daemonkit's FixedClock, 2026-03-15 10:00 UTC, in Paris time
 REPORT_HEADER = ["Ligne", "Code", "Message", *COLUMNS]
 
 

@@ -15,7 +15,7 @@ from daemonkit import REFERENT, Inbox, account_row, report_rows, write_csv
 from profilesync import logsetup
 from profilesync.layout import safe_name
 
-STAMP = "20260315T100000Z"
+STAMP = "2026-03-15_11h00"  # daemonkit's FixedClock, 2026-03-15 10:00 UTC, in Paris time
 
 
 def drop_raw(box: Inbox, raw_name: bytes) -> None:

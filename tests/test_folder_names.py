@@ -10,13 +10,15 @@ import pytest
 
 from daemonkit import REFERENT, Inbox, account_row, report_rows
 
-STAMP = "20260315T100000Z"  # daemonkit's FixedClock
+STAMP = "2026-03-15_11h00"  # daemonkit's FixedClock, 2026-03-15 10:00 UTC, in Paris time
 
 
 def refused(login: str) -> str:
     return (
-        f"Fichier refusé : « {login} » n'est pas un référent enregistré. "
-        "Demandez à l'exploitant de vous enregistrer (profilesync referent add)."
+        f"Fichier refusé : « {login} » n'est l'identifiant d'aucun référent enregistré. "
+        "Déposez le fichier dans votre propre dossier (celui qui porte exactement votre "
+        "identifiant) ; si vous n'en avez pas, demandez à votre équipe informatique de vous "
+        "enregistrer comme référent."
     )
 
 

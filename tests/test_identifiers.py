@@ -288,8 +288,8 @@ def test_spreadsheet_serial_is_refused_with_the_date_it_probably_was() -> None:
     assert ids.read_date("45292", "Date de fin") == (
         None,
         Problem.erreur(
-            "Date de fin : n° de série de date du tableur (le 01/01/2024 ?) ; formatez la "
-            "colonne en Texte et saisissez la date en JJ/MM/AAAA"
+            "Date de fin : le tableur a changé la date en nombre (le 01/01/2024 ?) ; formatez "
+            "la colonne en Texte et saisissez la date en JJ/MM/AAAA"
         ),
     )
     assert ids.read_date("46082,5", DEBUT)[1] == Problem.erreur(

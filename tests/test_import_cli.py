@@ -91,7 +91,7 @@ def test_dry_run_exits_like_a_run_and_keeps_nothing(world: World) -> None:
     path = world.csv([row("C", password=GOOD_PW)])
     res = _cli(world, "import", str(path), "--as", REFERENT, "--dry-run")
     assert res.returncode == 0, res.stderr
-    assert "1 lignes : 1 OK" in res.stdout
+    assert res.stdout.splitlines()[0] == "1 ligne : 1 OK, 0 ALERTE, 0 ERREUR"
     assert world.scalar("SELECT count(*) FROM import_run") == 0
     assert world.scalar("SELECT count(*) FROM account") == 0
 

@@ -50,7 +50,9 @@ def test_unknown_submitter_rejects_the_whole_file(world: World) -> None:
     assert outs == []
     assert world.scalar("SELECT count(*) FROM account") == 0
     report = result.report_path.read_text(encoding="utf-8-sig").splitlines()
-    assert report[1].startswith("0;ERREUR;Fichier refusé : « intrus » n'est pas un référent")
+    assert report[1].startswith(
+        "0;ERREUR;Fichier refusé : « intrus » n'est l'identifiant d'aucun référent"
+    )
 
 
 def test_submitter_must_be_the_login_exactly(world: World) -> None:
@@ -59,8 +61,10 @@ def test_submitter_must_be_the_login_exactly(world: World) -> None:
         result, outs = world.run([row("C", password=GOOD_PW)], submitter=submitter)
         assert result.status is RunStatus.REJECTED
         assert result.reason == (
-            f"Fichier refusé : « {submitter} » n'est pas un référent enregistré. "
-            "Demandez à l'exploitant de vous enregistrer (profilesync referent add)."
+            f"Fichier refusé : « {submitter} » n'est l'identifiant d'aucun référent "
+            "enregistré. Déposez le fichier dans votre propre dossier (celui qui porte "
+            "exactement votre identifiant) ; si vous n'en avez pas, demandez à votre équipe "
+            "informatique de vous enregistrer comme référent."
         )
     assert world.scalar("SELECT count(*) FROM account") == 0
     result, outs = world.run([row("C", password=GOOD_PW)], submitter=REFERENT)
@@ -387,7 +391,12 @@ def test_mass_delete_waits_for_approval_then_applies(world: World) -> None:
     assert result.reason == messages.awaiting_approval(
         result.run_id, messages.deletion_share(12, 40, ET1)
     )
-    assert "profilesync approve" in result.reason
+    assert result.reason == (
+        "Fichier en attente de validation : il supprimerait 12 des 40 profils actifs de "
+        f"l'établissement {ET1}. Rien n'a été appliqué ; si ces suppressions sont voulues, "
+        f"demandez à votre équipe informatique de valider l'import n° {result.run_id}."
+    )
+    assert "profilesync" not in result.reason  # no operator command shown to a référent
     assert world.scalar("SELECT count(*) FROM profile WHERE state = 'deleted'") == 0
     (only,) = read_report(result.report_path)
     assert (only.line, only.code, only.messages) == (0, Code.ERREUR, (result.reason,))

@@ -274,6 +274,10 @@ def test_profile_of_another_establishment_is_not_found_not_described(world: Worl
     assert (
         m[0].messages
         == m_free[0].messages
-        == ("Ce profil n'existe pas : utilisez C pour le créer.",)
+        == (
+            "Ce profil n'existe pas (aucun profil de ce compte avec ce rôle et cette équipe "
+            "dans cet établissement) : vérifiez le rôle, l'équipe et l'identifiant ; pour un "
+            "nouveau profil, utilisez C.",
+        )
     )
     assert s[0].messages == ("Ce profil n'existe pas ou est déjà supprimé : rien à supprimer.",)

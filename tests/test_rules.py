@@ -266,9 +266,10 @@ def test_a_filled_cell_beyond_the_13th_is_one_erreur_and_nothing_else() -> None:
     checked = check(extra=("", "oops"))
     assert found(checked) == [
         E(
-            "15 cellules remplies au lieu de 13 au plus : colonnes décalées, sans doute un « ; » "
-            "dans une valeur sans guillemets ; entourez la valeur de guillemets ou retirez le "
-            "« ; » (les autres colonnes n'ont pas été vérifiées)"
+            "Colonnes décalées : une cellule est remplie en colonne 15, au-delà des 13 "
+            "colonnes du modèle, sans doute un « ; » dans une valeur sans guillemets ; "
+            "entourez la valeur de guillemets ou retirez le « ; » (les autres colonnes n'ont "
+            "pas été vérifiées)"
         )
     ]
     assert checked.line is None

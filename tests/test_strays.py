@@ -15,7 +15,7 @@ import pytest
 from daemonkit import REFERENT, Inbox, account_row, report_rows, write_csv
 from profilesync.service import status
 
-STAMP = "20260315T100000Z"
+STAMP = "2026-03-15_11h00"  # daemonkit's FixedClock, 2026-03-15 10:00 UTC, in Paris time
 EXCEL = (
     "Fichier ignoré : c'est un classeur Excel, pas un fichier CSV. Dans Excel, « Enregistrer "
     "sous » > « CSV (séparateur : point-virgule) (*.csv) », puis déposez le fichier .csv."

@@ -18,6 +18,7 @@ import unicodedata
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from profilesync.config import Settings
 
@@ -28,6 +29,7 @@ ROOT_FOLDER = ".root"
 EXPORTS_FOLDER = "exports"
 REPORT_SUFFIX = ".rapport.csv"
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+REPORT_STAMP_FORMAT = "%Y-%m-%d_%Hh%M"
 # Longest original name kept in work/archive names and reports (bytes): the prefixes and
 # suffixes added around it (stamp, uuid, `.rapport.csv`, temporary and lock names) must
 # stay within the 255 bytes a file name may have.
@@ -100,6 +102,17 @@ def heartbeat_path(settings: Settings, host: str, pid: int) -> Path:
 def stamp(now: datetime) -> str:
     """The UTC timestamp in file names: sortable, no `:` (Windows shares refuse it)."""
     return now.astimezone(UTC).strftime(STAMP_FORMAT)
+
+
+def report_stamp(now: datetime, settings: Settings) -> str:
+    """The date in an outbox report's name: local time (`[daemon] timezone`), as the
+    référent reads a clock, `2026-03-15_11h00`; no `:` (Windows shares refuse it).
+
+    To the minute: two reports of one stem in one minute get `-2`, `-3`… (claim). In the
+    hour repeated when clocks go back, names need not sort by time; the run's row has the
+    exact UTC time.
+    """
+    return now.astimezone(ZoneInfo(settings.daemon.timezone)).strftime(REPORT_STAMP_FORMAT)
 
 
 def fit_name(name: str) -> str:
@@ -189,7 +202,7 @@ def stranger_report_folder(settings: Settings, folder: str) -> Path:
 
 
 def report_name(file_name: str, when: str | None = None, n: int = 1) -> str:
-    """`<stem>.rapport.csv`; in the outbox `<stem>.<UTC stamp>[-n].rapport.csv`, never
+    """`<stem>.rapport.csv`; in the outbox `<stem>.<local stamp>[-n].rapport.csv`, never
     reused (`n` tells apart two files of one stem claimed in the same second)."""
     stem = Path(file_name).stem
     dated = f".{when}" if when else ""

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, cast
 
 from profilesync.config import LimitsSettings
 from profilesync.fileformat import messages
-from profilesync.fileformat.columns import COLUMNS, NCOLS, RPPS
+from profilesync.fileformat.columns import COLUMNS, NCOLS, RPPS, SEED_COLUMNS
 from profilesync.fileformat.csvscan import TRIM, FileRejected, Scan, scan
 
 __all__ = [
@@ -161,8 +161,14 @@ def _norm(name: str) -> str:
 
 
 # Column index by normalised name, with the variants référents type.
-_NAMES: dict[str, int] = {_norm(name): i for i, name in enumerate(COLUMNS)}
+_NAMES: dict[str, int] = {
+    _norm(name): i for names in (SEED_COLUMNS, COLUMNS) for i, name in enumerate(names)
+}
 _NAMES.update({"rpps": RPPS, "nrpps": RPPS, "numerorpps": RPPS})
+
+
+# A report starts with these columns (SPEC §7): dropped back in the inbox, it is said so.
+_REPORT_FIRST_NAMES = ("ligne", "code", "message")
 
 
 def names_a_column(cell: str) -> bool:
@@ -177,6 +183,8 @@ def is_header(cells: tuple[str, ...]) -> bool:
     A header names at least HEADER_MIN_NAMES of the 13 columns (a renamed or missing
     name or two is tolerated); every name it has must sit in its own column.
     """
+    if tuple(_norm(cell) for cell in cells[:3]) == _REPORT_FIRST_NAMES:
+        raise FileRejected(messages.REPORT_DROPPED)
     found = [(i, _NAMES.get(_norm(cell))) for i, cell in enumerate(cells) if cell]
     named = {col for _, col in found if col is not None}
     if len(named) < HEADER_MIN_NAMES:

@@ -246,7 +246,7 @@ class _Scanner:
         if self.bom:
             raise FileRejected(messages.invalid_utf8_with_bom(self.utf8_error_line))
         if self.hole is not None:
-            raise FileRejected(messages.undecodable(*self.hole))
+            raise FileRejected(messages.undecodable(self.hole[1]))
         return Scan("cp1252", lines, self.formulas, self.exotic_spaces)
 
 

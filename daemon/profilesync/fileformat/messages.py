@@ -14,12 +14,13 @@ from __future__ import annotations
 _RESAVE = "enregistrez-le au format CSV (séparateur : point-virgule)"
 
 
-def _mio(size: int, *, up: bool) -> str:
-    """A size in Mio with one decimal (French comma); sizes round up, limits down, so that
-    a file over its limit never reads as equal to it."""
+def _mo(size: int, *, up: bool) -> str:
+    """A size in Mo (the unit a French file explorer shows; 2**20 bytes, as Windows counts)
+    with one decimal (French comma); sizes round up, limits down, so that a file over its
+    limit never reads as equal to it."""
     tenths = -(-size * 10 // 2**20) if up else size * 10 // 2**20
     whole, frac = divmod(tenths, 10)
-    return f"{whole} Mio" if frac == 0 else f"{whole},{frac} Mio"
+    return f"{whole} Mo" if frac == 0 else f"{whole},{frac} Mo"
 
 
 def _count(n: int) -> str:
@@ -29,8 +30,8 @@ def _count(n: int) -> str:
 
 def file_too_big(size: int, limit: int) -> str:
     return (
-        f"Fichier trop volumineux : {_mio(size, up=True)} pour une limite de "
-        f"{_mio(limit, up=False)}. Découpez-le en plusieurs fichiers."
+        f"Fichier trop volumineux : {_mo(size, up=True)} pour une limite de "
+        f"{_mo(limit, up=False)}. Découpez-le en plusieurs fichiers."
     )
 
 
@@ -58,23 +59,23 @@ def not_text(kind: str) -> str:
     if kind in _NOT_TEXT:
         return f"Ce fichier n'est pas un fichier CSV mais {_NOT_TEXT[kind]} : {_RESAVE}."
     return (
-        "Ce fichier n'est pas un fichier texte (il contient des octets nuls) : "
-        f"ouvrez-le dans votre tableur et {_RESAVE}."
+        "Ce fichier n'est pas un fichier texte (c'est sans doute un document enregistré "
+        f"dans un autre format) : ouvrez-le dans votre tableur et {_RESAVE}."
     )
 
 
-def undecodable(byte: int, line: int) -> str:
+def undecodable(line: int) -> str:
     return (
-        f"Fichier illisible : l'octet 0x{byte:02X} de la ligne {line} n'est un caractère ni en "
-        f"UTF-8 ni en Windows-1252. Ouvrez-le dans votre tableur et {_RESAVE}."
+        f"Fichier illisible : la ligne {line} contient un caractère que votre tableur n'a pas "
+        f"pu enregistrer correctement. Ouvrez le fichier dans votre tableur et {_RESAVE}."
     )
 
 
 def invalid_utf8_with_bom(line: int) -> str:
     return (
-        "Fichier illisible : il est marqué comme UTF-8 mais la ligne "
-        f"{line} contient des octets qui ne sont pas de l'UTF-8 (encodages mélangés). "
-        f"Ouvrez-le dans votre tableur et {_RESAVE}."
+        f"Fichier illisible : la ligne {line} contient des caractères enregistrés autrement "
+        "que le reste du fichier (un copier-coller depuis un autre fichier ?). "
+        f"Ouvrez le fichier dans votre tableur et {_RESAVE}."
     )
 
 
@@ -89,10 +90,10 @@ def wrong_separator(separator: str) -> str:
     """`separator` is the one found instead of `;`: `,`, a tab or `|`."""
     return (
         f"Les colonnes de ce fichier sont séparées par {_SEPARATORS[separator]} et non par des "
-        "points-virgules. Dans Excel, « Enregistrer sous » et choisissez le type "
-        "« CSV (séparateur : point-virgule) » ; dans LibreOffice, « Enregistrer sous », "
-        "type « Texte CSV », cochez « Éditer les paramètres du filtre » et choisissez « ; » "
-        "comme séparateur de champ."
+        "points-virgules. Dans Excel, faites « Enregistrer sous » puis choisissez le type "
+        "« CSV (séparateur : point-virgule) » ; dans LibreOffice, faites « Enregistrer sous », "
+        "choisissez le type « Texte CSV », cochez « Éditer les paramètres du filtre » puis "
+        "choisissez « ; » comme séparateur de champ."
     )
 
 
@@ -132,6 +133,13 @@ def columns_out_of_order(name: str, found: int, expected: int) -> str:
     )
 
 
+REPORT_DROPPED = (
+    "Ce fichier est un rapport (ses premières colonnes sont Ligne, Code et Message), pas un "
+    "fichier d'import : il n'a pas été traité. Pour corriger des lignes en ERREUR, supprimez "
+    "les colonnes Ligne, Code et Message et les lignes déjà OK, ressaisissez les mots de passe "
+    "(le rapport les remplace par ***), puis déposez le fichier."
+)
+
 FILE_CHANGED = (
     "Le fichier a été modifié pendant sa lecture : déposez-le de nouveau, une fois "
     "complètement enregistré."
@@ -160,7 +168,11 @@ _SHIFT_HINT = (
 
 
 def extra_cells(count: int) -> str:
-    return f"{count} cellules remplies au lieu de 13 au plus : colonnes décalées, {_SHIFT_HINT}"
+    """`count` is the column of the last filled cell (beyond the 13th), not a cell count."""
+    return (
+        f"Colonnes décalées : une cellule est remplie en colonne {count}, au-delà des 13 "
+        f"colonnes du modèle, {_SHIFT_HINT}"
+    )
 
 
 def columns_shifted(offset: int) -> str:
@@ -372,8 +384,8 @@ def date_two_digit_year(column: str) -> str:
 
 def date_serial(column: str, guess: str) -> str:
     return (
-        f"{column} : n° de série de date du tableur (le {guess} ?) ; formatez la colonne en "
-        "Texte et saisissez la date en JJ/MM/AAAA"
+        f"{column} : le tableur a changé la date en nombre (le {guess} ?) ; formatez la "
+        "colonne en Texte et saisissez la date en JJ/MM/AAAA"
     )
 
 
@@ -402,13 +414,18 @@ def fin_past_on_create(fin: str) -> str:
 # Authorization: the submitter (store/runner.py), each line's establishment (store/actions.py).
 def unknown_submitter(login: str) -> str:
     return (
-        f"Fichier refusé : « {login} » n'est pas un référent enregistré. "
-        "Demandez à l'exploitant de vous enregistrer (profilesync referent add)."
+        f"Fichier refusé : « {login} » n'est l'identifiant d'aucun référent enregistré. "
+        "Déposez le fichier dans votre propre dossier (celui qui porte exactement votre "
+        "identifiant) ; si vous n'en avez pas, demandez à votre équipe informatique de vous "
+        "enregistrer comme référent."
     )
 
 
 def et_unknown(et: str) -> str:
-    return f"Établissement {et} inconnu de profilesync : demandez à l'exploitant de l'enregistrer."
+    return (
+        f"Établissement {et} inconnu de profilesync : demandez à votre équipe informatique "
+        "de l'enregistrer."
+    )
 
 
 def ej_mismatch(ej: str, et: str, registered: str) -> str:
@@ -427,7 +444,11 @@ PROFILE_EXISTS = (
     "Ce profil existe déjà (même compte, établissement, rôle et équipe) : "
     "utilisez M pour le modifier."
 )
-PROFILE_MISSING_M = "Ce profil n'existe pas : utilisez C pour le créer."
+PROFILE_MISSING_M = (
+    "Ce profil n'existe pas (aucun profil de ce compte avec ce rôle et cette équipe dans cet "
+    "établissement) : vérifiez le rôle, l'équipe et l'identifiant ; pour un nouveau profil, "
+    "utilisez C."
+)
 PROFILE_MISSING_S = "Ce profil n'existe pas ou est déjà supprimé : rien à supprimer."
 
 
@@ -493,7 +514,7 @@ def fin_before_debut_stored(fin: str, debut: str) -> str:
 # A line the database refused to write (store/runner.py).
 LINE_DATABASE_ERROR = (
     "Erreur interne en enregistrant cette ligne : elle n'a pas été appliquée. "
-    "Signalez-la à l'exploitant."
+    "Signalez-la à votre équipe informatique."
 )
 
 
@@ -506,7 +527,8 @@ def awaiting_approval(run_id: int, shares: str) -> str:
     """`shares`: `deletion_share(...)` of each establishment, joined by ", "."""
     return (
         f"Fichier en attente de validation : il supprimerait {shares}. "
-        f"Rien n'a été appliqué ; un exploitant doit l'approuver (profilesync approve {run_id})."
+        "Rien n'a été appliqué ; si ces suppressions sont voulues, demandez à votre équipe "
+        f"informatique de valider l'import n° {run_id}."
     )
 
 
@@ -557,8 +579,8 @@ IGNORED_SPECIAL = (
 
 INTERNAL_ERROR = (
     "Le traitement du fichier a été interrompu par une erreur technique : les lignes déjà "
-    "traitées restent appliquées, les autres ne l'ont pas été. L'équipe informatique a été "
-    "prévenue et peut relancer le fichier ; ne le déposez pas à nouveau."
+    "traitées restent appliquées, les autres ne l'ont pas été. Transmettez ce rapport à votre "
+    "équipe informatique, qui peut relancer le fichier ; ne le déposez pas à nouveau."
 )
 
 # (end of inbox and daemon)

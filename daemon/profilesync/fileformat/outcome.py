@@ -85,7 +85,8 @@ class Summary:
 
     def line(self) -> str:
         """The French summary line printed by `check` and `import`."""
-        return f"{self.total} lignes : {self.ok} OK, {self.alerte} ALERTE, {self.erreur} ERREUR"
+        lines = "ligne" if self.total < 2 else "lignes"  # French: « 0 ligne », « 1 ligne »
+        return f"{self.total} {lines} : {self.ok} OK, {self.alerte} ALERTE, {self.erreur} ERREUR"
 
     @property
     def exit_code(self) -> int:

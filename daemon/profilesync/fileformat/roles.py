@@ -57,11 +57,14 @@ ROLES: dict[Role, RoleSpec] = {
             Role.SYNT, "Consultation des synthèses (suivi quotidien)", Need.FORBIDDEN, Need.OPTIONAL
         ),
         RoleSpec(
-            Role.OEC1, "Officier d'état civil (volet administratif)", Need.FORBIDDEN, Need.OPTIONAL
+            Role.OEC1,
+            "Officier d'état civil (accès volet administratif)",
+            Need.FORBIDDEN,
+            Need.OPTIONAL,
         ),
         RoleSpec(
             Role.OEC2,
-            "Officier d'état civil (volets administratif et médical)",
+            "Officier d'état civil (accès volet administratif et volet médical)",
             Need.FORBIDDEN,
             Need.OPTIONAL,
         ),

@@ -113,7 +113,9 @@ def register(
     when, file_name = parsed if parsed else (clock.now(), work_path.name)
     login = layout.login_of(work_path.parent.name)
     with session_factory() as session:
-        report = report_path(settings, session, login, file_name, layout.stamp(when))
+        report = report_path(
+            settings, session, login, file_name, layout.report_stamp(when, settings)
+        )
     report.parent.mkdir(parents=True, exist_ok=True)
     run_id = importer.register_run(
         session_factory,

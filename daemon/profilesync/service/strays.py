@@ -98,7 +98,9 @@ def set_aside(
         return None
     name = layout.safe_name(stray.path.name)
     with session_factory() as session:
-        report = claim.report_path(settings, session, stray.login, name, layout.stamp(now))
+        report = claim.report_path(
+            settings, session, stray.login, name, layout.report_stamp(now, settings)
+        )
     report.parent.mkdir(parents=True, exist_ok=True)
     with ReportWriter(report) as writer:
         writer.reject(stray.reason)
