@@ -103,7 +103,7 @@ def test_approve_cli(world: World) -> None:
     res = _cli(world, "import", str(deletes), "--as", REFERENT)
     assert res.returncode == 2
     assert res.stdout.splitlines()[1].startswith("file held for approval: ")
-    assert "profilesync approve 2" in res.stdout
+    assert res.stdout.splitlines()[2] == "approve it with: profilesync approve 2"
     assert any((world.tmp / "state").rglob("*.csv"))  # kept for the approval
     res = _cli(world, "approve", "2", "--by", "ops")
     assert res.returncode == 0, res.stderr

@@ -51,7 +51,7 @@ def test_unknown_submitter_rejects_the_whole_file(world: World) -> None:
     assert world.scalar("SELECT count(*) FROM account") == 0
     report = result.report_path.read_text(encoding="utf-8-sig").splitlines()
     assert report[1].startswith(
-        "0;ERREUR;Fichier refusé : « intrus » n'est l'identifiant d'aucun référent"
+        "0;ERREUR;\"Fichier refusé : « intrus » n'est l'identifiant d'aucun référent"
     )
 
 

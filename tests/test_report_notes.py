@@ -86,7 +86,13 @@ def test_an_ignored_field_is_alerte_and_still_says_what_was_done(world: World) -
 def test_an_erreur_line_gets_no_note(world: World) -> None:
     """Abuse: a refused line must not read as if something had been done."""
     assert imported(world, [row("M"), row("S"), row("C")]) == [
-        (2, "ERREUR", "Ce profil n'existe pas : utilisez C pour le créer."),
+        (
+            2,
+            "ERREUR",
+            "Ce profil n'existe pas (aucun profil de ce compte avec ce rôle et cette équipe dans "
+            "cet établissement) : vérifiez le rôle, l'équipe et l'identifiant ; pour un "
+            "nouveau profil, utilisez C.",
+        ),
         (3, "ERREUR", "Ce profil n'existe pas ou est déjà supprimé : rien à supprimer."),
         (
             4,

@@ -98,7 +98,12 @@ def test_a_different_team_is_not_found(world: World) -> None:
     """Folding is not guessing: « Urgence » (singular) is another team."""
     imported(world, [row("C", role="CDC4", team="Urgences", password=GOOD_PW)])
     assert imported(world, [row("M", role="CDC4", team="Urgence")]) == [
-        ("ERREUR", "Ce profil n'existe pas : utilisez C pour le créer.")
+        (
+            "ERREUR",
+            "Ce profil n'existe pas (aucun profil de ce compte avec ce rôle et cette équipe dans "
+            "cet établissement) : vérifiez le rôle, l'équipe et l'identifiant ; pour un "
+            "nouveau profil, utilisez C.",
+        )
     ]
 
 

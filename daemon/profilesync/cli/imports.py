@@ -50,8 +50,10 @@ def _exit_for(result: importer.RunResult) -> None:
         raise typer.Exit(EXIT_LINE_ERRORS if result.summary.erreur else EXIT_OK)
     typer.echo(f"report: {result.report_path}")
     if result.status is RunStatus.AWAITING_APPROVAL:
-        # Not an error: the file waits for an operator; the reason says how to approve it.
+        # Not an error: the file waits for an operator. The reason is the référent's
+        # French, which names no command; the operator's is said here.
         typer.echo(f"file held for approval: {result.reason}")
+        typer.echo(f"approve it with: profilesync approve {result.run_id}")
         raise typer.Exit(EXIT_REJECTED)
     # The reason is the report's Ligne 0 text, in French like everything a référent reads.
     raise CommandRejected(f"file rejected: {result.reason}")
