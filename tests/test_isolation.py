@@ -34,7 +34,9 @@ B = "bref"  # référent of ET3 only: the "other establishment"
 BOTH = "cref"  # référent of ET1 and ET3: a person may be shared legitimately
 THIRD_PW = "Troisieme-Clef-93"
 
-SHARED = "compte partagé avec un autre établissement, seul l'administrateur peut le modifier"
+SHARED = (
+    "compte partagé avec un autre établissement, seule votre équipe informatique peut le modifier"
+)
 TAKEN = (
     "Identifiant déjà utilisé : {} est le compte d'une autre personne ou d'un autre "
     "établissement ; choisissez un autre identifiant (ou vérifiez le nom et le prénom)."

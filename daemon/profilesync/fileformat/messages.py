@@ -472,7 +472,9 @@ def identifiant_taken(key: str) -> str:
 
 
 # Account-level data of an account that another establishment relies on (SPEC §4).
-_SHARED = "compte partagé avec un autre établissement, seul l'administrateur peut le modifier"
+_SHARED = (
+    "compte partagé avec un autre établissement, seule votre équipe informatique peut le modifier"
+)
 NAMES_SHARED = f"Nom et prénom ignorés : {_SHARED}."
 EMAIL_SHARED = f"Email ignoré : {_SHARED}."
 PASSWORD_SHARED = f"Mot de passe ignoré : {_SHARED}."
