@@ -319,12 +319,15 @@ class RunProcessor:
         for checked in batch:
             problems = checked.problems
             if checked.line is not None:
-                found = apply(state, checked.line, ctx)
-                if found:
-                    problems = (*problems, *_as_masked(found, checked))
+                found = _as_masked(apply(state, checked.line, ctx), checked)
+                if not problems and len(found) == 1 and found[0].code is ok:
+                    # The usual line, one note of what it did: no generator, no severity fold.
+                    outcomes.append(Outcome(checked.number, ok, (found[0].message,), checked.cells))
+                    continue
+                problems = (*problems, *found)
             if problems:
                 outcomes.append(Outcome.of(checked.number, problems, checked.cells))
-            else:  # the usual line: no generator, no severity fold
+            else:
                 outcomes.append(Outcome(checked.number, ok, (), checked.cells))
         between()
         state.flush(conn, ctx.now, ctx.run_id)
