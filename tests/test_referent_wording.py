@@ -9,12 +9,17 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from clikit import run_cli
 from daemonkit import Inbox, account_row, report_rows
 from importkit import GOOD_PW, row, write_csv
 from profilesync import layout
 from profilesync.config import Settings
+from profilesync.fileformat import csvfile
 from profilesync.fileformat.columns import COLUMNS
+from profilesync.fileformat.csvscan import FileRejected
 from profilesync.fileformat.roles import ROLES, Role
 
 DAEMON = Path(__file__).resolve().parents[1] / "daemon" / "profilesync"
@@ -157,3 +162,50 @@ def test_no_jargon_in_the_messages_or_the_guide() -> None:
     strings = re.sub(r"\{[^}]*\}", "", "\n".join(re.findall(r'"[^"\n]*"', source)))
     assert _JARGON.findall(strings) == []
     assert _JARGON.findall(GUIDE.read_text(encoding="utf-8")) == []
+
+
+# --- the header, as property: any mix of the two namings, typed any way --------------------
+
+TEMPLATE_LINE = (
+    "Finess EJ;Finess ET;Nom de l'équipe;Code action;Nom;Prénom;N° RPPS;Rôle;Identifiant;"
+    "Mot de passe;Email;Date de début;Date de fin"
+)
+_UNACCENTED = str.maketrans("éèÉÈ°", "eeEE ")
+
+
+def _typed(name: str, how: int) -> str:
+    """A column name as someone may type it: as is, upper, lower, without accents, spaced."""
+    return [
+        name,
+        name.upper(),
+        name.lower(),
+        name.translate(_UNACCENTED),
+        "  " + name.replace(" ", "   ") + " ",
+    ][how]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.lists(st.booleans(), min_size=13, max_size=13),
+    how=st.lists(st.integers(0, 4), min_size=13, max_size=13),
+)
+def test_any_mix_of_seed_and_template_names_is_a_header(seed: list[bool], how: list[int]) -> None:
+    names = zip(SEED_HEADER, TEMPLATE_LINE.split(";"), strict=True)
+    cells = tuple(
+        _typed(s if pick else t, h) for (s, t), pick, h in zip(names, seed, how, strict=True)
+    )
+    assert csvfile.is_header(tuple(c.strip() for c in cells))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.permutations(range(13)))
+def test_seed_names_out_of_order_are_refused_or_not_a_header(order: list[int]) -> None:
+    """Fault: moved seed columns are never read as a header in place."""
+    cells = tuple(SEED_HEADER[i] for i in order)
+    if list(order) == list(range(13)):
+        assert csvfile.is_header(cells)
+        return
+    try:
+        assert not csvfile.is_header(cells)
+    except FileRejected as rejected:
+        assert rejected.reason.startswith("Les colonnes ne sont pas dans l'ordre attendu")
