@@ -76,6 +76,13 @@ def test_an_m_or_s_with_another_spelling_finds_the_profile(world: World) -> None
         ("OK", "Profil supprimé"),
     ]
     assert teams(world) == [(ET1, "Soins intensifs")]
+    # The audit names the team as stored, whatever spelling the line used.
+    assert world.rows(
+        "SELECT action, entity_key FROM audit WHERE entity = 'profile' ORDER BY id"
+    ) == [
+        (action, f"cmartin/{ET1}/CDC4/Soins intensifs")
+        for action in ("profile.create", "profile.update", "profile.delete")
+    ]
 
 
 def test_a_team_of_another_establishment_with_the_same_name_stays_apart(world: World) -> None:
@@ -140,3 +147,14 @@ def test_the_migration_keys_existing_teams_and_keeps_clashing_ones_apart(
         ]
     finally:
         engine.dispose()
+
+
+def test_a_team_name_that_folds_longer_than_the_column_still_works(world: World) -> None:
+    """Abuse: 150 « ﬁ » ligatures fold to 300 letters, over the key column's 200."""
+    assert imported(world, [row("C", role="CDC4", team="ﬁ" * 150, password=GOOD_PW)]) == [
+        ("OK", "Compte créé | Équipe créée")
+    ]
+    assert imported(
+        world, [row("M", role="CDC4", team="ﬁ" * 100 + "FI" * 50, fin="31/12/2026")]
+    ) == [("OK", "Date de fin modifiée")]
+    assert teams(world) == [(ET1, "ﬁ" * 150)]

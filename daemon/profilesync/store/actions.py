@@ -195,14 +195,14 @@ def _create(
         changes = _profile_changes(existing, line.debut, line.fin, new_state)
         existing.debut, existing.fin, existing.state = line.debut, line.fin, new_state
         existing.dirty = True
-        _audit(state, ctx, line, "profile.recreate", "profile", _profile_key(line), changes)
+        _audit(state, ctx, line, "profile.recreate", "profile", _profile_key(line, team), changes)
     else:
         profile = ProfileRec(
             None, account, est.id, str(line.role), team, line.debut, line.fin, new_state
         )
         state.add_profile(profile)
         changes = {"debut": [None, _iso(line.debut)], "fin": [None, _iso(line.fin)]}
-        _audit(state, ctx, line, "profile.create", "profile", _profile_key(line), changes)
+        _audit(state, ctx, line, "profile.create", "profile", _profile_key(line, team), changes)
     _relock(account)
     state.queue(_ACCOUNT, account.key)
     return (*notes, *problems)
@@ -248,7 +248,9 @@ def _modify(
         changes = _profile_changes(profile, debut, fin, new_state)
         profile.debut, profile.fin, profile.state = debut, fin, new_state
         profile.dirty = True
-        _audit(state, ctx, line, "profile.update", "profile", _profile_key(line), changes)
+        _audit(
+            state, ctx, line, "profile.update", "profile", _profile_key(line, profile.team), changes
+        )
         _relock(account)
         touched = True
         notes += [_DATE_NOTES[name] for name in ("debut", "fin") if name in changes]
@@ -266,7 +268,7 @@ def _delete(
     changes = {"state": [profile.state, _DELETED]}
     profile.state = _DELETED
     profile.dirty = True
-    _audit(state, ctx, line, "profile.delete", "profile", _profile_key(line), changes)
+    _audit(state, ctx, line, "profile.delete", "profile", _profile_key(line, profile.team), changes)
     _relock(profile.account)
     state.queue(_ACCOUNT, profile.account.key)
     return (_PROFILE_DELETED,)
@@ -445,8 +447,9 @@ def _audit(  # noqa: PLR0917 - one call shape, six call sites
     )
 
 
-def _profile_key(line: Line) -> str:
-    return f"{line.account_key}/{line.et}/{line.role.value}/{line.team}"
+def _profile_key(line: Line, team: TeamRec | None) -> str:
+    """The team as stored (its first spelling), not as this line typed it."""
+    return f"{line.account_key}/{line.et}/{line.role.value}/{team.name if team else ''}"
 
 
 def _iso(value: date | None) -> str | None:

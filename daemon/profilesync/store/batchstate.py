@@ -17,7 +17,6 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from profilesync.fileformat.folding import fold_words
 from profilesync.store.model import (
     Account,
     Audit,
@@ -26,6 +25,7 @@ from profilesync.store.model import (
     Profile,
     ProfileState,
     Team,
+    team_key,
 )
 
 ACCOUNT = cast(sa.Table, Account.__table__)
@@ -229,11 +229,11 @@ class BatchState:
 
     def team(self, establishment_id: int, name: str) -> TeamRec | None:
         """The establishment's team that `name` names, whatever its case, accents, spaces."""
-        return self.teams.get((establishment_id, fold_words(name)))
+        return self.teams.get((establishment_id, team_key(name)))
 
     def add_team(self, establishment_id: int, name: str) -> TeamRec:
         team = TeamRec(None, establishment_id, name)
-        self.teams[(establishment_id, fold_words(name))] = team
+        self.teams[(establishment_id, team_key(name))] = team
         self.new_teams.append(team)
         return team
 
@@ -285,7 +285,7 @@ class BatchState:
             {
                 "establishment_id": t.establishment_id,
                 "name": t.name,
-                "key": fold_words(t.name),
+                "key": team_key(t.name),
                 "created_at": now,
             }
             for t in self.new_teams

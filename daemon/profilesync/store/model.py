@@ -105,9 +105,18 @@ class ReferentEstablishment(Base):
     )
 
 
+TEAM_KEY_MAX = 200
+
+
+def team_key(name: str) -> str:
+    """The form under which lines find a team: « URGENCES » and « urgences  » are
+    « Urgences ». Cut to the column's size: NFKD may lengthen a name (« ﬁ » is « fi »)."""
+    return fold_words(name)[:TEAM_KEY_MAX]
+
+
 def _team_key(ctx: Any) -> str:
     """A team's key when an ORM write or an insert gives only its name."""
-    return fold_words(ctx.get_current_parameters()["name"])
+    return team_key(ctx.get_current_parameters()["name"])
 
 
 class Team(Base):
@@ -124,7 +133,7 @@ class Team(Base):
     # The first spelling a C line gave; lines match the team by `key` (folding.fold_words:
     # « URGENCES », « urgences  » are « Urgences »), unique per establishment (issue 10.4).
     name: Mapped[str] = mapped_column(String(200))
-    key: Mapped[str] = mapped_column(String(200), default=_team_key)
+    key: Mapped[str] = mapped_column(String(TEAM_KEY_MAX), default=_team_key)
     created_at: Mapped[datetime]
 
 
@@ -391,7 +400,8 @@ class Audit(Base):
     line: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(40))
     entity: Mapped[str] = mapped_column(String(20))
-    entity_key: Mapped[str] = mapped_column(String(200))
+    # A profile's is `<account>/<ET>/<role>/<team>`: up to 100 + 9 + 5 + 200 + 3 characters.
+    entity_key: Mapped[str] = mapped_column(String(400))
     # {"field": [old, new]}; a password change is recorded as {"password": "changed"}.
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 

@@ -14,6 +14,9 @@ An establishment may already hold two teams that fold alike (created by an older
 version). They are not merged (their profiles could then collide): the oldest keeps the
 plain key, so lines find it; each younger one gets `<key>#<id>`, which no typed name folds
 to, and is logged for the operator (docs/operations.md, « Teams »).
+
+`audit.entity_key` grows to 400: a profile's key ends with its team's name (up to 200
+characters), and a long team name made the line fail on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -31,18 +34,19 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 log = logging.getLogger("profilesync.migrations")
+_KEY_MAX = 200  # the column's size
 
 
 def _fold_words(text: str) -> str:
-    """fold_words as of this revision: NFKD, combining marks dropped, casefold, words."""
+    """model.team_key as of this revision: NFKD, combining marks dropped, casefold, words."""
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-    return " ".join(bare.split())
+    return " ".join(bare.split())[:_KEY_MAX]
 
 
 def upgrade() -> None:
     with op.batch_alter_table("team") as batch:
-        batch.add_column(sa.Column("key", sa.String(length=200), nullable=True))
+        batch.add_column(sa.Column("key", sa.String(length=_KEY_MAX), nullable=True))
     conn = op.get_bind()
     team = sa.table(
         "team",
@@ -64,7 +68,8 @@ def upgrade() -> None:
                 key,
                 team_id,
             )
-            key = f"{key}#{team_id}"
+            suffix = f"#{team_id}"
+            key = key[: _KEY_MAX - len(suffix)] + suffix
         seen.add((establishment_id, key))
         updates.append({"tid": team_id, "tkey": key})
     if updates:
@@ -73,13 +78,23 @@ def upgrade() -> None:
             updates,
         )
     with op.batch_alter_table("team") as batch:
-        batch.alter_column("key", existing_type=sa.String(length=200), nullable=False)
+        batch.alter_column("key", existing_type=sa.String(length=_KEY_MAX), nullable=False)
         batch.create_unique_constraint(
             op.f("uq_team_establishment_id_key"), ["establishment_id", "key"]
         )
 
+    # A profile's audit key holds its team's name (up to 200): 200 was too short for it.
+    with op.batch_alter_table("audit") as batch:
+        batch.alter_column(
+            "entity_key", existing_type=sa.String(length=200), type_=sa.String(length=400)
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit") as batch:
+        batch.alter_column(
+            "entity_key", existing_type=sa.String(length=400), type_=sa.String(length=200)
+        )
     with op.batch_alter_table("team") as batch:
         batch.drop_constraint(op.f("uq_team_establishment_id_key"), type_="unique")
         batch.drop_column("key")
