@@ -12,6 +12,7 @@ from clikit import run_cli, write_config
 from importkit import EJ1, EJ2, ET1, ET2, GOOD_PW, T0, World, doctor, fast_settings, row
 from profilesync.fileformat.columns import COLUMNS
 from profilesync.fileformat.outcome import Code
+from profilesync.fileformat.report import read_report
 from profilesync.layout import export_path
 from profilesync.store.admin import UnknownEstablishment
 from profilesync.store.exports import export_establishment
@@ -96,6 +97,7 @@ def test_unchanged_export_reimports_all_ok_with_zero_writes(world: World) -> Non
         out, "aref", settings=world.settings, session_factory=world.sf, clock=world.clock
     )
     assert (result.summary.ok, result.summary.alerte, result.summary.erreur) == (4, 0, 0)
+    assert {o.messages for o in read_report(result.report_path)} == {("Aucun changement",)}
     assert _snapshot(world) == before
     assert world.scalar("SELECT count(*) FROM audit") == audits
     assert world.scalar("SELECT count(*) FROM directory_change") == changes

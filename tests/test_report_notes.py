@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from clikit import run_cli, write_config
+from daemonkit import Inbox, account_row, report_rows
 from importkit import GOOD_PW, OTHER_PW, REFERENT, World, doctor, fast_settings, row
 from profilesync.fileformat.report import read_report
 
@@ -118,3 +119,22 @@ def test_dry_run_says_the_same_and_changes_nothing(world: World) -> None:
         ("OK", ("Email modifié",)),
     ]
     assert world.scalar("SELECT count(*) FROM account") == 0
+
+
+def test_the_daemon_s_report_says_what_was_done(box: Inbox) -> None:
+    """Through the daemon: a file dropped, the outbox read."""
+    box.drop("profils.csv", [account_row(1), account_row(1, role="SYNT", password="")])
+    box.settle()
+    user1 = {"nom": "Nom1", "prenom": "Prenom1", "ident": "user1"}
+    box.drop("suite.csv", [row("M", email="u1@mssante.fr", **user1), row("S", **user1)])
+    box.settle()
+    [first] = [r for r in box.reports() if r.name.startswith("profils.")]
+    [second] = [r for r in box.reports() if r.name.startswith("suite.")]
+    assert [r[:3] for r in report_rows(first)[1:]] == [
+        ["2", "OK", "Compte créé"],
+        ["3", "OK", "Profil ajouté au compte existant"],
+    ]
+    assert [r[:3] for r in report_rows(second)[1:]] == [
+        ["2", "OK", "Email modifié"],
+        ["3", "OK", "Profil supprimé"],
+    ]
