@@ -107,10 +107,26 @@ def test_a_report_dropped_back_in_the_inbox_is_recognised(box: Inbox) -> None:
     assert box.scalar("SELECT count(*) FROM profile") == 1  # nothing applied twice
 
 
-def test_a_report_edited_without_its_header_row_is_judged_line_by_line(tmp_path: Path) -> None:
-    """Abuse: only the report's header tells it; rows copied out of a report are lines."""
-    summary, _ = checked(tmp_path, [["2", "OK", "Compte créé", *row("C", password=GOOD_PW)]])
-    assert summary == "1 ligne : 0 OK, 0 ALERTE, 1 ERREUR"
+def test_a_report_without_its_header_row_is_recognised_too(tmp_path: Path) -> None:
+    """The header deleted, the first row still starts with a line number and a code."""
+    path = write_csv(
+        tmp_path / "f.csv",
+        [["2", "OK", "Compte créé", *row("C", password=GOOD_PW)], row("C", password=GOOD_PW)],
+        header=False,
+    )
+    res = run_cli("check", str(path))
+    assert res.exit_code == 2
+    assert report_rows(tmp_path / "f.rapport.csv")[1][:3] == ["0", "ERREUR", REPORT_DROPPED]
+
+
+def test_a_report_row_further_down_is_a_shifted_line(tmp_path: Path) -> None:
+    """Abuse: only the first row can tell a report; a pasted report row below is a line."""
+    summary, report = checked(
+        tmp_path,
+        [row("C", password=GOOD_PW), ["2", "OK", "Compte créé", *row("C", password=GOOD_PW)]],
+    )
+    assert summary == "2 lignes : 1 OK, 0 ALERTE, 1 ERREUR"
+    assert report[2][2].startswith("Colonnes décalées")
 
 
 def test_report_names_carry_the_local_time() -> None:

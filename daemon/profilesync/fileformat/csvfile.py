@@ -169,6 +169,16 @@ _NAMES.update({"rpps": RPPS, "nrpps": RPPS, "numerorpps": RPPS})
 
 # A report starts with these columns (SPEC §7): dropped back in the inbox, it is said so.
 _REPORT_FIRST_NAMES = ("ligne", "code", "message")
+_REPORT_CODES = frozenset({"OK", "ALERTE", "ERREUR"})
+
+
+def _is_report_row(cells: tuple[str, ...]) -> bool:
+    """Whether the first row is a report's: its header, or (header deleted) one of its rows,
+    a line number and a code before the 13 columns. An import row's second cell is a
+    FINESS, never a code."""
+    if tuple(_norm(cell) for cell in cells[:3]) == _REPORT_FIRST_NAMES:
+        return True
+    return len(cells) > NCOLS and cells[0].isdigit() and cells[1] in _REPORT_CODES
 
 
 def names_a_column(cell: str) -> bool:
@@ -183,7 +193,7 @@ def is_header(cells: tuple[str, ...]) -> bool:
     A header names at least HEADER_MIN_NAMES of the 13 columns (a renamed or missing
     name or two is tolerated); every name it has must sit in its own column.
     """
-    if tuple(_norm(cell) for cell in cells[:3]) == _REPORT_FIRST_NAMES:
+    if _is_report_row(cells):
         raise FileRejected(messages.REPORT_DROPPED)
     found = [(i, _NAMES.get(_norm(cell))) for i, cell in enumerate(cells) if cell]
     named = {col for _, col in found if col is not None}
