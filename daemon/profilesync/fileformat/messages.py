@@ -547,3 +547,46 @@ INTERNAL_ERROR = (
 )
 
 # (end of inbox and daemon)
+
+
+# --- undo of a run (store/undo.py) ---------------------------------------------------------
+# The report of an undo shows the lines of the undone file, each with what was undone.
+
+UNDO_PROFILE_REMOVED = "Annulé : le profil créé par l'import a été retiré"
+UNDO_PROFILE_RESTORED = "Annulé : le profil supprimé par l'import a été rétabli avec ses dates"
+UNDO_PROFILE_REVERTED = "Annulé : les dates du profil ont été rétablies"
+UNDO_ACCOUNT_REVERTED = "Annulé : nom, prénom ou email du compte rétablis"
+UNDO_ACCOUNT_REMOVED = "Annulé : le compte créé par l'import a été retiré"
+UNDO_ACCOUNT_KEPT = (
+    "Compte conservé : il a d'autres profils (le compte créé par l'import reste en place)"
+)
+UNDO_MDP_KEPT = (
+    "Mot de passe non rétabli : un mot de passe n'est jamais restauré, le compte garde "
+    "celui fixé par l'import"
+)
+
+
+def undo_import_title(run_id: int) -> str:
+    return f"annulation de l'import {run_id}"
+
+
+UNDO_PROFILE = "le profil"
+UNDO_ACCOUNT = "le compte"
+
+
+def undo_refused(record: str, since: str) -> str:
+    """`record` is UNDO_PROFILE or UNDO_ACCOUNT; `since` is `undo_changed_by`'s."""
+    return f"Non annulé : {record} a été modifié depuis l'import ({since})"
+
+
+def undo_unknown_change(action: str) -> str:
+    return f"Non annulé : la modification « {action} » ne peut pas être annulée"
+
+
+def undo_changed_by(actor: str, run_id: int | None) -> str:
+    """Who changed a record after the undone import, in the words of the report."""
+    if run_id is not None:
+        return f"import {run_id}"
+    if actor.endswith(":validity"):
+        return "changement d'état à la date de début ou de fin"
+    return f"par {actor}"
