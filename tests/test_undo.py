@@ -395,3 +395,25 @@ def test_undo_has_help_text() -> None:
     assert result.exit_code == 0
     assert "Undo an import" in result.output
     assert "--dry-run" in result.output
+
+
+# -- fault --------------------------------------------------------------------------------------
+
+
+def test_an_unwritable_outbox_leaves_everything_as_it_was(world: World) -> None:
+    _import(world, BASELINE)
+    wrong = _import(world, WRONG)
+    after = _state(world)
+    runs = world.scalar("SELECT count(*) FROM import_run")
+    outbox = world.tmp / "outbox" / REFERENT
+    outbox.parent.mkdir(parents=True, exist_ok=True)
+    outbox.write_text("a file where the référent's folder should be")
+    code, out = _cli(world, "undo", str(wrong))
+    assert code == 2
+    assert "error: cannot write the undo's report" in out
+    assert "nothing was undone; fix the outbox and run the undo again" in out
+    assert _state(world) == after
+    assert world.scalar("SELECT count(*) FROM import_run") == runs
+    outbox.unlink()
+    code, out = _cli(world, "undo", str(wrong))
+    assert code == 0, out

@@ -62,6 +62,10 @@ class UndoRefused(ProfilesyncError):
     """The run cannot be undone as a whole; the message says why and what to do instead."""
 
 
+class UndoReportFailed(ProfilesyncError):
+    """The undo's report could not be written, so nothing was undone."""
+
+
 @dataclass(frozen=True)
 class UndoResult:
     """What an undo did (or, dry, would do): one outcome per line of the undone file."""
@@ -112,11 +116,25 @@ def undo_run(
         new = _record_run(session, settings, run, outcome_list, actor, now)
         undo.write(new.id, actor, now)
         path = Path(new.report_path or "")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with ReportWriter(path) as writer:  # in place before the commit, as import does
-            writer.write_all(outcome_list)
-        session.commit()
+        _write_report(path, outcome_list)  # in place before the commit, as import does
+        try:
+            session.commit()
+        except BaseException:
+            path.unlink(missing_ok=True)  # nothing was undone: no report may say otherwise
+            raise
         return UndoResult(run_id, new.id, outcome_list, undo.passwords_kept(), path)
+
+
+def _write_report(path: Path, outcome_list: Iterable[Outcome]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with ReportWriter(path) as writer:
+            writer.write_all(outcome_list)
+    except OSError as exc:
+        raise UndoReportFailed(
+            f"cannot write the undo's report {path} ({exc.strerror or exc}): nothing was "
+            "undone; fix the outbox and run the undo again"
+        ) from exc
 
 
 def _check_undoable(session: Session, run: ImportRun) -> None:
@@ -124,8 +142,8 @@ def _check_undoable(session: Session, run: ImportRun) -> None:
     if run.source == UNDO_SOURCE:
         raise UndoRefused(
             f"run {run.id} is itself the undo of run {run.rerun_of}: an undo cannot be undone "
-            f"(a removed account cannot be rebuilt without its password); import the file of "
-            f"run {run.rerun_of} again to redo its changes"
+            f"(a removed account cannot be rebuilt without its password); to redo run "
+            f"{run.rerun_of}, rerun it (profilesync rerun {run.rerun_of}) or import its file again"
         )
     if status.unfinished:
         raise UndoRefused(
@@ -158,6 +176,7 @@ class _Undo:
 
     def apply(self, rows: Iterable[Audit]) -> None:
         rows = list(rows)
+        self._lock(rows)
         self._find_later_changes(rows)
         for row in reversed(rows):
             line = self.lines[row.line or 0]
@@ -174,6 +193,19 @@ class _Undo:
             if account is not None:
                 self._relock(account)
         self.session.flush()
+
+    def _lock(self, rows: list[Audit]) -> None:
+        """Hold the run's accounts and all their profiles until the commit (PostgreSQL), then
+        look for later changes: a change committed before the lock is seen by the next
+        statement, one attempted after it waits for the undo. SQLite: BEGIN IMMEDIATE did it."""
+        keys = sorted({r.entity_key.split("/", 1)[0] for r in rows if r.entity != "team"})
+        for part in _chunks(keys):
+            ids = self.session.scalars(
+                sa.select(Account.id).where(Account.key.in_(part)).with_for_update()
+            ).all()
+            self.session.execute(
+                sa.select(Profile.id).where(Profile.account_id.in_(ids)).with_for_update()
+            ).all()
 
     def _find_later_changes(self, rows: list[Audit]) -> None:
         """Records changed after their last change by this run: left alone, and why."""
@@ -433,4 +465,4 @@ def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
         yield values[start : start + size]
 
 
-__all__ = ["UNDO_SOURCE", "UndoRefused", "UndoResult", "undo_run"]
+__all__ = ["UNDO_SOURCE", "UndoRefused", "UndoReportFailed", "UndoResult", "undo_run"]
