@@ -417,3 +417,24 @@ def test_an_unwritable_outbox_leaves_everything_as_it_was(world: World) -> None:
     outbox.unlink()
     code, out = _cli(world, "undo", str(wrong))
     assert code == 0, out
+
+
+def test_a_profile_the_validity_job_changed_since_is_left(world: World) -> None:
+    _import(world, BASELINE)
+    wrong = _import(world, WRONG)
+    with world.engine.begin() as conn:  # a state time made stale, as the job finds it
+        conn.execute(
+            sa.text(
+                "UPDATE profile SET state = 'pending' WHERE role = 'SYNT' AND account_id = "
+                "(SELECT id FROM account WHERE key = 'pdupont')"
+            )
+        )
+    code, out = _cli(world, "jobs", "run", "validity")
+    assert code == 0, out
+    code, out = _cli(world, "undo", str(wrong))
+    assert code == 1, out
+    assert _lines(out)[2] == (
+        "4;ERREUR;Non annulé : le profil a été modifié depuis l'import (changement d'état à "
+        f"la date de début ou de fin) | {ACCOUNT_REVERTED}"
+    )
+    assert "5 lignes : 4 OK, 0 ALERTE, 1 ERREUR" in out
