@@ -252,7 +252,7 @@ def test_an_account_changed_by_an_operator_is_left_as_it_is(world: World) -> Non
     assert code == 1, out
     (line4,) = [line for line in _lines(out) if line.startswith("4;")]
     assert line4.startswith(f"4;ERREUR;{REVERTED} | Non annulé : le compte a été modifié depuis")
-    assert "(par operator:" in line4
+    assert line4.endswith("(par l'exploitant)")
     assert world.scalar("SELECT email FROM account WHERE key = 'pdupont'") == "pd@aphp.mssante.fr"
 
 
@@ -435,6 +435,6 @@ def test_a_profile_the_validity_job_changed_since_is_left(world: World) -> None:
     assert code == 1, out
     assert _lines(out)[2] == (
         "4;ERREUR;Non annulé : le profil a été modifié depuis l'import (changement d'état à "
-        f"la date de début ou de fin) | {ACCOUNT_REVERTED}"
+        f"sa date de début ou de fin) | {ACCOUNT_REVERTED}"
     )
     assert "5 lignes : 4 OK, 0 ALERTE, 1 ERREUR" in out

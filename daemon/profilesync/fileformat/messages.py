@@ -566,16 +566,12 @@ UNDO_MDP_KEPT = (
 )
 
 
-def undo_import_title(run_id: int) -> str:
-    return f"annulation de l'import {run_id}"
-
-
 UNDO_PROFILE = "le profil"
 UNDO_ACCOUNT = "le compte"
 
 
 def undo_refused(record: str, since: str) -> str:
-    """`record` is UNDO_PROFILE or UNDO_ACCOUNT; `since` is `undo_changed_by`'s."""
+    """`record`: UNDO_PROFILE or UNDO_ACCOUNT; `since`: an UNDO_SINCE_* or `undo_since_run`."""
     return f"Non annulé : {record} a été modifié depuis l'import ({since})"
 
 
@@ -583,10 +579,11 @@ def undo_unknown_change(action: str) -> str:
     return f"Non annulé : la modification « {action} » ne peut pas être annulée"
 
 
-def undo_changed_by(actor: str, run_id: int | None) -> str:
-    """Who changed a record after the undone import, in the words of the report."""
-    if run_id is not None:
-        return f"import {run_id}"
-    if actor.endswith(":validity"):
-        return "changement d'état à la date de début ou de fin"
-    return f"par {actor}"
+# Who changed a record after the undone import, in the words of the report (the operator's
+# Unix name is not a référent's business).
+UNDO_SINCE_VALIDITY = "changement d'état à sa date de début ou de fin"
+UNDO_SINCE_OPERATOR = "par l'exploitant"
+
+
+def undo_since_run(run_id: int) -> str:
+    return f"import {run_id}"

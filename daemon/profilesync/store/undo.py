@@ -48,6 +48,7 @@ from profilesync.store.model import (
     RunStatus,
     Team,
 )
+from profilesync.store.validity import ACTOR as VALIDITY_ACTOR
 
 UNDO_SOURCE = "undo"
 _DELETED = str(ProfileState.DELETED)
@@ -224,7 +225,7 @@ class _Undo:
                 for key, row_id, actor, run_id, action in later:
                     if row_id < last[(entity, key)] or action in _DERIVED:
                         continue
-                    self.blocked.setdefault((entity, key), messages.undo_changed_by(actor, run_id))
+                    self.blocked.setdefault((entity, key), _changed_by(actor, run_id))
 
     def _profile(self, row: Audit, line: _Line) -> None:
         since = self.blocked.get(("profile", row.entity_key))
@@ -430,6 +431,14 @@ def _record_run(  # noqa: PLR0917 - private, called once
         for o in outcome_list
     )
     return run
+
+
+def _changed_by(actor: str, run_id: int | None) -> str:
+    if run_id is not None:
+        return messages.undo_since_run(run_id)
+    if actor == VALIDITY_ACTOR:
+        return messages.UNDO_SINCE_VALIDITY
+    return messages.UNDO_SINCE_OPERATOR  # an operator's command: the only other writer
 
 
 def _summary(outcome_list: Iterable[Outcome]) -> Summary:
