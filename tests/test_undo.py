@@ -438,3 +438,31 @@ def test_a_profile_the_validity_job_changed_since_is_left(world: World) -> None:
         f"sa date de début ou de fin) | {ACCOUNT_REVERTED}"
     )
     assert "5 lignes : 4 OK, 0 ALERTE, 1 ERREUR" in out
+
+
+def test_a_failed_run_is_undone_for_what_it_committed(world: World) -> None:
+    """The daemon gave up on it after internal errors: its committed lines are real."""
+    _import(world, BASELINE)
+    before = _state(world)
+    run = _import(world, WRONG[:2])
+    with world.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE import_run SET status = 'failed' WHERE id = :r"), {"r": run})
+    code, out = _cli(world, "undo", str(run))
+    assert code == 0, out
+    assert _lines(out) == [f"2;OK;{REMOVED} | {ACCOUNT_REMOVED}", f"3;OK;{REMOVED}"]
+    assert _state(world) == before
+
+
+def test_a_held_run_once_approved_can_be_undone(world: World) -> None:
+    _import(world, BASELINE)
+    before = _state(world)
+    guarded = _config(world, imports={"mass_delete_min": 1, "mass_delete_share": 0.0})
+    code, out = _cli(world, "import", str(world.csv([row("S")])), "--as", REFERENT, config=guarded)
+    assert code == 2, out
+    held = int(world.scalar("SELECT max(id) FROM import_run"))
+    code, out = _cli(world, "approve", str(held), config=guarded)
+    assert code == 0, out
+    code, out = _cli(world, "undo", str(held))
+    assert code == 0, out
+    assert _lines(out) == [f"2;OK;{RESTORED}"]
+    assert _state(world) == before
