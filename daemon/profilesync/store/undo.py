@@ -172,12 +172,15 @@ class _Undo:
         self.created_accounts: dict[str, int] = {}  # key -> line that created it
         self.password_lines: dict[str, int] = {}
         self.blocked: dict[tuple[str, str], str] = {}
+        self.accounts: dict[str, Account] = {}
+        self.profiles: dict[str, Profile] = {}  # by audit entity_key
+        self.of_account: dict[int, list[Profile]] = defaultdict(list)
 
     # -- deciding ---------------------------------------------------------------------------
 
     def apply(self, rows: Iterable[Audit]) -> None:
         rows = list(rows)
-        self._lock(rows)
+        self._load(rows)
         self._find_later_changes(rows)
         for row in reversed(rows):
             line = self.lines[row.line or 0]
@@ -195,18 +198,29 @@ class _Undo:
                 self._relock(account)
         self.session.flush()
 
-    def _lock(self, rows: list[Audit]) -> None:
-        """Hold the run's accounts and all their profiles until the commit (PostgreSQL), then
-        look for later changes: a change committed before the lock is seen by the next
-        statement, one attempted after it waits for the undo. SQLite: BEGIN IMMEDIATE did it."""
+    def _load(self, rows: list[Audit]) -> None:
+        """The run's accounts and all their profiles, in bulk and held until the commit
+        (PostgreSQL `FOR UPDATE`; SQLite's BEGIN IMMEDIATE holds everything already). Later
+        changes are looked for only then: one committed before the lock is seen by the
+        next statement, one attempted after it waits for the undo."""
         keys = sorted({r.entity_key.split("/", 1)[0] for r in rows if r.entity != "team"})
         for part in _chunks(keys):
-            ids = self.session.scalars(
-                sa.select(Account.id).where(Account.key.in_(part)).with_for_update()
+            found = self.session.scalars(
+                sa.select(Account).where(Account.key.in_(part)).with_for_update()
             ).all()
-            self.session.execute(
-                sa.select(Profile.id).where(Profile.account_id.in_(ids)).with_for_update()
-            ).all()
+            self.accounts.update((a.key, a) for a in found)
+            by_id = {a.id: a.key for a in found}
+            profiles = self.session.execute(
+                sa.select(Profile, Establishment.et, Team.name)
+                .join(Establishment, Profile.establishment_id == Establishment.id)
+                .outerjoin(Team, Profile.team_id == Team.id)
+                .where(Profile.account_id.in_(list(by_id)))
+                .with_for_update(of=Profile)
+            )
+            for profile, et, team in profiles:
+                key = f"{by_id[profile.account_id]}/{et}/{profile.role}/{team or ''}"
+                self.profiles[key] = profile
+                self.of_account[profile.account_id].append(profile)
 
     def _find_later_changes(self, rows: list[Audit]) -> None:
         """Records changed after their last change by this run: left alone, and why."""
@@ -232,14 +246,15 @@ class _Undo:
         if since is not None:
             _once(line, Problem.erreur(messages.undo_refused(messages.UNDO_PROFILE, since)))
             return
-        profile = self._find_profile(row.entity_key)
-        if profile is None:  # removed by a later row of this undo: nothing left to restore
+        profile = self.profiles.get(row.entity_key)
+        if profile is None:  # not in the database any more: nothing left to restore
             return
         changes: dict[str, Any] = row.changes or {}
-        self.touched[row.entity_key.split("/", 1)[0]] = self.session.get(
-            Account, profile.account_id
-        )
+        key = row.entity_key.split("/", 1)[0]
+        self.touched[key] = self.accounts[key]
         if row.action == "profile.create":
+            del self.profiles[row.entity_key]
+            self.of_account[profile.account_id].remove(profile)
             self.session.delete(profile)
             self._audit(row, "profile.remove", _profile_snapshot(profile))
             _once(line, Problem.note(messages.UNDO_PROFILE_REMOVED))
@@ -276,7 +291,7 @@ class _Undo:
         if since is not None:
             _once(line, Problem.erreur(messages.undo_refused(messages.UNDO_ACCOUNT, since)))
             return
-        account = self._account_of(key)
+        account = self.accounts.get(key)
         restored = {f: changes[f] for f in _ACCOUNT_FIELDS if f in changes}
         if account is None or not restored:
             return
@@ -296,13 +311,10 @@ class _Undo:
         if since is not None:
             _once(line, Problem.erreur(messages.undo_refused(messages.UNDO_ACCOUNT, since)))
             return
-        account = self._account_of(key)
+        account = self.accounts.get(key)
         if account is None:
             return
-        left = self.session.scalar(
-            sa.select(sa.func.count()).select_from(Profile).where(Profile.account_id == account.id)
-        )
-        if left:
+        if self.of_account[account.id]:
             _once(line, Problem.alerte(messages.UNDO_ACCOUNT_KEPT))
             return
         self.password_lines.pop(key, None)  # the password goes with the account
@@ -313,29 +325,7 @@ class _Undo:
         _once(line, Problem.note(messages.UNDO_ACCOUNT_REMOVED))
 
     def _relock(self, account: Account) -> None:
-        active = self.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Profile)
-            .where(Profile.account_id == account.id, Profile.state == _ACTIVE)
-        )
-        account.locked = not active
-
-    # -- reading ----------------------------------------------------------------------------
-
-    def _account_of(self, key: str) -> Account | None:
-        return self.session.scalars(sa.select(Account).where(Account.key == key)).one_or_none()
-
-    def _find_profile(self, entity_key: str) -> Profile | None:
-        key, et, role, team = [*entity_key.split("/", 3), "", "", ""][:4]
-        query = (
-            sa.select(Profile)
-            .join(Account, Profile.account_id == Account.id)
-            .join(Establishment, Profile.establishment_id == Establishment.id)
-            .outerjoin(Team, Profile.team_id == Team.id)
-            .where(Account.key == key, Establishment.et == et, Profile.role == role)
-        )
-        query = query.where(Team.name == team) if team else query.where(Profile.team_id.is_(None))
-        return self.session.scalars(query).one_or_none()
+        account.locked = not any(p.state == _ACTIVE for p in self.of_account[account.id])
 
     # -- results ----------------------------------------------------------------------------
 
