@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,12 +20,15 @@ import sqlalchemy as sa
 from ldap3 import Connection
 
 from clikit import run_cli, run_process, write_config
+from fixtures_db import _truncate, missing_backend
 from fixtures_ldap import ldap_section, members, read_entry
 from importkit import ET1, GOOD_PW, OTHER_PW, REFERENT, World, doctor, fast_settings, row, rpps
 from profilesync.config import LdapSettings
 from profilesync.directory.tree import Tree
 from profilesync.fileformat.outcome import Code
 from profilesync.fileformat.report import read_report
+from profilesync.store.undo import UndoResult, undo_run
+from servicekit import wait_for
 
 REMOVED = "Annulé : le profil créé par l'import a été retiré"
 RESTORED = "Annulé : le profil supprimé par l'import a été rétabli avec ses dates"
@@ -466,3 +470,63 @@ def test_a_held_run_once_approved_can_be_undone(world: World) -> None:
     assert code == 0, out
     assert _lines(out) == [f"2;OK;{RESTORED}"]
     assert _state(world) == before
+
+
+# -- concurrency (PostgreSQL: several daemons and operators share one database) -----------------
+
+
+def test_a_change_committed_while_the_undo_waits_for_its_lock_is_seen(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The undo locks the run's accounts before it looks for later changes: a transaction
+    that holds one of them and changes its profile makes the undo wait, then refuse it."""
+    url = request.getfixturevalue("_pg_database")
+    if url is None:
+        missing_backend("PostgreSQL, for the lock of an undo")
+    _truncate(url)
+    world = World(url, tmp_path, fast_settings(tmp_path))
+    try:
+        world.run(BASELINE)
+        wrong, _ = world.run(WRONG)
+        assert wrong.run_id is not None
+        done: list[UndoResult] = []
+        with world.engine.connect() as blocker:
+            blocker.execute(sa.text("SELECT id FROM account WHERE key = 'pdupont' FOR UPDATE"))
+            blocker.execute(
+                sa.text(
+                    "INSERT INTO audit (at, actor, action, entity, entity_key, changes) VALUES "
+                    "(now(), 'operator:someone', 'profile.update', 'profile', :k, '{}')"
+                ),
+                {"k": f"pdupont/{ET1}/SYNT/"},
+            )
+            undo = threading.Thread(
+                target=lambda: done.append(
+                    undo_run(
+                        wrong.run_id or 0,
+                        settings=world.settings,
+                        session_factory=world.sf,
+                        clock=world.clock,
+                        actor="operator:test",
+                    )
+                )
+            )
+            undo.start()
+            wait_for(lambda: _waiting_on_a_lock(world), "the undo to wait for the account's lock")
+            blocker.commit()
+        undo.join()
+        (result,) = done
+        assert [o.code for o in result.outcomes][2] is Code.ERREUR
+        assert result.outcomes[2].messages[0] == (
+            "Non annulé : le profil a été modifié depuis l'import (par l'exploitant)"
+        )
+    finally:
+        world.close()
+
+
+def _waiting_on_a_lock(world: World) -> bool:
+    return bool(
+        world.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()"
+        )
+    )
