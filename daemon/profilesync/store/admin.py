@@ -28,6 +28,7 @@ from profilesync.errors import ProfilesyncError
 from profilesync.fileformat.identifiers import finess_valid
 from profilesync.store import db
 from profilesync.store.model import (
+    ActorKind,
     Audit,
     ChangeKind,
     DirectoryChange,
@@ -419,5 +420,14 @@ def _audit(
     """One audit row; the entity is the action's prefix (`referent.add` → `referent`)."""
     entity = action.split(".", 1)[0]
     session.add(
-        Audit(at=now, actor=actor, action=action, entity=entity, entity_key=key, changes=changes)
+        Audit(
+            at=now,
+            actor=actor,
+            actor_kind=ActorKind.OPERATOR.value,
+            action=action,
+            entity=entity,
+            entity_key=key,
+            et=key if entity == "establishment" else None,
+            changes=changes,
+        )
     )
