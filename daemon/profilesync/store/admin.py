@@ -257,10 +257,13 @@ def list_establishments(session: Session) -> list[EstablishmentInfo]:
     return [EstablishmentInfo(e.et, e.ej, e.name, referents.get(e.id, ())) for e in rows]
 
 
+def referents_of(session: Session, establishment_id: int) -> tuple[str, ...]:
+    """The logins of an establishment's référents, sorted."""
+    return _referents_by_establishment(session, establishment_id).get(establishment_id, ())
+
+
 def _establishment_info(session: Session, est: Establishment) -> EstablishmentInfo:
-    return EstablishmentInfo(
-        est.et, est.ej, est.name, _referents_by_establishment(session, est.id).get(est.id, ())
-    )
+    return EstablishmentInfo(est.et, est.ej, est.name, referents_of(session, est.id))
 
 
 def _referents_by_establishment(
