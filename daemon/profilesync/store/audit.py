@@ -63,10 +63,15 @@ class AuditEntry:
         return data
 
     def change_text(self) -> str:
-        """`field: before → after`, comma-separated; a password only as « changed »."""
+        """`field: before → after`, comma-separated; a password only as « changed ».
+
+        A field recorded with equal sides (a creation's empty fin) is not shown.
+        """
         parts = []
         for field, value in self.changes.items():
             if isinstance(value, list) and len(value) == 2:
+                if value[0] == value[1]:
+                    continue
                 parts.append(f"{field}: {_shown(value[0])} → {_shown(value[1])}")
             else:
                 parts.append(f"{field}: {_shown(value)}")
