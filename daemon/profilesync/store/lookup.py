@@ -253,10 +253,14 @@ def find_people(
     columns = (Account.key, Account.rpps, Account.nom, Account.prenom, Account.email)
     found: list[tuple[tuple[str, str, str], PersonHit]] = []
     rows = session.execute(sa.select(*columns, Account.locked).execution_options(yield_per=_STREAM))
+    folded: dict[str, str] = {}  # names repeat (prénoms above all): fold each once
     for key, rpps, nom, prenom, email, locked in rows:
-        nom_f, prenom_f = fold_words(nom), fold_words(prenom)
-        haystacks = (f"{nom_f} {prenom_f}", f"{prenom_f} {nom_f}", key, (email or "").lower())
-        if any(needle in h for h in haystacks):
+        nom_f = folded.get(nom) or folded.setdefault(nom, fold_words(nom))
+        prenom_f = folded.get(prenom) or folded.setdefault(prenom, fold_words(prenom))
+        # One string, parts joined by a newline: a folded needle holds none, so it cannot
+        # match across two parts.
+        haystack = f"{nom_f} {prenom_f}\n{prenom_f} {nom_f}\n{key}\n{(email or '').lower()}"
+        if needle in haystack:
             hit = PersonHit(key, rpps, nom, prenom, email, bool(locked))
             found.append(((nom_f, prenom_f, key), hit))
     found.sort(key=lambda item: item[0])
