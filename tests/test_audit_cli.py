@@ -213,3 +213,17 @@ def test_migration_fills_the_new_columns_of_old_rows(db_url: str) -> None:
         ("referent", None, ET1, None, "Urgences"),
         ("operator", None, ET2, None, None),
     ]
+
+
+def test_a_database_before_the_audit_columns_is_refused_with_the_fix(world: World) -> None:
+    """Fault: the code is newer than the schema; nothing is half-read, the fix is named."""
+    with world.engine.begin() as conn:
+        command.downgrade(db.alembic_config(conn), "0002")
+    try:
+        for args in (("audit",), ("person", "show", KEY), ("person", "find", "lef")):
+            result = cli(world, *args)
+            assert result.exit_code == 2
+            assert "profilesync db upgrade" in result.stderr
+            assert result.stdout == ""
+    finally:
+        db.upgrade(world.engine)

@@ -54,14 +54,14 @@ def parse_since(text: str, tz: ZoneInfo = PARIS) -> datetime:
     value = text.strip()
     try:
         if "/" in value:
-            day = datetime.strptime(value, "%d/%m/%Y")
-            return day.replace(tzinfo=tz).astimezone(UTC)
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+            moment = datetime.strptime(value, "%d/%m/%Y")
+        else:
+            moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=tz)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date; a year 1 or 9999 off the calendar
         raise InvalidInstant(
             f"--since {text!r}: give a date (2026-12-01 or 01/12/2026) "
             "or a date and time (2026-12-01T08:30)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment.astimezone(UTC)
