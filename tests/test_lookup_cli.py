@@ -15,9 +15,22 @@ import pytest
 from typer.testing import Result
 
 from clikit import run_cli, write_config
-from importkit import EJ2, ET1, ET2, GOOD_PW, REFERENT, World, doctor, fast_settings, row, rpps
+from importkit import (
+    EJ2,
+    ET1,
+    ET2,
+    GOOD_PW,
+    OTHER_PW,
+    REFERENT,
+    World,
+    doctor,
+    fast_settings,
+    row,
+    rpps,
+)
 
 CLAIRE = "e.lefevre@aphp.mssante.fr"
+KEY = "elefevre"
 
 
 @pytest.fixture
@@ -71,6 +84,32 @@ def test_person_show_answers_why_she_cannot_log_in(world: World) -> None:
         "  #1 2026-03-15 11:00 CET aref f1.csv done",
     ]
     assert "directory changes queued (2):" in lines
+
+
+def test_person_show_lists_her_lines_that_were_refused_or_warned(world: World) -> None:
+    """A refused line leaves no audit row; it is often the answer to the call."""
+    world.run(
+        [
+            row("C", "Lefèvre", "Élodie", ident=KEY, password=GOOD_PW, team="Urgences"),
+            row("M", "Lefèvre", "Élodie", ident=KEY.upper(), team="Urgences", password=OTHER_PW),
+            row("C", "Petit", "Noé", ident="npetit", password=GOOD_PW),
+        ]
+    )
+    result = cli(world, "person", "show", KEY)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[-3:] == [
+        "lines naming it not applied as such, latest runs (2):",
+        "  #3 aref f3.csv line 2 ERREUR: Ce profil existe déjà (même compte, établissement, "
+        "rôle et équipe) : utilisez M pour le modifier.",
+        "  #3 aref f3.csv line 3 ALERTE: Mot de passe ignoré : celui du compte n'a pas expiré.",
+    ]
+    assert "  #3 " not in result.stdout.split("last runs that touched it")[1].split("lines")[0]
+    assert OTHER_PW not in result.stdout and GOOD_PW not in result.stdout
+    flagged = json.loads(cli(world, "person", "show", KEY, "--json").stdout)["flagged"]
+    assert [(f["run_id"], f["line"], f["code"]) for f in flagged] == [
+        (3, 2, "ERREUR"),
+        (3, 3, "ALERTE"),
+    ]
 
 
 def test_person_show_never_prints_the_password_nor_its_hash(world: World) -> None:

@@ -232,6 +232,10 @@ def _print_runs(view: PersonView, tz: ZoneInfo) -> None:
             f"  #{r['id']} {_when(datetime.fromisoformat(r['created_at']), tz)} "
             f"{r['submitter']} {r['file']} {r['status']}"
         )
+    if view.flagged:
+        typer.echo(f"lines naming it not applied as such, latest runs ({len(view.flagged)}):")
+        for f in view.flagged:
+            typer.echo(f"  #{f.run_id} {f.submitter} {f.file} line {f.line} {f.code}: {f.messages}")
 
 
 def _print_establishment(view: EstablishmentView) -> None:

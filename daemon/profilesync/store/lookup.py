@@ -22,7 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from profilesync.errors import EXIT_LINE_ERRORS, ProfilesyncError
+from profilesync.fileformat.columns import IDENTIFIANT, RPPS
 from profilesync.fileformat.folding import fold_words
+from profilesync.fileformat.outcome import Code
 from profilesync.fileformat.roles import ROLES
 from profilesync.store import admin, audit
 from profilesync.store.model import (
@@ -31,6 +33,7 @@ from profilesync.store.model import (
     DirectoryChange,
     Establishment,
     ImportRun,
+    LineOutcome,
     Profile,
     ProfileState,
     RunStatus,
@@ -39,6 +42,8 @@ from profilesync.store.model import (
 from profilesync.store.passwords import is_expired, password_date
 
 RUNS_SHOWN = 10
+RUNS_SCANNED = 50  # recent runs whose ALERTE/ERREUR lines are searched for the person
+LINES_SHOWN = 20
 DEFAULT_FIND_LIMIT = 50
 _STREAM = 2000
 # The profile states as référents name them (the guide, the reports).
@@ -86,6 +91,18 @@ class QueuedChange:
 
 
 @dataclass(frozen=True)
+class FlaggedLine:
+    """A line naming the person that was not plain OK: why a change did not happen."""
+
+    run_id: int
+    file: str
+    submitter: str
+    line: int
+    code: str  # ALERTE | ERREUR
+    messages: str  # the report's French messages, joined by " | "
+
+
+@dataclass(frozen=True)
 class PersonView:
     key: str
     doctor: bool
@@ -104,6 +121,7 @@ class PersonView:
     profiles: tuple[ProfileView, ...]
     queued: tuple[QueuedChange, ...]
     runs: tuple[dict[str, Any], ...]  # ImportRun.as_dict(), newest first
+    flagged: tuple[FlaggedLine, ...]  # newest run first
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = _jsonable(asdict(self))
@@ -173,7 +191,48 @@ def person(session: Session, text: str, *, now: datetime, max_age_days: int) -> 
         profiles=profiles,
         queued=_queued(session, ChangeKind.ACCOUNT.value, account.key, now),
         runs=tuple(r.as_dict() for r in runs),
+        flagged=_flagged_lines(session, account.key),
     )
+
+
+def _flagged_lines(session: Session, key: str) -> tuple[FlaggedLine, ...]:
+    """The ALERTE and ERREUR lines of the latest runs whose Identifiant or RPPS is `key`.
+
+    A refused line leaves no audit row, yet it is often the answer (« mot de passe
+    ignoré », a weak password, a wrong ET). The cells are matched in Python: they are a
+    JSON list, which the two engines query differently; only non-OK lines of the
+    latest `RUNS_SCANNED` runs are read.
+    """
+    recent = sa.select(ImportRun.id).order_by(ImportRun.id.desc()).limit(RUNS_SCANNED)
+    rows = session.execute(
+        sa.select(
+            LineOutcome.run_id,
+            LineOutcome.line,
+            LineOutcome.code,
+            LineOutcome.messages,
+            LineOutcome.cells,
+            ImportRun.file_name,
+            ImportRun.submitter,
+        )
+        .join(ImportRun, ImportRun.id == LineOutcome.run_id)
+        .where(LineOutcome.run_id.in_(recent.scalar_subquery()))
+        .where(LineOutcome.code != Code.OK.value)
+        .order_by(LineOutcome.run_id.desc(), LineOutcome.line)
+        .execution_options(yield_per=_STREAM)
+    )
+    found: list[FlaggedLine] = []
+    for run_id, line, code, messages, cells, file, submitter in rows:
+        if _names(cells, key):
+            found.append(FlaggedLine(run_id, file, submitter, line, code, messages))
+            if len(found) == LINES_SHOWN:
+                break
+    return tuple(found)
+
+
+def _names(cells: list[str], key: str) -> bool:
+    if len(cells) <= IDENTIFIANT:
+        return False
+    return cells[IDENTIFIANT].strip().lower() == key or cells[RPPS].strip() == key
 
 
 def _profiles(session: Session, account_id: int) -> tuple[ProfileView, ...]:
