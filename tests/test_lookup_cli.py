@@ -263,3 +263,20 @@ def test_runs_rejects_a_bad_status_or_date(world: World) -> None:
     bad = cli(world, "runs", "--since", "yesterday")
     assert bad.exit_code == 2
     assert bad.stderr.startswith("error: --since 'yesterday': give a date")
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (("person", "show"), "Everything about one person"),
+        (("person", "find"), "Find people by a fragment"),
+        (("team", "list"), "The teams of an establishment"),
+        (("establishment", "show"), "An establishment: its référents"),
+        (("audit",), "Who changed what, when, from which file and line"),
+        (("runs",), "--since"),
+    ],
+)
+def test_every_lookup_command_has_help(command: tuple[str, ...], says: str) -> None:
+    result = run_cli(*command, "--help")
+    assert result.exit_code == 0
+    assert says in " ".join(result.stdout.split())
