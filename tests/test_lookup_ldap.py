@@ -103,3 +103,17 @@ def test_an_unreachable_directory_is_said_and_the_rest_shown(
     assert line.startswith("directory: NOT REACHABLE, entry not read (cannot reach ldap://")
     data = json.loads(_cli(config, "person", "show", KEY, "--json").stdout)
     assert data["directory"]["status"] == "unreachable"
+
+
+def test_389_lock_and_groups_read_with_its_own_attributes(
+    world: World, ds389_settings: LdapSettings
+) -> None:
+    """389 locks with nsAccountLock, not ppolicy: the view reads the server's own mechanism."""
+    config = write_config(world.tmp, database={"url": world.url}, ldap=ldap_section(ds389_settings))
+    sync = _cli(config, "directory", "sync")
+    assert sync.exit_code == 0, sync.stdout + sync.stderr
+    locked = json.loads(_cli(config, "person", "show", "lmartin", "--json").stdout)["directory"]
+    active = json.loads(_cli(config, "person", "show", KEY, "--json").stdout)["directory"]
+    assert (locked["status"], locked["server"], locked["locked"]) == ("present", "389ds", True)
+    assert (active["status"], active["locked"]) == ("present", False)
+    assert len(active["groups"]) == 2
