@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import Result
 
 from clikit import run_cli, write_config
@@ -280,3 +281,22 @@ def test_every_lookup_command_has_help(command: tuple[str, ...], says: str) -> N
     result = run_cli(*command, "--help")
     assert result.exit_code == 0
     assert says in " ".join(result.stdout.split())
+
+
+def test_person_show_says_a_parked_change_and_its_error(world: World) -> None:
+    error = "65 objectClassViolation: attribute 'mail' not allowed"
+    with world.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE directory_change SET parked = :t, attempts = 3, last_error = :e "
+                "WHERE key = :k AND run_id = 1"
+            ),
+            {"t": True, "e": error, "k": KEY},
+        )
+    result = cli(world, "person", "show", KEY)
+    lines = result.stdout.splitlines()
+    i = lines.index("directory changes queued (2):")
+    assert lines[i + 1] == f"  #2 parked, 3 attempt(s), next 2026-03-15 11:00 CET: {error}"
+    assert lines[i + 2].startswith("  #") and " due, 0 attempt(s)" in lines[i + 2]
+    queued = json.loads(cli(world, "person", "show", KEY, "--json").stdout)["queued"]
+    assert [(q["status"], q["last_error"]) for q in queued] == [("parked", error), ("due", None)]
