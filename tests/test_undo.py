@@ -205,14 +205,18 @@ def test_undo_is_a_run_with_its_report_in_the_referents_outbox(world: World) -> 
     code, out = _cli(world, "show", str(undo_id))
     assert code == 0 and f"3;OK;{REMOVED}" in out.splitlines()
     # The undo is audited in the operator's name, under its own run, with no secret.
-    audits = world.rows("SELECT actor, action, changes FROM audit WHERE run_id = :r", r=undo_id)
+    audits = world.rows(
+        "SELECT actor, action, changes, actor_kind, account_key FROM audit WHERE run_id = :r",
+        r=undo_id,
+    )
     assert {a[1] for a in audits} == {
         "profile.remove",
         "profile.undo",
         "account.undo",
         "account.remove",
     }
-    assert all(a[0].startswith("operator:") for a in audits)
+    assert all(a[0].startswith("operator:") and a[3] == "operator" for a in audits)
+    assert {a[4] for a in audits} == {"cmartin", "lnouveau", "pdupont", "jdoe", rpps(1)}
     assert "password" not in json.dumps([str(a[2]) for a in audits])
     queued = world.rows("SELECT key FROM directory_change WHERE run_id = :r", r=undo_id)
     assert sorted(k for (k,) in queued) == sorted(

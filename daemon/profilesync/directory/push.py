@@ -40,7 +40,7 @@ from profilesync.directory.conn import Pipeline, Result, values
 from profilesync.directory.servers import OPENLDAP_PROFILE, ServerProfile
 from profilesync.directory.tree import Entry, Person, Tree
 from profilesync.errors import ProfilesyncError
-from profilesync.store.model import Account, Audit
+from profilesync.store.model import Account, ActorKind, Audit
 from profilesync.store.passwords import scheme_of
 
 log = logging.getLogger(__name__)
@@ -231,9 +231,11 @@ def _record_passwords(session: Session, report: PushReport, target: Target) -> N
             Audit(
                 at=now,
                 actor="directory-sync",
+                actor_kind=ActorKind.SYSTEM.value,
                 action="account.password_superseded",
                 entity="account",
                 entity_key=key,
+                account_key=key,
                 changes={"password": "kept the directory's"},
             )
         )

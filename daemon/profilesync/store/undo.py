@@ -37,6 +37,7 @@ from profilesync.store.batchstate import state_for
 from profilesync.store.importer import RunNotFound
 from profilesync.store.model import (
     Account,
+    ActorKind,
     Audit,
     ChangeKind,
     DirectoryChange,
@@ -321,7 +322,7 @@ class _Undo:
         snapshot = {f: [getattr(account, f), None] for f in _ACCOUNT_FIELDS}
         self.session.delete(account)
         self.touched[key] = None
-        self._audit_key(number, key, "account.remove", "account", snapshot)
+        self._audit_key(number, key, "account.remove", snapshot)
         _once(line, Problem.note(messages.UNDO_ACCOUNT_REMOVED))
 
     def _relock(self, account: Account) -> None:
@@ -364,22 +365,33 @@ class _Undo:
         )
 
     def _audit(self, row: Audit, action: str, changes: dict[str, Any]) -> None:
-        self._audit_key(row.line, row.entity_key, action, row.entity, changes)
-
-    def _audit_key(
-        self, number: int | None, key: str, action: str, entity: str, changes: dict[str, Any]
-    ) -> None:
+        """The undo's row of one undone row: the same record, line and key columns."""
         self.audits.append(
-            Audit(
-                at=datetime.min,
-                actor="",
-                line=number,
-                action=action,
-                entity=entity,
-                entity_key=key,
-                changes=changes,
+            _audit_row(
+                row.line,
+                action,
+                changes,
+                entity=row.entity,
+                entity_key=row.entity_key,
+                account_key=row.account_key,
+                et=row.et,
+                role=row.role,
+                team=row.team,
             )
         )
+
+    def _audit_key(self, number: int, key: str, action: str, changes: dict[str, Any]) -> None:
+        """An account's row (its removal), which no single undone row stands for."""
+        self.audits.append(
+            _audit_row(number, action, changes, entity="account", entity_key=key, account_key=key)
+        )
+
+
+def _audit_row(line: int | None, action: str, changes: dict[str, Any], **keys: Any) -> Audit:
+    """`at`, `actor` and `run_id` are set by `write`, once the undo's run exists."""
+    return Audit(
+        actor_kind=str(ActorKind.OPERATOR), line=line, action=action, changes=changes, **keys
+    )
 
 
 def _record_run(  # noqa: PLR0917 - private, called once
