@@ -91,6 +91,7 @@ def start(
     timeout: float = 20.0,
     argon2: bool = True,
     max_age_days: int = 90,
+    also_listen: tuple[str, ...] = (),
 ) -> Instance:
     """Configure (first time only) and start slapd in `directory`; return once it answers.
 
@@ -98,7 +99,8 @@ def start(
     port it had, else a free one. `nosync` (dbnosync) is for tests: fast, not durable.
     `argon2=False` leaves the argon2 module out (a site that lacks it: the canary must
     refuse); `max_age_days` becomes the default policy's pwdMaxAge, as [passwords]
-    max_age_days says (first start only: the policy is an entry).
+    max_age_days says (first start only: the policy is an entry). `also_listen`: more
+    URLs to listen on, e.g. an ldapi:// socket or an IPv6 address (the tests' URL forms).
     """
     binary = find_slapd()
     if binary is None:
@@ -136,6 +138,7 @@ def start(
         max_age_days=max_age_days,
     )
     urls = inst.url + (f" ldaps://{host}:{inst.port + 1}" if tls_cert else "")
+    urls = " ".join((urls, *also_listen))
     proc = subprocess.run(
         [str(binary), "-h", urls, "-f", str(directory / "slapd.conf")],
         capture_output=True,
