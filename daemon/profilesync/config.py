@@ -139,7 +139,11 @@ class JobsSettings:
     export_time: str = "02:00"
     exports_keep_days: int = 30
     directory_sync_seconds: float = 5.0
+    # The longest one run of a job keeps its lease (a hung job loses it after this).
     lease_seconds: int = 600
+    # A running job renews its lease this often; a holder silent for two beats (its host
+    # died, a network split) loses it to the other daemons.
+    lease_beat_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,7 @@ _RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("jobs", "exports_keep_days"): (0, 36_500),
     ("jobs", "directory_sync_seconds"): (0.1, 86_400),
     ("jobs", "lease_seconds"): (10, 86_400),
+    ("jobs", "lease_beat_seconds"): (0.05, 3600),
 }
 # PROFILESYNC_* variables that are no setting, and the prefix of the tests' own.
 _OTHER_VARIABLES = frozenset({CONFIG_ENV, BIND_PASSWORD_ENV})

@@ -86,6 +86,10 @@ def gather(
         )
         beat["alive"] = not gone and age <= STALE_BEATS * max(float(beat["interval_seconds"]), 1.0)
         beat["gone"] = gone
+        # Shown once more, as dropped, then no longer: its file is removed now.
+        beat["dropped"] = (
+            not beat["alive"] and heartbeat.dead(beat, age) and heartbeat.drop(settings, beat)
+        )
         beat["seconds_since_beat"] = round(age, 1)
         out.daemons.append(beat)
     for dropped in inbox.scan(settings.paths.inbox):
@@ -190,6 +194,9 @@ def render_health(status: Status, tz: ZoneInfo) -> str:
     for d in status.daemons:
         if d["alive"]:
             state = d["state"]
+        elif d.get("dropped"):
+            minutes = d["seconds_since_beat"] / 60
+            state = f"no heartbeat for {minutes:.0f} min: dead, removed from this list"
         elif d.get("gone"):
             state = "process gone (killed or crashed: its file is removed at the next start)"
         else:
