@@ -23,7 +23,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    table = op.create_table(
         "directory_health",
         sa.Column("name", sa.String(length=20), nullable=False),
         sa.Column("unreachable_since", sa.DateTime(), nullable=True),
@@ -31,6 +31,8 @@ def upgrade() -> None:
         sa.Column("last_ok_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_directory_health")),
     )
+    # The one row exists from the start: two writers never race to insert it.
+    op.bulk_insert(table, [{"name": "directory"}])
 
 
 def downgrade() -> None:
