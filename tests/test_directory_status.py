@@ -3,8 +3,8 @@
 An outage is shown as UNREACHABLE since its first failure until a bind succeeds, and the
 directory_sync job does not alternate between "failed" and "ok — 0 pushed"; an
 operator's `directory sync` pushes the changes waiting for a retry at once; permanent
-refusals (insufficient access, no such parent, schema) are parked with the server's
-reason, shown by `status`, and put back by `directory retry-parked`.
+refusals (no such parent, schema) are parked with the server's reason (insufficient access
+and `retry-parked`: test_directory_acl.py); `check-config` says what is missing.
 """
 
 from __future__ import annotations
@@ -159,7 +159,6 @@ def test_directory_sync_while_still_down_keeps_everything(
     *,
     world: World,
     sessions: sessionmaker[Session],
-    ldap_settings: LdapSettings,
     cfg: Path,
     down: slapd.Instance,
 ) -> None:
@@ -188,42 +187,6 @@ def _reader(ldap_settings: LdapSettings, tmp_path: Path) -> LdapSettings:
     secret.write_text("Reader-Pass-1234", encoding="utf-8")
     secret.chmod(0o600)
     return replace(ldap_settings, bind_dn=dn, bind_password_file=str(secret))
-
-
-def test_insufficient_access_is_parked_with_the_reason_then_retried_on_demand(
-    *,
-    world: World,
-    sessions: sessionmaker[Session],
-    ldap_settings: LdapSettings,
-    db_url: str,
-    tmp_path: Path,
-) -> None:
-    reader = _reader(ldap_settings, tmp_path)
-    cfg = _config(tmp_path, db_url, reader)
-    world.establishment(ET)
-    world.account("carol", profiles=((ET, "SYNT", None, "active"),))
-
-    first = run_cli("directory", "sync", config=cfg)
-    assert "0 change(s) pushed (0 key(s)), 0 retried later, 2 parked" in first.output
-    # Parked at once: not retried by the daemon's next bursts.
-    again = sync_once(sessions, reader, clock=FixedClock(datetime.now(UTC) + timedelta(days=1)))
-    assert (again.pushed, again.retried, again.parked) == (0, 0, 0)
-
-    lines, data = _status(cfg)
-    assert "directory backlog: 0 due, 0 retrying later, 2 parked" in lines
-    assert "  parked (2): insufficientAccessRights (50): no write access to parent" in lines
-    assert data["directory_parked"] == [
-        {"reason": "insufficientAccessRights (50): no write access to parent", "changes": 2}
-    ]
-    assert any("profilesync directory retry-parked" in line for line in lines)
-
-    # The operator fixes the access (here: back to the admin DN) and puts them back.
-    fixed = _config(tmp_path, db_url, ldap_settings)
-    put_back = run_cli("directory", "retry-parked", config=fixed)
-    assert put_back.output.strip() == "2 change(s) put back in the queue"
-    done = run_cli("directory", "sync", config=fixed)
-    assert done.exit_code == 0, done.output
-    assert "2 change(s) pushed (2 key(s)), 0 retried later, 0 parked" in done.output
 
 
 def test_no_such_parent_is_parked_not_retried(
