@@ -69,7 +69,12 @@ def probe_write(conn: Connection, tree: Tree) -> None:
                 f"{_refusal(result)} under {parent}: grant the bind DN write access "
                 "there (OpenLDAP: olcAccess / access to; 389-ds: an aci)"
             )
-        conn.delete(dn)
+        if not conn.delete(dn):  # S lines delete entries: deleting is needed too
+            result = conn.result or {}
+            raise ContainerMissing(
+                f"{_refusal(result)} when deleting {dn} (left behind): grant the bind DN "
+                f"delete access under {parent}, then remove that entry"
+            )
 
 
 def _refusal(result: dict[str, object]) -> str:
