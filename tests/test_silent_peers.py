@@ -140,6 +140,24 @@ def test_renewal_is_only_for_the_holder(sf: sessionmaker[Session]) -> None:
     assert _lease_row(sf, "prune").expires_at == T0 + timedelta(seconds=35)
 
 
+def test_a_renewal_the_database_refuses_is_logged_and_the_job_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database went away mid-job: the beat is skipped with a warning, no crash."""
+    gone = db.session_factory(db.make_engine(f"sqlite:///{tmp_path}/no/such/dir/x.db"))
+    held = lease.Lease("prune", "here:1")
+    seen = threading.Event()
+    with lease.kept(gone, held, FixedClock(T0), beat=0.01, longest=60):
+        for _ in range(1000):  # until the renewing thread has tried once
+            if any("lease not renewed" in r.getMessage() for r in caplog.records):
+                seen.set()
+                break
+            threading.Event().wait(0.01)
+    assert seen.is_set()
+    [message] = {r.getMessage() for r in caplog.records if "lease not renewed" in r.getMessage()}
+    assert message == "job prune: lease not renewed: OperationalError"
+
+
 @pytest.mark.parametrize("value", [0, -1, True])
 def test_a_nonsense_beat_is_refused(tmp_path: Path, value: object) -> None:
     cfg = write_config(tmp_path, jobs={"lease_beat_seconds": value})  # type: ignore[dict-item]
