@@ -1,7 +1,7 @@
 """Whether the directory answers: `status` shows an outage from its first failure on.
 
-Revision ID: 0003_directory_health
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01
 
 One row (`name = 'directory'`), written by the sync worker: `unreachable_since` is the
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_directory_health"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
