@@ -32,7 +32,7 @@ from profilesync.store.batchstate import (
     TeamRec,
     state_for,
 )
-from profilesync.store.model import ChangeKind, ProfileState
+from profilesync.store.model import ActorKind, ChangeKind, ProfileState
 from profilesync.store.passwords import is_expired, password_date
 
 # Plain str constants: an enum member's `.value` is a slow descriptor in a per-line path.
@@ -40,6 +40,7 @@ _ACCOUNT = str(ChangeKind.ACCOUNT)
 _ESTABLISHMENT = str(ChangeKind.ESTABLISHMENT)
 _ACTIVE = str(ProfileState.ACTIVE)
 _DELETED = str(ProfileState.DELETED)
+_REFERENT = str(ActorKind.REFERENT)
 # The profiles that make an establishment rely on an account's names, email and password.
 _LIVE = frozenset({_ACTIVE, str(ProfileState.PENDING)})
 _DOCTOR = {role: spec.doctor for role, spec in ROLES.items()}
@@ -195,14 +196,14 @@ def _create(
         changes = _profile_changes(existing, line.debut, line.fin, new_state)
         existing.debut, existing.fin, existing.state = line.debut, line.fin, new_state
         existing.dirty = True
-        _audit(state, ctx, line, "profile.recreate", "profile", _profile_key(line, team), changes)
+        _audit_profile(state, ctx, line, "profile.recreate", team, changes)
     else:
         profile = ProfileRec(
             None, account, est.id, str(line.role), team, line.debut, line.fin, new_state
         )
         state.add_profile(profile)
         changes = {"debut": [None, _iso(line.debut)], "fin": [None, _iso(line.fin)]}
-        _audit(state, ctx, line, "profile.create", "profile", _profile_key(line, team), changes)
+        _audit_profile(state, ctx, line, "profile.create", team, changes)
     _relock(account)
     state.queue(_ACCOUNT, account.key)
     return (*notes, *problems)
@@ -248,9 +249,7 @@ def _modify(
         changes = _profile_changes(profile, debut, fin, new_state)
         profile.debut, profile.fin, profile.state = debut, fin, new_state
         profile.dirty = True
-        _audit(
-            state, ctx, line, "profile.update", "profile", _profile_key(line, profile.team), changes
-        )
+        _audit_profile(state, ctx, line, "profile.update", profile.team, changes)
         _relock(account)
         touched = True
         notes += [_DATE_NOTES[name] for name in ("debut", "fin") if name in changes]
@@ -268,7 +267,7 @@ def _delete(
     changes = {"state": [profile.state, _DELETED]}
     profile.state = _DELETED
     profile.dirty = True
-    _audit(state, ctx, line, "profile.delete", "profile", _profile_key(line, profile.team), changes)
+    _audit_profile(state, ctx, line, "profile.delete", profile.team, changes)
     _relock(profile.account)
     state.queue(_ACCOUNT, profile.account.key)
     return (_PROFILE_DELETED,)
@@ -434,22 +433,40 @@ def _audit(  # noqa: PLR0917 - one call shape, six call sites
     entity: str,
     key: str,
     changes: dict[str, Any],
+    team: str | None = None,
 ) -> None:
+    """One audit row of the line (see docs/architecture.md, « Audit rows »)."""
+    profile = entity == "profile"
     state.audit(
         at=ctx.now,
         actor=ctx.actor,
+        actor_kind=_REFERENT,
         run_id=ctx.run_id,
         line=line.number,
         action=action,
         entity=entity,
         entity_key=key,
+        account_key=key if entity == "account" else line.account_key if profile else None,
+        et=None if entity == "account" else line.et,
+        role=line.role.value if profile else None,
+        team=team if profile else (line.team or None) if entity != "account" else None,
         changes=changes,
     )
 
 
-def _profile_key(line: Line, team: TeamRec | None) -> str:
-    """The team as stored (its first spelling), not as this line typed it."""
-    return f"{line.account_key}/{line.et}/{line.role.value}/{team.name if team else ''}"
+def _audit_profile(  # noqa: PLR0917 - _audit's shape
+    state: BatchState,
+    ctx: Context,
+    line: Line,
+    action: str,
+    team: TeamRec | None,
+    changes: dict[str, Any],
+) -> None:
+    """A profile's audit row names its team as stored (the first spelling, what `undo` and
+    the export read), not as this line typed it (teams are matched folded)."""
+    name = team.name if team else ""
+    key = f"{line.account_key}/{line.et}/{line.role.value}/{name}"
+    _audit(state, ctx, line, action, "profile", key, changes, team=name or None)
 
 
 def _iso(value: date | None) -> str | None:

@@ -1,7 +1,7 @@
 """Teams are one whatever their case, accents and spaces (issue 10.4): `team.key`.
 
-Revision ID: 0003_team_key
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01
 
 « Urgences », « urgences  » and « URGENCES » name one team of an establishment: `key` is
@@ -28,8 +28,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_team_key"
-down_revision: str | None = "0002"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -79,9 +79,9 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("team") as batch:
         batch.alter_column("key", existing_type=sa.String(length=_KEY_MAX), nullable=False)
-        batch.create_unique_constraint(
-            op.f("uq_team_establishment_id_key"), ["establishment_id", "key"]
-        )
+    op.create_index(
+        "uq_team_establishment_id_key", "team", ["establishment_id", "key"], unique=True
+    )
 
     # A profile's audit key holds its team's name (up to 200): 200 was too short for it.
     with op.batch_alter_table("audit") as batch:
@@ -95,6 +95,7 @@ def downgrade() -> None:
         batch.alter_column(
             "entity_key", existing_type=sa.String(length=400), type_=sa.String(length=200)
         )
-    with op.batch_alter_table("team") as batch:
-        batch.drop_constraint(op.f("uq_team_establishment_id_key"), type_="unique")
-        batch.drop_column("key")
+    # In place on both engines (SQLite 3.35+ drops a column): recreating `team` would need
+    # the foreign keys of `profile` off, which only `db.upgrade` arranges.
+    op.drop_index("uq_team_establishment_id_key", table_name="team")
+    op.drop_column("team", "key")
