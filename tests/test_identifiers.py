@@ -360,7 +360,10 @@ def test_format_date_writes_jj_mm_aaaa() -> None:
 def test_long_cells_are_judged_like_short_ones_without_being_cached() -> None:
     long_finess = "7" * 10_000
     assert ids.read_finess(long_finess, EJ) == (None, Problem.erreur(f"Finess EJ : {MALFORMED}"))
-    assert ids.read_date("1" * 10_000, DEBUT, YEAR) == (None, Problem.erreur(msg.date_malformed(DEBUT)))
+    assert ids.read_date("1" * 10_000, DEBUT, YEAR) == (
+        None,
+        Problem.erreur(msg.date_malformed(DEBUT)),
+    )
     assert ids.read_date("01/01/2026" + " " * 10, DEBUT, YEAR)[0] is None
 
 

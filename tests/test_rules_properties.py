@@ -11,7 +11,6 @@ from stdnum import luhn
 
 from profilesync.config import PasswordSettings
 from profilesync.fileformat import identifiers as ids
-from profilesync.fileformat import messages as msg
 from profilesync.fileformat.outcome import Code, Problem
 from profilesync.fileformat.rules import check_row
 
