@@ -244,10 +244,10 @@ def test_import_repairs_are_ok_with_a_note_and_one_summary_sentence_per_kind(
     lines = result.report_path.read_text(encoding="utf-8-sig").splitlines()
     assert lines[-3:] == [
         f";;3 lignes réparées : {FINESS_SUMMARY};" + ";" * 12,
-        ";;1 ligne réparée : le tableur avait écrit des dates au format AAAA-MM-JJ — formatez "
-        "ces colonnes en Texte;" + ";" * 12,
         ";;1 ligne réparée : le tableur avait écrit des années sur 2 chiffres — formatez ces "
         "colonnes en Texte;" + ";" * 12,
+        ";;1 ligne réparée : le tableur avait écrit des dates au format AAAA-MM-JJ — formatez "
+        "ces colonnes en Texte;" + ";" * 12,
     ]
     # The summary rows are no lines of the file: reading the report back skips them.
     assert [o.line for o in read_report(result.report_path)] == [2, 3, 4]

@@ -401,31 +401,15 @@ def name_character(column: str, character: str, position: int) -> str:
 
 
 # The report's summary: one sentence per kind of certain repair, however many lines had it.
-REPAIR_FINESS = "finess"
-REPAIR_YEAR = "year"
-REPAIR_ISO = "iso"
-_REPAIR_CAUSES = {
-    REPAIR_FINESS: "le tableur avait supprimé le 0 initial des FINESS",
-    REPAIR_YEAR: "le tableur avait écrit des années sur 2 chiffres",
-    REPAIR_ISO: "le tableur avait écrit des dates au format AAAA-MM-JJ",
-}
+FINESS_REPAIRED = "le tableur avait supprimé le 0 initial des FINESS"
+YEAR_REPAIRED = "le tableur avait écrit des années sur 2 chiffres"
+ISO_REPAIRED = "le tableur avait écrit des dates au format AAAA-MM-JJ"
 
 
-def repair_kind(message: str) -> str | None:
-    """Which certain repair a note is (read back from its words: outcomes come back from
-    the database as text), or None for any other message."""
-    if message.startswith("Finess E") and " complété : " in message:
-        return REPAIR_FINESS
-    if message.startswith("date de ") and " complétée : " in message:
-        return REPAIR_YEAR
-    if message.startswith("date de ") and " lue au format AAAA-MM-JJ : " in message:
-        return REPAIR_ISO
-    return None
-
-
-def repairs_summary(kind: str, lines: int) -> str:
+def repaired_lines(lines: int, cause: str) -> str:
+    """`cause` is one of the *_REPAIRED constants."""
     counted = "1 ligne réparée" if lines == 1 else f"{lines} lignes réparées"
-    return f"{counted} : {_REPAIR_CAUSES[kind]} — formatez ces colonnes en Texte"
+    return f"{counted} : {cause} — formatez ces colonnes en Texte"
 
 
 def identifiant_zeros_guessed(key: str) -> str:

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Final
 from profilesync import filemodes, layout
 from profilesync.errors import ProfilesyncError
 from profilesync.fileformat import messages as msg
-from profilesync.fileformat.columns import COLUMNS, NCOLS
+from profilesync.fileformat.columns import COLUMNS, DEBUT, EJ, ET, FIN, NCOLS
 from profilesync.fileformat.masking import Masked, masked_cells
 from profilesync.fileformat.outcome import Code, Outcome, Summary
 
@@ -46,6 +46,27 @@ _FORMULA_AFTER_SEPARATOR: Final = re.compile(_SEPARATOR + _FORMULA_START_CLASS)
 _OK: Final = Code.OK
 _BUFFER_BYTES: Final = 1 << 16
 _TEMP_ATTEMPTS: Final = 100
+
+
+# The notes of the certain repairs (SPEC 2b), by how they start, and what the summary says
+# of each kind: read back from the words, since outcomes come back from the database as text.
+_REPAIR_NOTES: Final = tuple(
+    (note(column, ""), cause)
+    for columns, note, cause in (
+        ((COLUMNS[EJ], COLUMNS[ET]), msg.finess_completed, msg.FINESS_REPAIRED),
+        ((COLUMNS[DEBUT], COLUMNS[FIN]), msg.date_year_completed, msg.YEAR_REPAIRED),
+        ((COLUMNS[DEBUT], COLUMNS[FIN]), msg.date_iso, msg.ISO_REPAIRED),
+    )
+    for column in columns
+)
+
+
+def repair_cause(message: str) -> str | None:
+    """What the summary says of the certain repair `message` notes, or None for any other."""
+    for start, cause in _REPAIR_NOTES:
+        if message.startswith(start):
+            return cause
+    return None
 
 
 class ReportError(ProfilesyncError):
@@ -163,16 +184,17 @@ class ReportWriter:
             self._count_repairs(outcome.messages)
 
     def _count_repairs(self, messages: tuple[str, ...]) -> None:
-        kinds = {msg.repair_kind(m) for m in messages}
-        kinds.discard(None)
-        for kind in kinds:
-            assert kind is not None
-            self._repairs[kind] = self._repairs.get(kind, 0) + 1
+        causes = {repair_cause(m) for m in messages}
+        causes.discard(None)
+        for cause in causes:
+            assert cause is not None
+            self._repairs[cause] = self._repairs.get(cause, 0) + 1
 
     @property
     def repairs(self) -> tuple[str, ...]:
         """The summary's sentences: one per kind of certain repair, with its count of lines."""
-        return tuple(msg.repairs_summary(kind, n) for kind, n in sorted(self._repairs.items()))
+        causes = dict.fromkeys(cause for _, cause in _REPAIR_NOTES)  # FINESS, years, ISO
+        return tuple(msg.repaired_lines(self._repairs[c], c) for c in causes if c in self._repairs)
 
     def write_all(self, outcomes: Iterable[Outcome]) -> None:
         for outcome in outcomes:
