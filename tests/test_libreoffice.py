@@ -21,9 +21,12 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+import openpyxl
 import pytest
+from openpyxl.cell.cell import Cell
 from stdnum import luhn
 
 from clikit import run_cli, write_config
@@ -129,7 +132,7 @@ def csv_target(charset: int) -> str:
     return f"csv:Text - txt - csv (StarCalc):59,34,{charset},1"
 
 
-# --- the data: ~37 profiles in three establishments, imported through the CLI ----------------
+# --- the data: ~37 profiles in three establishments, imported through the CLI -----------------
 
 NAMES = [
     ("Łukasiewicz", "Jan"), ("Nguyễn", "Thị Lan"), ("Müller", "Jürgen"), ("O'Brien", "Siobhán"),
@@ -232,7 +235,7 @@ def changes(db_url: str) -> int:
         engine.dispose()
 
 
-# --- unchanged round trips ---------------------------------------------------------------------
+# --- unchanged round trips --------------------------------------------------------------------
 
 ROUND_TRIPS = [
     pytest.param((charset, special, text), id=f"{name}-{'detect' if special else 'plain'}-{kind}")
@@ -273,3 +276,138 @@ def test_an_unchanged_round_trip_changes_nothing(
     assert changes(db_url) == audits
     assert [p.read_bytes() for p in world.exports("after")] == [p.read_bytes() for p in before]
     assert lost == (len(NOT_IN_1252) if charset == WINDOWS_1252 else 0)
+
+
+# --- edited round trip: exactly the edits -----------------------------------------------------
+
+# How Calc shows a date typed into a Standard cell (the issue: `30/06/27`).
+TYPED_DATE = "DD/MM/YY"
+
+
+def typed_date(cell: Cell, value: datetime) -> None:
+    cell.value = value
+    cell.number_format = TYPED_DATE
+
+
+def _cells(line: str) -> list[str]:
+    return line.split(";")
+
+
+def test_an_edited_round_trip_applies_exactly_the_edits(calc: Calc, world: World) -> None:
+    """The Paris export opened as Excel opens it (Standard columns, special numbers
+    detected), edited cell by cell, saved as « CSV UTF-8 »."""
+    (before,) = [p for p in world.exports("before") if PARIS[1] in p.name]
+    (book,) = calc.convert([before], "xlsx", csv_infilter(UTF8, detect_special=True, text=False))
+    xlsx = world.tmp / "edited.xlsx"
+    xlsx.write_bytes(book)
+    wb = openpyxl.load_workbook(xlsx)
+    ws = wb.active
+    assert ws is not None
+    by_nom = {row[4].value: row for row in ws.iter_rows(min_row=2)}
+    by_nom["Bernard"][10].value = "luc.bernard@aphp.mssante.fr"  # Email
+    typed_date(by_nom["Petit"][12], datetime(2031, 12, 31))  # Date de fin
+    by_nom["Martin"][3].value = "S"  # Code action
+    ws.append(
+        [int(PARIS[0]), int(PARIS[1]), None, "C", "Nouveau", "Zoé", None, "CDC1", "znouveau",
+         PASSWORD, None, None, None]
+    )  # fmt: skip
+    typed_date(ws.cell(ws.max_row, 12), datetime(2026, 1, 5))  # Date de début
+    wb.save(xlsx)
+    (saved,) = calc.convert([xlsx], csv_target(UTF8))
+    path = world.tmp / "edited.csv"
+    path.write_bytes(saved)
+
+    outcomes = world.import_(path)
+    assert not [o for o in outcomes if o[1] is Code.ERREUR], outcomes
+
+    expected = set()
+    for line in rows_of(before.read_bytes()):
+        cells = _cells(line)
+        if cells[4] == "Martin":
+            continue  # deleted
+        if cells[4] == "Bernard":
+            cells[10] = "luc.bernard@aphp.mssante.fr"
+        if cells[4] == "Petit":
+            cells[12] = "31/12/2031"
+        expected.add(";".join(cells))
+    expected.add(f"{PARIS[0]};{PARIS[1]};;M;Nouveau;Zoé;;CDC1;znouveau;;;05/01/2026;")
+    (after,) = [p for p in world.exports("after") if PARIS[1] in p.name]
+    assert rows_of(after.read_bytes()) == expected
+
+
+# --- the template, filled the way a person types it -------------------------------------------
+
+
+def test_the_template_typed_into_standard_cells_creates_what_was_typed(
+    calc: Calc, world: World
+) -> None:
+    template = world.tmp / "modele.csv"
+    template.write_bytes(run_cli("template").stdout_bytes)
+    header = template.read_text(encoding="utf-8-sig").strip().split(";")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(header)
+    # Digits typed into Standard cells become numbers: the FINESS loses its 0, the RPPS is
+    # a number; dates typed 01/09/2026 are shown 01/09/26.
+    ws.append(
+        [int(AIN[0]), int(AIN[1]), None, "C", "Łukasiewicz", "Anna", int(rpps(100)), "CDC3D",
+         None, PASSWORD, None, None, None]
+    )  # fmt: skip
+    typed_date(ws.cell(2, 12), datetime(2026, 9, 1))
+    typed_date(ws.cell(2, 13), datetime(2035, 6, 30))
+    ws.append(
+        [CORSE[0], CORSE[1], "Urgences", "C", "Nguyễn", "Văn Minh", None, "CDC4", "vminh",
+         PASSWORD, "vminh@ch-1.mssante.fr", None, None]
+    )  # fmt: skip
+    ws.append(
+        [int(PARIS[0]), int(PARIS[1]), None, "C", "O'Connor", "Siobhán", None, "OEC1",
+         "soconnor", PASSWORD, None, None, None]
+    )  # fmt: skip
+    typed_date(ws.cell(4, 13), datetime(2030, 1, 31))
+    ws.append(
+        [int(PARIS[0]), int(PARIS[1]), "Pédiatrie", "C", "Durand", "Paul", int(rpps(101)),
+         "CDC3E", None, PASSWORD, None, None, None]
+    )  # fmt: skip
+    xlsx = world.tmp / "modele-rempli.xlsx"
+    wb.save(xlsx)
+    before = [p.read_bytes() for p in world.exports("before")]
+    (saved,) = calc.convert([xlsx], csv_target(UTF8))
+    path = world.tmp / "modele-rempli.csv"
+    path.write_bytes(saved)
+
+    outcomes = world.import_(path)
+    assert [(line, code) for line, code, _ in outcomes] == [
+        (2, Code.OK), (3, Code.OK), (4, Code.OK), (5, Code.OK)
+    ]  # fmt: skip
+    assert outcomes[0][2] == (
+        "Finess EJ complété : 010780062",
+        "Finess ET complété : 010780062",
+        "date de début complétée : 01/09/2026",
+        "date de fin complétée : 30/06/2035",
+    )
+    created = set()
+    for old, new in zip(before, world.exports("after"), strict=True):
+        assert rows_of(old) <= rows_of(new.read_bytes())
+        created |= rows_of(new.read_bytes()) - rows_of(old)
+    assert created == {
+        f"{AIN[0]};{AIN[1]};;M;Łukasiewicz;Anna;{rpps(100)};CDC3D;;;;01/09/2026;30/06/2035",
+        f"{CORSE[0]};{CORSE[1]};Urgences;M;Nguyễn;Văn Minh;;CDC4;vminh;;vminh@ch-1.mssante.fr;;",
+        f"{PARIS[0]};{PARIS[1]};;M;O'Connor;Siobhán;;OEC1;soconnor;;;;31/01/2030",
+        f"{PARIS[0]};{PARIS[1]};Pédiatrie;M;Durand;Paul;{rpps(101)};CDC3E;;;;;",
+    }
+
+
+# --- the fault: no soffice --------------------------------------------------------------------
+
+
+def test_without_soffice_ci_fails_and_a_developer_is_told_loudly(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no soffice on it
+    monkeypatch.setenv("PROFILESYNC_TEST_REQUIRE_ALL", "1")
+    with pytest.raises(pytest.fail.Exception, match=r"BACKEND MISSING: LibreOffice Calc"):
+        find_soffice()
+    monkeypatch.delenv("PROFILESYNC_TEST_REQUIRE_ALL")
+    with pytest.raises(pytest.skip.Exception, match=r"BACKEND MISSING: LibreOffice Calc"):
+        find_soffice()
