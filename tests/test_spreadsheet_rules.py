@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clikit import run_process, write_config
+from daemonkit import Inbox, report_rows
 from importkit import ET3, GOOD_PW, REFERENT, World, fast_settings, row
 from profilesync.config import PasswordSettings
 from profilesync.fileformat.lines import Checked
@@ -370,3 +371,36 @@ def test_another_establishments_padded_login_is_never_looked_at(world: World) ->
         )
         == 1
     )
+
+
+# --- through the daemon ------------------------------------------------------------------------
+
+
+def test_the_daemon_reports_a_spreadsheets_damage_line_by_line(box: Inbox) -> None:
+    """A file as Excel's « CSV (séparateur : point-virgule) » writes it back: the matricule
+    without its zeros, a year on two digits, a lost letter."""
+    box.drop("creation.csv", [row("C", "Dupont", "Jan", ident="0045871", password=GOOD_PW)])
+    box.settle()
+    box.drop(
+        "retour.csv",
+        [
+            row("M", "Dupont", "Jan", ident="45871", fin="30/06/27"),
+            row("C", "?ukasiewicz", "Jan", ident="jluk", password=GOOD_PW),
+        ],
+    )
+    box.settle()
+    report = next(p for p in box.reports() if p.name.startswith("retour."))
+    rows = report_rows(report)
+    assert [(r[0], r[1], r[2]) for r in rows[1:]] == [
+        # The stateless rules' words first, then the store's.
+        ("2", "ALERTE", f"date de fin complétée : 30/06/2027 | {ZEROS_GUESSED}"),
+        ("3", "ERREUR", f"Nom : {LOST}"),
+        (
+            "",
+            "",
+            "1 ligne réparée : le tableur avait écrit des années sur 2 chiffres — formatez ces "
+            "colonnes en Texte",
+        ),
+    ]
+    assert box.scalar("SELECT fin FROM profile") in (date(2027, 6, 30), "2027-06-30")
+    assert box.scalar("SELECT count(*) FROM account") == 1

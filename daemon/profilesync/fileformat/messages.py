@@ -412,6 +412,8 @@ def repaired_lines(lines: int, cause: str) -> str:
     return f"{counted} : {cause} — formatez ces colonnes en Texte"
 
 
+# A login that lost its leading zeros: emitted by store/actions.py (they need the accounts),
+# kept here with the other spreadsheet messages.
 def identifiant_zeros_guessed(key: str) -> str:
     return (
         f"Identifiant lu comme {key} : le tableur avait supprimé les zéros initiaux ; "
