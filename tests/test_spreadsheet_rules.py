@@ -205,6 +205,8 @@ def test_a_shifted_row_never_quotes_a_character_of_its_cells() -> None:
     characters are not judged (a message would name one)."""
     cells = row("C", "Martin", "Pass-Word-2026", role="", ident="cmartin")
     assert not [m for _, m in found(check(cells)) if "caractère" in m]
+    cells = row("C", "Martin", "Pass-Word-2026?", role="", ident="cmartin")
+    assert not [m for _, m in found(check(cells)) if "caractère" in m]
 
 
 # --- through the import: the report's notes and summary ---------------------------------------

@@ -367,13 +367,16 @@ def _finess(text: str, column: str) -> _Verdict:
     return value, _NO_PROBLEM if problem is None else (problem,)
 
 
-def _free_text(text: str, column: str, maximum: int) -> _Verdict:
-    """Names as typed, in NFC so that a macOS (decomposed) `é` matches a Windows one."""
+def _free_text(text: str, column: str, maximum: int, *, lost: bool = True) -> _Verdict:
+    """Names as typed, in NFC so that a macOS (decomposed) `é` matches a Windows one.
+
+    `lost=False` leaves out the lost-character check (a cell that may hold a password)."""
     problems: list[Problem] = []
     found = _first_invisible(text)  # before NFC: the position is the one the référent sees
     if found is not None:
         problems.append(_invisible(column, *found))
-    _lost(text, column, problems)
+    if lost:
+        _lost(text, column, problems)
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
     if len(text) > maximum:
@@ -385,7 +388,7 @@ def _names(seen: dict[str, _Verdict], text: str, column: str, aligned: bool) -> 
     """A Nom or Prénom. In a row whose Rôle is unknown the columns may be shifted and the
     cell may hold the password: its characters are not judged (nor named in a message)."""
     if not aligned:
-        return _free_text(text, column, NAME_MAX)
+        return _free_text(text, column, NAME_MAX, lost=False)
     return seen.get(text) or _remember(seen, text, _name(text, column))
 
 
