@@ -12,10 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clikit import run_process, write_config
+from clikit import run_cli, run_process, write_config
 from daemonkit import Inbox, report_rows
 from importkit import ET3, GOOD_PW, REFERENT, World, fast_settings, row
 from profilesync.config import PasswordSettings
+from profilesync.fileformat import identifiers as ids
 from profilesync.fileformat.lines import Checked
 from profilesync.fileformat.outcome import Code, Problem
 from profilesync.fileformat.report import read_report
@@ -92,6 +93,22 @@ def test_a_completed_year_still_meets_the_other_date_rules() -> None:
             "corrigez la date ou retirez la ligne",
         ),
     ]
+
+
+@given(st.integers(2000, 2100), st.dates())
+def test_a_two_digit_year_is_the_one_date_of_the_window_with_those_digits(
+    this_year: int, day: date
+) -> None:
+    start, end = date(this_year - 50, 1, 1), date(this_year + 49, 12, 31)
+    if not start <= day <= end:
+        day = day.replace(year=start.year + (day.year - start.year) % 100)
+        if not start <= day <= end:  # 29 February moved to a year without one
+            return
+    text = f"{day.day}/{day.month}/{day.year % 100:02d}"
+    assert ids.read_date(text, "Date de fin", this_year) == (
+        day,
+        Problem.note(f"date de fin complétée : {day.day:02d}/{day.month:02d}/{day.year}"),
+    )
 
 
 def test_iso_date_is_a_note() -> None:
@@ -254,6 +271,22 @@ def test_import_repairs_are_ok_with_a_note_and_one_summary_sentence_per_kind(
     ]
     # The summary rows are no lines of the file: reading the report back skips them.
     assert [o.line for o in read_report(result.report_path)] == [2, 3, 4]
+
+
+def test_check_writes_the_summary_too(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        ";".join(row("M", ej="10780062", et="10780062", fin="30/06/27")) + "\r\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "export.rapport.csv"
+    res = run_cli("check", path, "--report", report)
+    assert res.exit_code == 0, res.output
+    assert report.read_text(encoding="utf-8-sig").splitlines()[-2:] == [
+        f";;1 ligne réparée : {FINESS_SUMMARY};" + ";" * 12,
+        ";;1 ligne réparée : le tableur avait écrit des années sur 2 chiffres — formatez ces "
+        "colonnes en Texte;" + ";" * 12,
+    ]
 
 
 def test_import_never_applies_a_lost_character(world: World) -> None:
