@@ -125,7 +125,8 @@ def test_the_daemon_s_report_says_what_was_done(box: Inbox) -> None:
     """Through the daemon: a file dropped, the outbox read."""
     box.drop("profils.csv", [account_row(1), account_row(1, role="SYNT", password="")])
     box.settle()
-    user1 = {"nom": "Nom1", "prenom": "Prenom1", "ident": "user1"}
+    first_row = account_row(1)
+    user1 = {"nom": first_row[4], "prenom": first_row[5], "ident": "user1"}
     box.drop("suite.csv", [row("M", email="u1@mssante.fr", **user1), row("S", **user1)])
     box.settle()
     [first] = [r for r in box.reports() if r.name.startswith("profils.")]
