@@ -34,7 +34,13 @@ STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 NAME_MAX_BYTES = 180
 
 _WORK_NAME = re.compile(r"^(?P<stamp>\d{8}T\d{6}Z)-(?P<uid>[0-9a-f]{8})-(?P<name>.+)$")
-_EXPORT_NAME = re.compile(r"^profils-.+-(\d{8})\.csv$")
+_EXPORT_NAME = re.compile(r"^(?:etats-)?profils-.+-(\d{8})\.csv$")
+# What a référent finds in their own outbox folder (issue 10): the template, and under
+# `exports/` the exports of their establishments with a readable file of states beside.
+TEMPLATE_NAME = "modele.csv"
+STATES_PREFIX = "etats-"
+# An export asked from the inbox: `export` or `export-<ET>`, any case, optionally .csv/.txt.
+_EXPORT_REQUEST = re.compile(r"^export(?:-(?P<et>[^.]*))?(?:\.(?:csv|txt))?$", re.IGNORECASE)
 _LOCK_PREFIX, _LOCK_SUFFIX = ".", ".lock"
 
 
@@ -203,10 +209,47 @@ def export_path(outbox: Path, et: str, day: date) -> Path:
 
 
 def export_files(outbox: Path) -> list[tuple[Path, date]]:
-    """Every export under `outbox/exports/` with the day in its name."""
+    """Every export (and its file of states) under `outbox/exports/` with the day in its name."""
     out = []
-    for path in sorted((outbox / EXPORTS_FOLDER).glob("*/profils-*.csv")):
+    for path in sorted((outbox / EXPORTS_FOLDER).glob("*/*profils-*.csv")):
         m = _EXPORT_NAME.match(path.name)
         if m:
             out.append((path, datetime.strptime(m[1], "%Y%m%d").date()))
     return out
+
+
+def template_path(settings: Settings, login: str) -> Path:
+    """`outbox/<login>/modele.csv`: the empty import file, always there."""
+    return report_folder(settings, login) / TEMPLATE_NAME
+
+
+def referent_exports_folder(settings: Settings, login: str) -> Path:
+    """`outbox/<login>/exports/`: the exports of the establishments `login` manages."""
+    return report_folder(settings, login) / EXPORTS_FOLDER
+
+
+def states_path(export: Path) -> Path:
+    """`etats-profils-<ET>-<AAAAMMJJ>.csv` beside an export: each profile's state, to read."""
+    return export.with_name(STATES_PREFIX + export.name)
+
+
+def export_request(name: str) -> str | None:
+    """The ET an inbox file named `export-<ET>` asks for, "" for `export` (every ET the
+    référent manages), None when the name is no export request."""
+    m = _EXPORT_REQUEST.match(name)
+    if m is None:
+        return None
+    return (m["et"] or "").strip()
+
+
+def outbox_files(settings: Settings) -> list[Path]:
+    """The reports and exports under the outbox that retention prunes: never a template."""
+    root = settings.paths.outbox.resolve()
+    if not root.is_dir():
+        return []
+    found = [
+        *root.glob(f"*{REPORT_SUFFIX}"),
+        *root.glob(f"*/*{REPORT_SUFFIX}"),
+        *root.glob(f"*/{EXPORTS_FOLDER}/*.csv"),
+    ]
+    return sorted(p for p in found if p.name != TEMPLATE_NAME and not p.name.startswith("."))

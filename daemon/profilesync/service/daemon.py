@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from profilesync import filemodes
 from profilesync.clock import Clock, SystemClock
 from profilesync.config import Settings
-from profilesync.service import claim, heartbeat, inbox, jobs, lease, strays
+from profilesync.service import claim, heartbeat, inbox, jobs, lease, selfservice, strays
 from profilesync.service.driver import Driver, FileResult
 from profilesync.service.heartbeat import Heartbeat, identity
 from profilesync.service.notify import Notifier
@@ -120,7 +120,9 @@ class Daemon:
         listed = inbox.listing(self.settings.paths.inbox)
         dropped = inbox.scan(self.settings.paths.inbox, listed)
         found = strays.find(self.settings.paths.inbox, listed)
-        self.stability.retain({d.path for d in dropped} | {s.path for s in found if s.regular})
+        asked = selfservice.requests(listed)
+        tracked = {d.path for d in dropped} | {s.path for s in found if s.regular}
+        self.stability.retain(tracked | {r.path for r in asked})
         out: list[FileResult] = []
         waiting = 0
         for d in dropped:
@@ -144,7 +146,19 @@ class Daemon:
                 out.append(result)
             self.notifier.ping()
         waiting += self._set_strays_aside(found)
+        waiting += self._self_service(asked)
         return out, waiting
+
+    def _self_service(self, asked: list[selfservice.Request]) -> int:
+        """Templates put back, exports asked from the inbox answered (selfservice.py)."""
+        try:
+            selfservice.ensure_templates(self.settings, self.session_factory)
+        except sa.exc.OperationalError as exc:  # the files wait for the database too
+            self.driver.outage.down(exc)
+            return len(asked)
+        return selfservice.answer_all(
+            asked, self.settings, self.session_factory, self.clock, self.stability
+        )
 
     def _set_strays_aside(self, found: list[strays.Stray]) -> int:
         """Say why what is no CSV file was not read (strays.py); the strays still arriving."""

@@ -27,8 +27,7 @@ from profilesync import layout
 from profilesync.clock import Clock, today
 from profilesync.config import ConfigError, Settings
 from profilesync.errors import ProfilesyncError
-from profilesync.service import lease
-from profilesync.store import exports
+from profilesync.service import lease, selfservice
 from profilesync.store.model import Establishment, JobLease
 from profilesync.store.validity import run_validity
 
@@ -154,14 +153,17 @@ def _directory_sync(ctx: JobContext) -> Done:
 
 
 def _export(ctx: JobContext) -> Done:
-    day = today(ctx.clock)
     with ctx.session_factory() as session:
         ets = session.scalars(sa.select(Establishment.et).order_by(Establishment.et)).all()
+        referents = selfservice.managed(session)
     failed: list[str] = []
     for et in ets:
-        path = layout.export_path(ctx.settings.paths.outbox, et, day)
         try:
-            exports.export_establishment(ctx.session_factory, et, path, ctx.clock)
+            result = selfservice.export_now(ctx.settings, ctx.session_factory, ctx.clock, et)
+            # Each référent of the ET finds it in their own folder too (issue 10).
+            selfservice.deliver(
+                ctx.settings, result.path, [who for who, mine in referents.items() if et in mine]
+            )
         except Exception:  # one establishment's failure must not cost the others their export
             log.exception("export of %s failed", et)
             failed.append(et)
