@@ -30,29 +30,19 @@ from profilesync.fileformat.report import ReportWriter
 from profilesync.fileformat.template import template_bytes
 from profilesync.service import claim
 from profilesync.service.inbox import Listing, StabilityTracker
-from profilesync.store import exports
-from profilesync.store.model import Establishment, Referent, ReferentEstablishment
+from profilesync.store import admin, exports
+from profilesync.store.model import Referent
 
 log = logging.getLogger(__name__)
 
 
 def managed(session: Session, login: str | None = None) -> dict[str, list[str]]:
     """Each référent's login (or only `login`'s) and the ETs they manage, sorted."""
-    query = (
-        sa.select(Referent.login, Establishment.et)
-        .select_from(Referent)
-        .outerjoin(ReferentEstablishment, ReferentEstablishment.referent_id == Referent.id)
-        .outerjoin(Establishment, Establishment.id == ReferentEstablishment.establishment_id)
-        .order_by(Referent.login, Establishment.et)
-    )
-    if login is not None:
-        query = query.where(Referent.login == login)
-    out: dict[str, list[str]] = {}
-    for who, et in session.execute(query):
-        out.setdefault(who, [])
-        if et is not None:
-            out[who].append(et)
-    return out
+    return {
+        r.login: list(r.establishments)
+        for r in admin.list_referents(session)
+        if login is None or r.login == login
+    }
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
