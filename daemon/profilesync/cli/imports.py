@@ -105,6 +105,8 @@ def approve_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Approve an import held back by the mass-deletion guard."""
+    from profilesync.service import mail  # noqa: PLC0415 - the CLI starts fast (11.4)
+
     settings = load_settings(config)
     with sessions(settings) as sf, _progress_bar() as progress:
         result = importer.approve_run(
@@ -115,6 +117,7 @@ def approve_cmd(
             clock=SystemClock(),
             progress=progress,
         )
+        mail.Mailer(settings.notify).notify_run(sf, run, mail.Event.APPROVED)
     _exit_for(result)
 
 
@@ -131,7 +134,7 @@ def reject_cmd(
 ) -> None:
     """Refuse an import held back by the mass-deletion guard: nothing is applied, the
     référent's report says it was refused and why, the file is archived."""
-    from profilesync.service import archive  # noqa: PLC0415 - the CLI starts fast (11.4)
+    from profilesync.service import archive, mail  # noqa: PLC0415 - the CLI starts fast (11.4)
 
     text = _one_line(reason)
     if not text:
@@ -147,6 +150,7 @@ def reject_cmd(
             clock=SystemClock(),
         )
         archive.finish(run, settings, sf)
+        mail.Mailer(settings.notify).notify_run(sf, run, mail.Event.REFUSED)
     typer.echo(f"run {run} refused; report: {result.report_path}")
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from profilesync import filemodes
 from profilesync.clock import Clock, SystemClock
 from profilesync.config import Settings
-from profilesync.service import claim, heartbeat, inbox, jobs, lease, selfservice, strays
+from profilesync.service import claim, heartbeat, inbox, jobs, lease, mail, selfservice, strays
 from profilesync.service.driver import Driver, FileResult
 from profilesync.service.heartbeat import Heartbeat, identity
 from profilesync.service.notify import Notifier
@@ -68,6 +68,7 @@ class Daemon:
             settings.daemon.stable_seconds, monotonic
         )
         self.notifier = notifier or Notifier(monotonic=monotonic)
+        self.mailer = mail.Mailer(settings.notify)
         self.ctx = jobs.JobContext(settings, session_factory, self.clock, identity())
         self._stop = threading.Event()
         self._events: queue.Queue[inbox.Event] = queue.Queue()
@@ -181,10 +182,16 @@ class Daemon:
     def _guarded(self, work: Path) -> FileResult | None:
         """`drive`, with any error logged: one bad file never stops the daemon."""
         try:
-            return self.drive(work)
+            result = self.drive(work)
         except Exception:
             log.exception("%s: could not be processed now, will retry", work.name)
             return None
+        if result is not None and result.processed:
+            # After the run is over: a slow or failing mail server never holds a file.
+            self.mailer.notify_run(
+                self.session_factory, result.run_id, mail.event_of(result.status)
+            )
+        return result
 
     def run_once(self) -> BurstResult:
         """Burst mode: recovery, every complete file in the inbox, due jobs; then return."""
