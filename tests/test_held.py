@@ -7,20 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from clikit import run_cli, write_config
-from daemonkit import Inbox, account_row, report_rows, row
+from daemonkit import Inbox, hold_mass_delete, report_rows
 
 N = 12
 
 
 def _held(box: Inbox) -> Any:
-    box.drop("creation.csv", [account_row(i) for i in range(N)])
-    box.settle()
-    box.drop(
-        "suppression.csv", [row("S", f"Nom{i}", f"Prenom{i}", ident=f"user{i}") for i in range(N)]
-    )
-    [held] = box.settle().files
-    assert held.status == "awaiting_approval"
-    return box.runs()[-1]
+    return hold_mass_delete(box, N)
 
 
 def _cli(box: Inbox, *args: str) -> Any:

@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from clikit import run_cli, write_config
-from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, row
+from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, hold_mass_delete
 from profilesync.config import NotifySettings
 from profilesync.service.mail import Mailer, Notice
 
@@ -104,6 +104,18 @@ def mailbox(
     box.close()
 
 
+def _cli(box: Inbox, *args: str) -> Any:
+    """The real CLI with the daemon's own [notify] settings."""
+    n = box.settings.notify
+    notify = {"host": n.host, "port": n.port, "sender": n.sender}
+    config = write_config(
+        box.tmp,
+        database={"url": box.url},
+        notify={**notify, "credentials_file": n.credentials_file},
+    )
+    return run_cli(*args, config=config)
+
+
 def _text(message: Message) -> str:
     assert isinstance(message, EmailMessage)
     return str(message.get_content())
@@ -131,28 +143,12 @@ def test_a_report_ready_is_told_by_email_without_any_content(
 
 def test_held_then_refused_files_are_told_by_email(mailbox: tuple[Inbox, Collect]) -> None:
     box, collect = mailbox
-    box.drop("creation.csv", [account_row(i) for i in range(12)])
-    box.settle()
-    box.drop(
-        "suppression.csv", [row("S", f"Nom{i}", f"Prenom{i}", ident=f"user{i}") for i in range(12)]
-    )
-    box.settle()
+    run_id = hold_mass_delete(box).id
     assert [m["Subject"] for m in collect.messages][1:] == [
         "Fichier en attente de validation : suppression.csv"
     ]
     assert "aucune ligne n'a été appliquée" in _text(collect.messages[1])
-    config = write_config(
-        box.tmp,
-        database={"url": box.url},
-        notify={
-            "host": "127.0.0.1",
-            "port": box.settings.notify.port,
-            "sender": SENDER,
-            "credentials_file": box.settings.notify.credentials_file,
-        },
-    )
-    run_id = box.runs()[-1].id
-    res = run_cli("reject", str(run_id), "--reason", "trop de suppressions", config=config)
+    res = _cli(box, "reject", str(run_id), "--reason", "trop de suppressions")
     assert res.exit_code == 0, res.output
     assert collect.messages[-1]["Subject"] == "Fichier refusé : suppression.csv"
     assert "trop de suppressions" not in collect.raw[-1].decode()  # the report says why
@@ -162,18 +158,8 @@ def test_held_then_refused_files_are_told_by_email(mailbox: tuple[Inbox, Collect
 
 def test_an_approved_file_is_told_by_email(mailbox: tuple[Inbox, Collect]) -> None:
     box, collect = mailbox
-    box.drop("creation.csv", [account_row(i) for i in range(12)])
-    box.settle()
-    box.drop(
-        "suppression.csv", [row("S", f"Nom{i}", f"Prenom{i}", ident=f"user{i}") for i in range(12)]
-    )
-    box.settle()
-    config = write_config(
-        box.tmp,
-        database={"url": box.url},
-        notify={"host": "127.0.0.1", "port": box.settings.notify.port, "sender": SENDER},
-    )
-    res = run_cli("approve", str(box.runs()[-1].id), config=config)
+    run_id = hold_mass_delete(box).id
+    res = _cli(box, "approve", str(run_id))
     assert res.exit_code == 0, res.output
     assert collect.messages[-1]["Subject"] == "Fichier validé, rapport disponible : suppression.csv"
     assert "12 lignes : 12 OK, 0 ALERTE, 0 ERREUR" in _text(collect.messages[-1])

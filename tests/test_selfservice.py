@@ -5,6 +5,7 @@ Everything through the daemon's burst mode: a file dropped in `inbox/aref/`, the
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from daemonkit import EJ1, ET1, REFERENT, T0, Inbox, account_row, report_rows, row
@@ -127,3 +128,27 @@ def test_the_nightly_export_lands_in_each_referents_folder(box: Inbox) -> None:
     assert names == [f"etats-profils-{ET1}-{DAY}.csv", f"profils-{ET1}-{DAY}.csv"]
     spec = box.outbox / "exports" / ET1 / f"profils-{ET1}-{DAY}.csv"
     assert (_exports(box) / spec.name).read_bytes() == spec.read_bytes()
+
+
+def test_retention_prunes_reports_and_exports_but_never_the_template(
+    db_url: str, tmp_path: Path
+) -> None:
+    box = Inbox(db_url, tmp_path, retention={"outbox_days": 10})
+    _people(box)
+    _ask(box, "export")
+    mine = box.outbox / REFERENT / "mes-notes.csv"  # a référent's own file, no date: kept
+    mine.write_bytes(b"x")
+    ctx = jobs.JobContext(box.settings, box.sf, box.clock, "test:1")
+    box.clock.advance(timedelta(days=9))
+    assert "0 outbox files" in jobs.run_job("prune", ctx)
+    box.clock.advance(timedelta(days=2))
+    # The report of creation.csv, the export and its file of states.
+    assert "3 outbox files" in jobs.run_job("prune", ctx)
+    assert box.reports() == []
+    assert list(_exports(box).iterdir()) == []
+    assert sorted(p.name for p in (box.outbox / REFERENT).iterdir()) == [
+        "exports",
+        "mes-notes.csv",
+        "modele.csv",
+    ]
+    box.close()

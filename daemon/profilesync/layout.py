@@ -242,14 +242,28 @@ def export_request(name: str) -> str | None:
     return (m["et"] or "").strip()
 
 
-def outbox_files(settings: Settings) -> list[Path]:
-    """The reports and exports under the outbox that retention prunes: never a template."""
-    root = settings.paths.outbox.resolve()
-    if not root.is_dir():
-        return []
-    found = [
-        *root.glob(f"*{REPORT_SUFFIX}"),
-        *root.glob(f"*/*{REPORT_SUFFIX}"),
-        *root.glob(f"*/{EXPORTS_FOLDER}/*.csv"),
+_DATED_REPORT = re.compile(rf"\.(\d{{8}}T\d{{6}}Z)(?:-\d+)?{re.escape(REPORT_SUFFIX)}$")
+_DATED_EXPORT = re.compile(r"-(\d{8})\.csv$")
+
+
+def outbox_files(settings: Settings) -> list[tuple[Path, datetime]]:
+    """What retention prunes, with the time in its name: reports in the outbox and in
+    `state/strangers/`, the référents' copies of exports. Never a template, nor a file
+    whose name carries no date (a référent's own)."""
+    outbox = settings.paths.outbox.resolve()
+    strangers = settings.paths.state.resolve() / "strangers"
+    reports = [
+        *outbox.glob(f"*{REPORT_SUFFIX}"),
+        *outbox.glob(f"*/*{REPORT_SUFFIX}"),
+        *strangers.glob(f"*/*{REPORT_SUFFIX}"),
     ]
-    return sorted(p for p in found if p.name != TEMPLATE_NAME and not p.name.startswith("."))
+    out = []
+    for path in reports:
+        m = _DATED_REPORT.search(path.name)
+        if m:
+            out.append((path, datetime.strptime(m[1], STAMP_FORMAT).replace(tzinfo=UTC)))
+    for path in outbox.glob(f"*/{EXPORTS_FOLDER}/*.csv"):
+        m = _DATED_EXPORT.search(path.name)
+        if m and path.name != TEMPLATE_NAME:
+            out.append((path, datetime.strptime(m[1], "%Y%m%d").replace(tzinfo=UTC)))
+    return sorted(out)

@@ -189,8 +189,26 @@ def _prune(ctx: JobContext) -> Done:
         layout.private_root(s), now - timedelta(days=s.daemon.private_copy_days)
     )
     archives = _prune_claimed(layout.archive_root(s), now - timedelta(days=s.daemon.archive_days))
-    summary = f"removed {exports_removed} exports, {private} private copies, {archives} archives"
-    return Done(summary, bool(exports_removed or private or archives))
+    # What the inbox held that was no CSV file is kept as long as the archived files.
+    archives += _prune_claimed(layout.ignored_root(s), now - timedelta(days=s.daemon.archive_days))
+    outbox = _prune_outbox(s, now)
+    summary = (
+        f"removed {exports_removed} exports, {private} private copies, {archives} archives, "
+        f"{outbox} outbox files"
+    )
+    return Done(summary, bool(exports_removed or private or archives or outbox))
+
+
+def _prune_outbox(settings: Settings, now: datetime) -> int:
+    """Reports and the référents' exports older than `[retention] outbox_days` (issue 10):
+    they hold personal data. The time is the one in the name (UTC stamp, export day)."""
+    before = now - timedelta(days=settings.retention.outbox_days)
+    removed = 0
+    for path, made in layout.outbox_files(settings):
+        if made < before:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _prune_claimed(root: Path, before: datetime) -> int:
