@@ -8,8 +8,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from daemonkit import EJ1, ET1, REFERENT, T0, Inbox, account_row, report_rows, row
 from importkit import ET3
+from profilesync import layout
 from profilesync.service import jobs
 from profilesync.store.model import Establishment
 
@@ -152,3 +156,31 @@ def test_retention_prunes_reports_and_exports_but_never_the_template(
         "modele.csv",
     ]
     box.close()
+
+
+def test_a_referent_keeps_the_latest_export_of_each_establishment(box: Inbox) -> None:
+    _people(box)
+    _ask(box, "export")
+    box.clock.advance(timedelta(days=1))
+    _ask(box, "Export.TXT")
+    assert sorted(p.name for p in _exports(box).iterdir()) == [
+        f"etats-profils-{ET1}-20260316.csv",
+        f"profils-{ET1}-20260316.csv",
+    ]
+
+
+@given(st.text(max_size=40))
+def test_only_names_saying_export_are_export_requests(name: str) -> None:
+    found = layout.export_request(name)
+    if not name.lower().startswith("export"):
+        assert found is None
+    if found is not None:
+        assert "." not in found and found == found.strip()
+
+
+@given(st.from_regex(r"[0-9AB]{1,12}", fullmatch=True), st.sampled_from(["", ".csv", ".TXT"]))
+def test_an_export_request_names_its_establishment(et: str, extension: str) -> None:
+    assert layout.export_request(f"EXPORT-{et}{extension}") == et
+    assert layout.export_request(f"export{extension}") == ""
+    assert layout.export_request(f"export-{et}.xlsx") is None
+    assert layout.export_request(f"profils-{et}.csv") is None

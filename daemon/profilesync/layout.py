@@ -233,6 +233,18 @@ def states_path(export: Path) -> Path:
     return export.with_name(STATES_PREFIX + export.name)
 
 
+def same_export(folder: Path, export: Path) -> list[Path]:
+    """Every export of `export`'s establishment in `folder`, whatever its day, with the
+    files of states."""
+    m = re.match(r"^profils-(.+)-\d{8}\.csv$", export.name)
+    if m is None:
+        return []
+    pattern = re.compile(
+        rf"^(?:{re.escape(STATES_PREFIX)})?profils-{re.escape(m[1])}-\d{{8}}\.csv$"
+    )
+    return sorted(p for p in folder.glob("*.csv") if pattern.match(p.name))
+
+
 def export_request(name: str) -> str | None:
     """The ET an inbox file named `export-<ET>` asks for, "" for `export` (every ET the
     référent manages), None when the name is no export request."""

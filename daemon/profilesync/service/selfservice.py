@@ -94,14 +94,21 @@ def _copy_atomically(source: Path, dest: Path) -> None:
 
 
 def deliver(settings: Settings, export: Path, logins: Iterable[str]) -> list[Path]:
-    """Copy an export (SPEC §8 path) and its file of states into each référent's folder."""
+    """Copy an export (SPEC §8 path) and its file of states into each référent's folder,
+    replacing that ET's older ones there: a référent sees one export per establishment,
+    the latest (older days are stale personal data)."""
     out = []
     for login in logins:
         folder = layout.referent_exports_folder(settings, login)
+        copies = []
         for source in (export, layout.states_path(export)):
             if source.is_file():
                 _copy_atomically(source, folder / source.name)
-                out.append(folder / source.name)
+                copies.append(folder / source.name)
+        for older in layout.same_export(folder, export):
+            if older not in copies:
+                older.unlink(missing_ok=True)
+        out += copies
     return out
 
 
