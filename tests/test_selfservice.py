@@ -5,16 +5,19 @@ Everything through the daemon's burst mode: a file dropped in `inbox/aref/`, the
 
 from __future__ import annotations
 
+import errno
+import logging
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from daemonkit import EJ1, ET1, REFERENT, T0, Inbox, account_row, report_rows, row
 from importkit import ET3
 from profilesync import layout
-from profilesync.service import jobs
+from profilesync.service import jobs, selfservice
 from profilesync.store.model import Establishment
 
 HEADER = (
@@ -184,3 +187,19 @@ def test_an_export_request_names_its_establishment(et: str, extension: str) -> N
     assert layout.export_request(f"export{extension}") == ""
     assert layout.export_request(f"export-{et}.xlsx") is None
     assert layout.export_request(f"profils-{et}.csv") is None
+
+
+def test_a_template_that_cannot_be_written_is_said_once_and_files_go_on(
+    box: Inbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def full(_path: Path, _data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(selfservice, "_write_atomically", full)
+    box.drop("creation.csv", [account_row(1)])
+    with caplog.at_level(logging.DEBUG, logger="profilesync.service.selfservice"):
+        box.settle()
+        box.settle()
+    said = [r for r in caplog.records if "cannot write the template" in r.getMessage()]
+    assert [r.levelno for r in said][:2] == [logging.WARNING, logging.DEBUG]
+    assert [r.status for r in box.runs()] == ["done"]

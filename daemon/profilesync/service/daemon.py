@@ -69,6 +69,7 @@ class Daemon:
         )
         self.notifier = notifier or Notifier(monotonic=monotonic)
         self.mailer = mail.Mailer(settings.notify)
+        self._templates_failing: set[str] = set()  # logins whose modele.csv could not be written
         self.ctx = jobs.JobContext(settings, session_factory, self.clock, identity())
         self._stop = threading.Event()
         self._events: queue.Queue[inbox.Event] = queue.Queue()
@@ -153,7 +154,9 @@ class Daemon:
     def _self_service(self, asked: list[selfservice.Request]) -> int:
         """Templates put back, exports asked from the inbox answered (selfservice.py)."""
         try:
-            selfservice.ensure_templates(self.settings, self.session_factory)
+            selfservice.ensure_templates(
+                self.settings, self.session_factory, self._templates_failing
+            )
         except sa.exc.OperationalError as exc:  # the files wait for the database too
             self.driver.outage.down(exc)
             return len(asked)

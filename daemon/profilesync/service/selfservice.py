@@ -67,8 +67,12 @@ def ensure_template(settings: Settings, login: str) -> bool:
     return True
 
 
-def ensure_templates(settings: Settings, session_factory: sessionmaker[Session]) -> int:
-    """Every référent's template, put back if deleted; how many were written."""
+def ensure_templates(
+    settings: Settings, session_factory: sessionmaker[Session], failing: set[str]
+) -> int:
+    """Every référent's template, put back if deleted; how many were written. `failing`,
+    the caller's, holds the logins whose template could not be written last time: a full
+    outbox is said once, not at every scan."""
     with session_factory() as session:
         logins = list(session.scalars(sa.select(Referent.login)))
     written = 0
@@ -76,7 +80,11 @@ def ensure_templates(settings: Settings, session_factory: sessionmaker[Session])
         try:
             written += ensure_template(settings, login)
         except OSError as exc:  # a full or read-only outbox must not stop the scan
-            log.warning("cannot write the template of %s: %s", login, exc.strerror)
+            level = logging.DEBUG if login in failing else logging.WARNING
+            failing.add(login)
+            log.log(level, "cannot write the template of %s: %s", login, exc.strerror)
+        else:
+            failing.discard(login)
     return written
 
 
