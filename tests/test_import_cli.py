@@ -119,7 +119,7 @@ def test_reject_cli_of_an_operators_import(world: World) -> None:
     assert _cli(world, "import", str(world.csv(people)), "--as", REFERENT).returncode == 0
     deletes = world.csv([row("S", f"N{i}", "P", ident=f"u{i}") for i in range(20)])
     res = _cli(world, "import", str(deletes), "--as", REFERENT)
-    assert "refuse: profilesync reject 2 --reason TEXT" in res.stdout
+    assert "or refuse it with: profilesync reject 2 --reason TEXT" in res.stdout.splitlines()
     shown = _cli(world, "show", "2").stdout.splitlines()
     assert any(line.startswith("0;ATTENTE;Fichier en attente de validation") for line in shown)
     res = _cli(world, "reject", "2", "--reason", "à revoir avec la DRH")

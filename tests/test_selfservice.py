@@ -70,7 +70,8 @@ def test_an_export_asked_from_the_inbox_is_answered_in_the_same_pass(box: Inbox)
         f"{EJ1};{ET1};;M;Nom2;Prenom2;;CDC1;user2;;;20/03/2026;;à venir",
     ]
     assert not list((box.inbox / REFERENT).iterdir())  # the request was taken
-    assert [p.name for p in box.reports()] == [f"creation.{T0:%Y%m%dT%H%M%SZ}.rapport.csv"]
+    [report] = box.reports()  # an export answered is no report
+    assert report.name.startswith("creation.")
 
     # The export is re-importable as is: every line OK, nothing changed.
     (box.folder() / "retour.csv").write_bytes(export.read_bytes())
@@ -145,18 +146,24 @@ def test_retention_prunes_reports_and_exports_but_never_the_template(
     _ask(box, "export")
     mine = box.outbox / REFERENT / "mes-notes.csv"  # a référent's own file, no date: kept
     mine.write_bytes(b"x")
+    # Report names in local time (issue 10.6) are dated too: 15/03 09:00 in Paris.
+    local = box.outbox / REFERENT / "ancien.2026-03-15_09h00.rapport.csv"
+    local.write_bytes(b"x")
+    odd = box.outbox / REFERENT / "x.2026-13-45_99h99.rapport.csv"  # no date: kept
+    odd.write_bytes(b"x")
     ctx = jobs.JobContext(box.settings, box.sf, box.clock, "test:1")
     box.clock.advance(timedelta(days=9))
     assert "0 outbox files" in jobs.run_job("prune", ctx)
     box.clock.advance(timedelta(days=2))
-    # The report of creation.csv, the export and its file of states.
-    assert "3 outbox files" in jobs.run_job("prune", ctx)
-    assert box.reports() == []
+    # The reports of creation.csv and ancien.csv, the export and its file of states.
+    assert "4 outbox files" in jobs.run_job("prune", ctx)
+    assert box.reports() == [odd]
     assert list(_exports(box).iterdir()) == []
     assert sorted(p.name for p in (box.outbox / REFERENT).iterdir()) == [
         "exports",
         "mes-notes.csv",
         "modele.csv",
+        odd.name,
     ]
     box.close()
 

@@ -18,6 +18,7 @@ import unicodedata
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from profilesync.config import Settings
 
@@ -254,7 +255,13 @@ def export_request(name: str) -> str | None:
     return (m["et"] or "").strip()
 
 
-_DATED_REPORT = re.compile(rf"\.(\d{{8}}T\d{{6}}Z)(?:-\d+)?{re.escape(REPORT_SUFFIX)}$")
+# A report's date: the UTC stamp (`20260315T100000Z`), or the local time of day the names
+# of issue 10.6 carry (`2026-03-15_11h00`, in `[daemon] timezone`).
+_DATED_REPORT = re.compile(
+    rf"\.(?:(?P<utc>\d{{8}}T\d{{6}}Z)|(?P<local>\d{{4}}-\d\d-\d\d_\d\dh\d\d))"
+    rf"(?:-\d+)?{re.escape(REPORT_SUFFIX)}$"
+)
+_LOCAL_REPORT_STAMP = "%Y-%m-%d_%Hh%M"
 _DATED_EXPORT = re.compile(r"-(\d{8})\.csv$")
 
 
@@ -269,13 +276,25 @@ def outbox_files(settings: Settings) -> list[tuple[Path, datetime]]:
         *outbox.glob(f"*/*{REPORT_SUFFIX}"),
         *strangers.glob(f"*/*{REPORT_SUFFIX}"),
     ]
+    zone = ZoneInfo(settings.daemon.timezone)
     out = []
     for path in reports:
         m = _DATED_REPORT.search(path.name)
-        if m:
-            out.append((path, datetime.strptime(m[1], STAMP_FORMAT).replace(tzinfo=UTC)))
+        if m is None:
+            continue
+        try:
+            if m["utc"]:
+                made = datetime.strptime(m["utc"], STAMP_FORMAT).replace(tzinfo=UTC)
+            else:
+                made = datetime.strptime(m["local"], _LOCAL_REPORT_STAMP).replace(tzinfo=zone)
+        except ValueError:  # digits that are no date: not one of ours
+            continue
+        out.append((path, made))
     for path in outbox.glob(f"*/{EXPORTS_FOLDER}/*.csv"):
         m = _DATED_EXPORT.search(path.name)
         if m and path.name != TEMPLATE_NAME:
-            out.append((path, datetime.strptime(m[1], "%Y%m%d").replace(tzinfo=UTC)))
+            try:
+                out.append((path, datetime.strptime(m[1], "%Y%m%d").replace(tzinfo=UTC)))
+            except ValueError:
+                continue
     return sorted(out)

@@ -53,10 +53,8 @@ def _exit_for(result: importer.RunResult) -> None:
     if result.status is RunStatus.AWAITING_APPROVAL:
         # Not an error: the file waits for an operator; the reason says how to approve it.
         typer.echo(f"file held for approval: {result.reason}")
-        typer.echo(
-            f"approve: profilesync approve {result.run_id}; refuse: profilesync reject "
-            f"{result.run_id} --reason TEXT"
-        )
+        typer.echo(f"approve it with: profilesync approve {result.run_id}")
+        typer.echo(f"or refuse it with: profilesync reject {result.run_id} --reason TEXT")
         raise typer.Exit(EXIT_REJECTED)
     # The reason is the report's Ligne 0 text, in French like everything a référent reads.
     raise CommandRejected(f"file rejected: {result.reason}")
