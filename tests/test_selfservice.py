@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -210,3 +211,21 @@ def test_a_template_that_cannot_be_written_is_said_once_and_files_go_on(
     said = [r for r in caplog.records if "cannot write the template" in r.getMessage()]
     assert [r.levelno for r in said][:2] == [logging.WARNING, logging.DEBUG]
     assert [r.status for r in box.runs()] == ["done"]
+
+
+def test_an_export_request_waits_while_the_database_is_down(
+    box: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _people(box)
+
+    def down(*_args: object, **_kwargs: object) -> None:
+        raise sa.exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(selfservice, "managed", down)
+        _ask(box, "export")
+        assert (box.inbox / REFERENT / "export").exists()  # kept, not set aside unanswered
+        assert not _exports(box).exists()
+    box.settle()
+    assert not (box.inbox / REFERENT / "export").exists()
+    assert (_exports(box) / f"profils-{ET1}-{DAY}.csv").is_file()

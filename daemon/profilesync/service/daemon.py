@@ -157,12 +157,12 @@ class Daemon:
             selfservice.ensure_templates(
                 self.settings, self.session_factory, self._templates_failing
             )
-        except sa.exc.OperationalError as exc:  # the files wait for the database too
+            return selfservice.answer_all(
+                asked, self.settings, self.session_factory, self.clock, self.stability
+            )
+        except sa.exc.OperationalError as exc:  # the requests wait for the database too
             self.driver.outage.down(exc)
             return len(asked)
-        return selfservice.answer_all(
-            asked, self.settings, self.session_factory, self.clock, self.stability
-        )
 
     def _set_strays_aside(self, found: list[strays.Stray]) -> int:
         """Say why what is no CSV file was not read (strays.py); the strays still arriving."""

@@ -166,6 +166,8 @@ def answer_all(
         stability.forget(request.path)
         try:
             answer(request, settings, session_factory, clock)
+        except sa.exc.OperationalError:
+            raise  # the database is down: the request waits in the inbox (the daemon says it)
         except Exception:  # one request must not stop the scan; it is kept in state/ignored
             log.exception("cannot answer the export request %s", request.path)
     return arriving
@@ -174,8 +176,13 @@ def answer_all(
 def answer(
     request: Request, settings: Settings, session_factory: sessionmaker[Session], clock: Clock
 ) -> list[Path]:
-    """Set the request aside, then write the exports asked for, or a refusal report."""
+    """Set the request aside, then write the exports asked for, or a refusal report.
+
+    The database is asked first: while it is down the request stays in the inbox, and
+    is answered once it is back."""
     now = clock.now()
+    with session_factory() as session:
+        ets = managed(session, request.login).get(request.login) if request.login else None
     try:
         had_content = request.path.stat().st_size > 0
     except FileNotFoundError:
@@ -186,8 +193,6 @@ def answer(
         request.path.rename(dest)
     except FileNotFoundError:
         return []  # another daemon answers it
-    with session_factory() as session:
-        ets = managed(session, request.login).get(request.login) if request.login else None
     refusal = _refusal(request, ets)
     if refusal is not None:
         _report(request, refusal, settings, session_factory, now)
