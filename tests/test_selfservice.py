@@ -229,3 +229,15 @@ def test_an_export_request_waits_while_the_database_is_down(
     box.settle()
     assert not (box.inbox / REFERENT / "export").exists()
     assert (_exports(box) / f"profils-{ET1}-{DAY}.csv").is_file()
+
+
+def test_what_was_set_aside_is_pruned_with_the_archives_folders_too(box: Inbox) -> None:
+    (box.folder() / "dossier.csv").mkdir()
+    (box.folder() / "dossier.csv" / "dedans.txt").write_bytes(b"x")
+    _ask(box, "export")
+    ignored = box.state / "ignored" / REFERENT
+    assert len(list(ignored.iterdir())) == 2  # the folder and the request
+    ctx = jobs.JobContext(box.settings, box.sf, box.clock, "test:1")
+    box.clock.advance(timedelta(days=box.settings.daemon.archive_days + 1))
+    assert "2 archives" in jobs.run_job("prune", ctx)
+    assert list(ignored.iterdir()) == []

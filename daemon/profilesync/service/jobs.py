@@ -11,6 +11,7 @@ asking the scheduler of another process.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -217,7 +218,10 @@ def _prune_claimed(root: Path, before: datetime) -> int:
     for path in sorted(root.glob("*/*")):
         parsed = layout.parse_work_name(path.name)
         if parsed is not None and parsed[0] < before:
-            path.unlink(missing_ok=True)
+            if path.is_dir() and not path.is_symlink():  # a folder set aside (strays.py)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
             removed += 1
     return removed
 
