@@ -466,6 +466,7 @@ def test_admin_commands_are_all_there() -> None:
         "establishment",
         "establishment add",
         "establishment list",
+        "establishment show",
         "referent",
         "referent add",
         "referent list",

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 import typer
 
 from profilesync.cli.common import CommandRejected, ConfigOption, sessions
-from profilesync.clock import SystemClock
+from profilesync.clock import SystemClock, parse_since
 from profilesync.config import load as load_settings
 from profilesync.errors import EXIT_LINE_ERRORS, EXIT_OK, EXIT_REJECTED
 from profilesync.fileformat import messages
@@ -163,20 +162,31 @@ def _one_line(text: str) -> str:
 
 
 @app.command("runs")
-def runs_cmd(
+def runs_cmd(  # noqa: PLR0917 - typer passes options by keyword
     limit: Annotated[int, typer.Option("--limit", help="Number of imports shown.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output (a list).")] = False,
+    submitter: Annotated[
+        str | None, typer.Option("--as", help="Only the files of this référent (login).")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only runs in this status (done, rejected…).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only runs from this date (2026-12-01) or time.")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """List the latest imports: status, counts, duration."""
+    from profilesync.store import lookup  # noqa: PLC0415 - fast start (issue 11.4)
+
     settings = load_settings(config)
+    tz = ZoneInfo(settings.daemon.timezone)
+    start = None if since is None else parse_since(since, tz)
     with sessions(settings) as sf, sf() as session:
-        runs = session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc()).limit(limit))
-        rows = [r.as_dict() for r in runs]
+        rows = lookup.runs(session, submitter=submitter, status=status, since=start, limit=limit)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    tz = ZoneInfo(settings.daemon.timezone)
     for r in rows:
         took = "-" if r["duration_seconds"] is None else f"{r['duration_seconds']:.1f}s"
         typer.echo(

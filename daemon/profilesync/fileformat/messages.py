@@ -590,3 +590,43 @@ def refused(reason: str) -> str:
 
 
 # (end of the référent's own folder)
+
+
+# --- undo of a run (store/undo.py) ---------------------------------------------------------
+# The report of an undo shows the lines of the undone file, each with what was undone.
+
+UNDO_PROFILE_REMOVED = "Annulé : le profil créé par l'import a été retiré"
+UNDO_PROFILE_RESTORED = "Annulé : le profil supprimé par l'import a été rétabli avec ses dates"
+UNDO_PROFILE_REVERTED = "Annulé : les dates du profil ont été rétablies"
+UNDO_ACCOUNT_REVERTED = "Annulé : nom, prénom ou email du compte rétablis"
+UNDO_ACCOUNT_REMOVED = "Annulé : le compte créé par l'import a été retiré"
+UNDO_ACCOUNT_KEPT = (
+    "Compte conservé : il a d'autres profils (le compte créé par l'import reste en place)"
+)
+UNDO_MDP_KEPT = (
+    "Mot de passe non rétabli : un mot de passe n'est jamais restauré, le compte garde "
+    "celui fixé par l'import"
+)
+
+
+UNDO_PROFILE = "le profil"
+UNDO_ACCOUNT = "le compte"
+
+
+def undo_refused(record: str, since: str) -> str:
+    """`record`: UNDO_PROFILE or UNDO_ACCOUNT; `since`: an UNDO_SINCE_* or `undo_since_run`."""
+    return f"Non annulé : {record} a été modifié depuis l'import ({since})"
+
+
+def undo_unknown_change(action: str) -> str:
+    return f"Non annulé : la modification « {action} » ne peut pas être annulée"
+
+
+# Who changed a record after the undone import, in the words of the report (the operator's
+# Unix name is not a référent's business).
+UNDO_SINCE_VALIDITY = "changement d'état à sa date de début ou de fin"
+UNDO_SINCE_OPERATOR = "par l'exploitant"
+
+
+def undo_since_run(run_id: int) -> str:
+    return f"import {run_id}"

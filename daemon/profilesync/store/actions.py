@@ -32,7 +32,7 @@ from profilesync.store.batchstate import (
     TeamRec,
     state_for,
 )
-from profilesync.store.model import ChangeKind, ProfileState
+from profilesync.store.model import ActorKind, ChangeKind, ProfileState
 from profilesync.store.passwords import is_expired, password_date
 
 # Plain str constants: an enum member's `.value` is a slow descriptor in a per-line path.
@@ -40,6 +40,7 @@ _ACCOUNT = str(ChangeKind.ACCOUNT)
 _ESTABLISHMENT = str(ChangeKind.ESTABLISHMENT)
 _ACTIVE = str(ProfileState.ACTIVE)
 _DELETED = str(ProfileState.DELETED)
+_REFERENT = str(ActorKind.REFERENT)
 # The profiles that make an establishment rely on an account's names, email and password.
 _LIVE = frozenset({_ACTIVE, str(ProfileState.PENDING)})
 _DOCTOR = {role: spec.doctor for role, spec in ROLES.items()}
@@ -401,14 +402,21 @@ def _audit(  # noqa: PLR0917 - one call shape, six call sites
     key: str,
     changes: dict[str, Any],
 ) -> None:
+    """One audit row of the line (see docs/architecture.md, « Audit rows »)."""
+    profile = entity == "profile"
     state.audit(
         at=ctx.now,
         actor=ctx.actor,
+        actor_kind=_REFERENT,
         run_id=ctx.run_id,
         line=line.number,
         action=action,
         entity=entity,
         entity_key=key,
+        account_key=key if entity == "account" else line.account_key if profile else None,
+        et=None if entity == "account" else line.et,
+        role=line.role.value if profile else None,
+        team=(line.team or None) if entity != "account" else None,
         changes=changes,
     )
 

@@ -28,6 +28,7 @@ from profilesync.errors import ProfilesyncError
 from profilesync.fileformat.identifiers import finess_valid
 from profilesync.store import db
 from profilesync.store.model import (
+    ActorKind,
     Audit,
     ChangeKind,
     DirectoryChange,
@@ -259,10 +260,13 @@ def list_establishments(session: Session) -> list[EstablishmentInfo]:
     return [EstablishmentInfo(e.et, e.ej, e.name, referents.get(e.id, ())) for e in rows]
 
 
+def referents_of(session: Session, establishment_id: int) -> tuple[str, ...]:
+    """The logins of an establishment's référents, sorted."""
+    return _referents_by_establishment(session, establishment_id).get(establishment_id, ())
+
+
 def _establishment_info(session: Session, est: Establishment) -> EstablishmentInfo:
-    return EstablishmentInfo(
-        est.et, est.ej, est.name, _referents_by_establishment(session, est.id).get(est.id, ())
-    )
+    return EstablishmentInfo(est.et, est.ej, est.name, referents_of(session, est.id))
 
 
 def _referents_by_establishment(
@@ -463,5 +467,14 @@ def _audit(
     """One audit row; the entity is the action's prefix (`referent.add` → `referent`)."""
     entity = action.split(".", 1)[0]
     session.add(
-        Audit(at=now, actor=actor, action=action, entity=entity, entity_key=key, changes=changes)
+        Audit(
+            at=now,
+            actor=actor,
+            actor_kind=ActorKind.OPERATOR.value,
+            action=action,
+            entity=entity,
+            entity_key=key,
+            et=key if entity == "establishment" else None,
+            changes=changes,
+        )
     )

@@ -1,7 +1,7 @@
 """A référent's email address, for the notifications of issue 10.
 
-Revision ID: 0003_referent_email
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01
 
 `referent.email`: where profilesync says a report is ready, a file is held, approved or
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_referent_email"
-down_revision: str | None = "0002"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
