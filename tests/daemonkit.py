@@ -148,7 +148,8 @@ def hold_mass_delete(box: Inbox, n: int = 12) -> Any:
     box.drop("creation.csv", [account_row(i) for i in range(n)])
     box.settle()
     box.drop(
-        "suppression.csv", [row("S", f"Nom{i}", f"Prenom{i}", ident=f"user{i}") for i in range(n)]
+        "suppression.csv",
+        [row("S", f"Nom{letters(i)}", f"Prenom{letters(i)}", ident=f"user{i}") for i in range(n)],
     )
     [held] = box.settle().files
     assert held.status == "awaiting_approval"

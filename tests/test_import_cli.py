@@ -115,9 +115,9 @@ def test_approve_cli(world: World) -> None:
 
 
 def test_reject_cli_of_an_operators_import(world: World) -> None:
-    people = [row("C", f"N{i}", "P", ident=f"u{i}", password=GOOD_PW) for i in range(40)]
+    people = [row("C", f"N{letters(i)}", "P", ident=f"u{i}", password=GOOD_PW) for i in range(40)]
     assert _cli(world, "import", str(world.csv(people)), "--as", REFERENT).returncode == 0
-    deletes = world.csv([row("S", f"N{i}", "P", ident=f"u{i}") for i in range(20)])
+    deletes = world.csv([row("S", f"N{letters(i)}", "P", ident=f"u{i}") for i in range(20)])
     res = _cli(world, "import", str(deletes), "--as", REFERENT)
     assert "or refuse it with: profilesync reject 2 --reason TEXT" in res.stdout.splitlines()
     shown = _cli(world, "show", "2").stdout.splitlines()

@@ -136,7 +136,7 @@ def test_a_report_ready_is_told_by_email_without_any_content(
     assert "2 lignes : 1 OK, 1 ALERTE, 0 ERREUR" in body
     assert f"Rapport : {report.name}, dans votre dossier de rapports." in body
     raw = collect.raw[0].decode("utf-8", "replace") + body + str(message)
-    for secret_or_cell in (GOOD_PW, SMTP_PASSWORD, "Nom1", "Prenom2", "user1", "nowhere.org"):
+    for secret_or_cell in (GOOD_PW, SMTP_PASSWORD, "Nomb", "Prenomc", "user1", "nowhere.org"):
         assert secret_or_cell not in raw
     assert collect.logins == [SMTP_USER.encode()]
 

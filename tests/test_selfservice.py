@@ -61,14 +61,14 @@ def test_an_export_asked_from_the_inbox_is_answered_in_the_same_pass(box: Inbox)
     export = _exports(box) / f"profils-{ET1}-{DAY}.csv"
     assert _lines(export) == [
         HEADER,
-        f"{EJ1};{ET1};;M;Nom1;Prenom1;;CDC1;user1;;;;",
-        f"{EJ1};{ET1};;M;Nom2;Prenom2;;CDC1;user2;;;20/03/2026;",
+        f"{EJ1};{ET1};;M;Nomb;Prenomb;;CDC1;user1;;;;",
+        f"{EJ1};{ET1};;M;Nomc;Prenomc;;CDC1;user2;;;20/03/2026;",
     ]
     states = _exports(box) / f"etats-profils-{ET1}-{DAY}.csv"
     assert _lines(states) == [
         HEADER + ";État du profil",
-        f"{EJ1};{ET1};;M;Nom1;Prenom1;;CDC1;user1;;;;;actif",
-        f"{EJ1};{ET1};;M;Nom2;Prenom2;;CDC1;user2;;;20/03/2026;;à venir",
+        f"{EJ1};{ET1};;M;Nomb;Prenomb;;CDC1;user1;;;;;actif",
+        f"{EJ1};{ET1};;M;Nomc;Prenomc;;CDC1;user2;;;20/03/2026;;à venir",
     ]
     assert not list((box.inbox / REFERENT).iterdir())  # the request was taken
     [report] = box.reports()  # an export answered is no report
