@@ -120,7 +120,7 @@ def test_the_migration_keys_existing_teams_and_keeps_clashing_ones_apart(
     """Fault: a database where an older version made « Urgences » and « URGENCES » twice."""
     engine = db.make_engine(empty_db_url)
     try:
-        db.upgrade(engine, "0004")
+        db.upgrade(engine, "0005")
         with engine.begin() as conn:
             conn.execute(
                 sa.text(
