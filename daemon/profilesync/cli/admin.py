@@ -17,7 +17,6 @@ from profilesync.cli.common import CommandRejected, ConfigOption, database, tran
 from profilesync.clock import SystemClock
 from profilesync.config import load as load_settings
 from profilesync.errors import EXIT_LINE_ERRORS
-from profilesync.store import admin, db
 
 app = typer.Typer()
 db_app = typer.Typer(help="Create or upgrade the database schema, show its revision.")
@@ -36,6 +35,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Create the schema, or bring it to this version's revision (safe to run again)."""
+    from profilesync.store import db  # noqa: PLC0415
+
     with database(load_settings(config), create=True) as engine:
         result = db.upgrade(engine)
         where = db.display_url(engine.url)
@@ -48,6 +49,8 @@ def db_upgrade(config: ConfigOption = None) -> None:
 @db_app.command("status")
 def db_status(config: ConfigOption = None) -> None:
     """Show the database revision and the expected one; exit 1 when they differ."""
+    from profilesync.store import db  # noqa: PLC0415
+
     settings = load_settings(config)
     head = db.head_revision()
     if db.missing_file(settings.database.url):  # read-only: no empty file left behind
@@ -78,6 +81,8 @@ def establishment_add(
     config: ConfigOption = None,
 ) -> None:
     """Register an establishment; the same EJ and ET again changes nothing but the name."""
+    from profilesync.store import admin  # noqa: PLC0415
+
     with transaction(config) as session:
         change = admin.add_establishment(
             session, ej=ej, et=et, name=name, actor=admin.operator_actor(), now=_now()
@@ -94,6 +99,8 @@ def establishment_add(
 @establishment_app.command("list")
 def establishment_list(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """List establishments with their référents."""
+    from profilesync.store import admin  # noqa: PLC0415
+
     with transaction(config) as session:
         rows = admin.list_establishments(session)
     if as_json:
@@ -125,6 +132,8 @@ LoginArgument = Annotated[
 @referent_app.command("add")
 def referent_add(login: LoginArgument, et: EtOption = None, config: ConfigOption = None) -> None:
     """Make LOGIN référent of the given establishments (kept in addition to current ones)."""
+    from profilesync.store import admin  # noqa: PLC0415
+
     if not et:
         raise CommandRejected("give at least one establishment with --et")
     with transaction(config) as session:
@@ -143,6 +152,8 @@ def referent_add(login: LoginArgument, et: EtOption = None, config: ConfigOption
 @referent_app.command("remove")
 def referent_remove(login: LoginArgument, et: EtOption = None, config: ConfigOption = None) -> None:
     """Withdraw establishments from LOGIN (--et), or without --et remove the référent."""
+    from profilesync.store import admin  # noqa: PLC0415
+
     with transaction(config) as session:
         change = admin.remove_referent(
             session, login, et or None, actor=admin.operator_actor(), now=_now()
@@ -160,6 +171,8 @@ def referent_remove(login: LoginArgument, et: EtOption = None, config: ConfigOpt
 @referent_app.command("list")
 def referent_list(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """List référents with their establishments."""
+    from profilesync.store import admin  # noqa: PLC0415
+
     with transaction(config) as session:
         rows = admin.list_referents(session)
     if as_json:
