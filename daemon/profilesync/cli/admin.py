@@ -1,4 +1,5 @@
-"""Operator commands: `db upgrade|status`, `establishment add|list`, `referent add|remove|list`.
+"""Operator commands: `db upgrade|status`, `establishment add|list|import`,
+`referent add|remove|list|import`.
 
 A thin layer over `profilesync.store.db` and `profilesync.store.admin`: open the configured
 database, refuse an out-of-date schema, call the library in one transaction, print.
@@ -9,7 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +19,9 @@ from profilesync.cli.common import CommandRejected, ConfigOption, database, tran
 from profilesync.clock import SystemClock
 from profilesync.config import load as load_settings
 from profilesync.errors import EXIT_LINE_ERRORS
+
+if TYPE_CHECKING:
+    from profilesync.store.registry import RegistryReport
 
 app = typer.Typer()
 db_app = typer.Typer(help="Create or upgrade the database schema, show its revision.")
@@ -118,6 +123,22 @@ def establishment_list(as_json: JsonOption = False, config: ConfigOption = None)
     )
 
 
+@establishment_app.command("import")
+def establishment_import(
+    file: Annotated[Path, typer.Argument(help="EJ;ET;Nom CSV, or the FINESS extract (etalab).")],
+    config: ConfigOption = None,
+) -> None:
+    """Register every establishment of FILE; a line per result, exit 1 if one is refused."""
+    from profilesync.store import admin, registry  # noqa: PLC0415
+
+    rows = registry.read_rows(file)
+    with transaction(config) as session:
+        report = registry.import_establishments(
+            session, rows, actor=admin.operator_actor(), now=_now()
+        )
+    _print_registry(report)
+
+
 # -- référents ------------------------------------------------------------------------------
 
 EtOption = Annotated[
@@ -185,6 +206,35 @@ def referent_list(as_json: JsonOption = False, config: ConfigOption = None) -> N
     _table(
         ("LOGIN", "ESTABLISHMENTS"), [(r.login, ", ".join(r.establishments) or "-") for r in rows]
     )
+
+
+@referent_app.command("import")
+def referent_import(
+    file: Annotated[Path, typer.Argument(help="login;ET[;email] CSV, one grant a line.")],
+    config: ConfigOption = None,
+) -> None:
+    """Make each line's login référent of its ET; a line per result, exit 1 if one is refused."""
+    from profilesync.store import admin, registry  # noqa: PLC0415
+
+    rows = registry.read_rows(file)
+    with transaction(config) as session:
+        report = registry.import_referents(session, rows, actor=admin.operator_actor(), now=_now())
+    _print_registry(report)
+
+
+def _print_registry(report: RegistryReport) -> None:
+    """One line per line of the file, then the counts; a hostile value is shown escaped."""
+    from profilesync.store.registry import Verdict  # noqa: PLC0415
+
+    for r in report.lines:
+        key = r.key if r.key.isprintable() else repr(r.key)
+        typer.echo(
+            f"line {r.line}: {key or '-'}: {r.verdict.value}"
+            + (f": {r.detail}" if r.detail else "")
+        )
+    typer.echo(f"{report.layout} file: {report.summary()}")
+    if report.count(Verdict.REFUSED):
+        raise typer.Exit(EXIT_LINE_ERRORS)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
