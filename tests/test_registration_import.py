@@ -69,10 +69,23 @@ def cli(db_url: str) -> Cli:
     return Cli(db_url)
 
 
+def write_file(path: Path, lines: list[str], encoding: str) -> Path:
+    """`lines` as a file in `encoding`, CRLF-terminated as a spreadsheet saves them."""
+    path.write_bytes("".join(f"{line}\r\n" for line in lines).encode(encoding))
+    return path
+
+
 def finess_file(tmp_path: Path) -> Path:
     path = tmp_path / "etalab-cs1100507-stock.csv"
     path.write_bytes(FINESS_EXTRACT.encode("cp1252"))
     return path
+
+
+@pytest.fixture
+def registered(cli: Cli, tmp_path: Path) -> Cli:
+    """The three establishments of the FINESS sample, registered."""
+    cli.lines("establishment", "import", finess_file(tmp_path), code=EXIT_LINE_ERRORS)
+    return cli
 
 
 def test_finess_extract_registers_each_establishment_once(cli: Cli, tmp_path: Path) -> None:
@@ -97,17 +110,21 @@ def test_finess_extract_registers_each_establishment_once(cli: Cli, tmp_path: Pa
     assert len(cli.scalars(sa.select(Audit.id))) == 3
 
 
-def test_own_csv_renames_and_refuses_hostile_or_damaged_lines(cli: Cli, tmp_path: Path) -> None:
-    cli.lines("establishment", "import", finess_file(tmp_path), code=EXIT_LINE_ERRORS)
-    path = tmp_path / "etablissements.csv"
-    path.write_text(
-        "EJ;ET;Nom\n"
-        "750712184;750100125;Pitié-Salpêtrière\n"
-        "\n"
-        "750712184;2A0000154;Evil\x1b[2J name\n"
-        "13078604;2A0000154;\n"
-        "750712184\n",
-        encoding="utf-8",
+def test_own_csv_renames_and_refuses_hostile_or_damaged_lines(
+    registered: Cli, tmp_path: Path
+) -> None:
+    cli = registered
+    path = write_file(
+        tmp_path / "etablissements.csv",
+        [
+            "EJ;ET;Nom",
+            "750712184;750100125;Pitié-Salpêtrière",
+            "",
+            "750712184;2A0000154;Evil\x1b[2J name",
+            "13078604;2A0000154;",
+            "750712184",
+        ],
+        "utf-8",
     )
     assert cli.lines("establishment", "import", path, code=EXIT_LINE_ERRORS) == [
         "line 2: 750100125: changed: renamed 'Pitié-Salpêtrière'",
@@ -120,19 +137,20 @@ def test_own_csv_renames_and_refuses_hostile_or_damaged_lines(cli: Cli, tmp_path
 
 
 def test_referent_import_grants_and_refuses_unknown_et_and_bad_login(
-    cli: Cli, tmp_path: Path
+    registered: Cli, tmp_path: Path
 ) -> None:
-    cli.lines("establishment", "import", finess_file(tmp_path), code=EXIT_LINE_ERRORS)
-    path = tmp_path / "referents.csv"
-    path.write_bytes(
-        (
-            "login;ET;email\r\n"
-            "JDupont;750100125;jdupont@aphp.mssante.fr\r\n"
-            "jdupont;2B0004246\r\n"
-            "../etc;750100125\r\n"
-            "mmartin;690781810\r\n"
-            "hélène;750100125\r\n"
-        ).encode("cp1252")
+    cli = registered
+    path = write_file(
+        tmp_path / "referents.csv",
+        [
+            "login;ET;email",
+            "JDupont;750100125;jdupont@aphp.mssante.fr",
+            "jdupont;2B0004246",
+            "../etc;750100125",
+            "mmartin;690781810",
+            "hélène;750100125",
+        ],
+        "cp1252",
     )
     assert cli.lines("referent", "import", path, code=EXIT_LINE_ERRORS) == [
         "line 2: jdupont: added: email column ignored (not stored)",
