@@ -33,6 +33,7 @@ from profilesync.config import Settings
 from profilesync.service import claim, heartbeat, inbox, jobs, lease, strays
 from profilesync.service.driver import Driver, FileResult
 from profilesync.service.heartbeat import Heartbeat, identity
+from profilesync.service.metrics import Metrics
 from profilesync.service.notify import Notifier
 from profilesync.store.passwords import Hasher
 
@@ -82,6 +83,8 @@ class Daemon:
             progress=self._progress,
             on_processing=self._processing,
         )
+        # Counters always (cheap); the HTTP endpoint only when [metrics] listen is set.
+        self.metrics = Metrics(settings, session_factory, self.clock)
 
     # --- one file ------------------------------------------------------------------------
 
@@ -167,10 +170,13 @@ class Daemon:
     def _guarded(self, work: Path) -> FileResult | None:
         """`drive`, with any error logged: one bad file never stops the daemon."""
         try:
-            return self.drive(work)
+            result = self.drive(work)
         except Exception:
             log.exception("%s: could not be processed now, will retry", work.name)
             return None
+        if result is not None:
+            self.metrics.file_done(result)
+        return result
 
     def run_once(self) -> BurstResult:
         """Burst mode: recovery, every complete file in the inbox, due jobs; then return."""
@@ -216,6 +222,7 @@ class Daemon:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
             signal.signal(signal.SIGHUP, self._on_hangup)
+        self.metrics.serve()  # before anything starts: a taken port is refused at once
         observer = inbox.start_observer(
             self.settings.paths.inbox, self._events, polling=self.settings.daemon.polling_observer
         )
@@ -237,6 +244,7 @@ class Daemon:
             scheduler.shutdown(wait=True)
             observer.stop()
             observer.join(timeout=10)
+            self.metrics.stop()
             self.heartbeat.remove()
             log.info("profilesync stopped")
         return 0
