@@ -3,7 +3,9 @@ parsed with prometheus_client's own parser; a taken port refused at start."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from daemonkit import Inbox, account_row, row
 from profilesync.config import ConfigError, Settings, metrics_address
-from servicekit import daemon_config, start_daemon
+from servicekit import daemon_config, start_daemon, wait_for
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -22,6 +24,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def metrics_config(tmp: Path, url: str, port: int) -> Path:
+    """The daemon tests' configuration, with the endpoint on `port`."""
+    config = daemon_config(tmp, url)
+    with config.open("a", encoding="utf-8") as fh:
+        fh.write(f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
+    return config
 
 
 def scrape(port: int) -> Samples:
@@ -87,6 +97,35 @@ def test_scrape_after_a_file_counts_it_and_shows_the_shared_state(
     assert after[("profilesync_job_failing", (("job", "validity"),))] == 0
 
 
+def test_a_running_daemon_process_serves_its_counts(db_url: str, tmp_path: Path) -> None:
+    """The real `profilesync run`, scraped over HTTP while it runs."""
+    world = Inbox(db_url, tmp_path)
+    port = free_port()
+    config = metrics_config(tmp_path, db_url, port)
+    proc = start_daemon(config)
+    last: Samples = {}
+
+    def counted() -> bool:
+        nonlocal last
+        try:
+            last = scrape(port)
+        except (urllib.error.URLError, ConnectionError):
+            return False  # not listening yet
+        return last.get(("profilesync_files_processed_total", (("status", "done"),))) == 1
+
+    try:
+        world.drop("equipe.csv", [account_row(1)])
+        wait_for(counted, "the file counted by the endpoint")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=120)
+        world.close()
+    assert proc.returncode == 0, err
+    assert last[("profilesync_lines_processed_total", (("code", "OK"),))] == 1
+    assert last[("profilesync_daemons_alive", ())] == 1
+    assert last[("profilesync_inbox_files_waiting", ())] == 0
+
+
 def test_held_file_is_counted_and_shown_awaiting_approval(db_url: str, tmp_path: Path) -> None:
     port = free_port()
     box = Inbox(
@@ -117,9 +156,7 @@ def test_a_taken_port_stops_the_daemon_at_start_with_one_clear_error(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        config = daemon_config(tmp_path, db_url)
-        with config.open("a", encoding="utf-8") as fh:
-            fh.write(f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
+        config = metrics_config(tmp_path, db_url, port)
         proc = start_daemon(config)
         _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 2
