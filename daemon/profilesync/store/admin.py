@@ -195,9 +195,21 @@ def normalise_login(text: str) -> str:
 
 
 def add_establishment(
-    session: Session, *, ej: str, et: str, name: str | None, actor: str, now: datetime
+    session: Session,
+    *,
+    ej: str,
+    et: str,
+    name: str | None,
+    actor: str,
+    now: datetime,
+    known: dict[str, Establishment] | None = None,
 ) -> EstablishmentChange:
-    """Register an ET under its EJ; the same pair again only updates a given new name."""
+    """Register an ET under its EJ; the same pair again only updates a given new name.
+
+    `known` (ET → row, every registered establishment, kept up to date here) is for bulk
+    registration (`store.registry`): no query and no flush per call — the caller flushes
+    once — and the returned info leaves the référents out.
+    """
     ej = normalise_finess(ej, "EJ")
     et = normalise_finess(et, "ET")
     clean_name = None if name is None else " ".join(name.split())
@@ -205,7 +217,11 @@ def add_establishment(
         raise AdminError(f"name is too long ({len(clean_name)} characters, at most {NAME_MAX})")
     if clean_name is not None and not clean_name.isprintable():
         raise AdminError("name contains a control character")
-    existing = session.scalar(sa.select(Establishment).where(Establishment.et == et))
+    existing = (
+        known.get(et)
+        if known is not None
+        else session.scalar(sa.select(Establishment).where(Establishment.et == et))
+    )
     if existing is not None:
         if existing.ej != ej:
             raise EstablishmentConflict(
@@ -223,7 +239,10 @@ def add_establishment(
                 now=now,
             )
             existing.name = clean_name or ""
-            session.flush()
+        if known is not None:
+            info = EstablishmentInfo(existing.et, existing.ej, existing.name, ())
+            return EstablishmentChange(info, False, renamed)
+        session.flush()
         return EstablishmentChange(_establishment_info(session, existing), False, renamed)
     est = Establishment(et=et, ej=ej, name=clean_name or "", created_at=now)
     session.add(est)
@@ -246,7 +265,10 @@ def add_establishment(
         actor=actor,
         now=now,
     )
-    session.flush()
+    if known is None:
+        session.flush()
+    else:
+        known[et] = est
     return EstablishmentChange(EstablishmentInfo(et, ej, est.name, ()), True, False)
 
 

@@ -24,9 +24,11 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from profilesync.store import admin
+from profilesync.store.model import Establishment
 
 # The FINESS extract's `structureet` rows, 0-based: section, nofinesset, nofinessej, rs
 # (raison sociale, short), rslongue (long; empty when the short one is complete).
@@ -119,6 +121,9 @@ def import_establishments(
 ) -> RegistryReport:
     """Register each row's ET under its EJ; refused rows are reported, not raised."""
     layout, lines = establishment_lines(rows)
+    # Every registered establishment in one query, then one flush for the file: a query
+    # and a flush per line made 3,000 establishments take ten times as long.
+    known = {e.et: e for e in session.scalars(sa.select(Establishment))}
     results = []
     for number, cells in lines:
         if len(cells) < 2:
@@ -127,7 +132,9 @@ def import_establishments(
         ej, et = cells[0], cells[1]
         name = cells[2] if len(cells) > 2 and cells[2].strip() else None
         try:
-            change = admin.add_establishment(session, ej=ej, et=et, name=name, actor=actor, now=now)
+            change = admin.add_establishment(
+                session, ej=ej, et=et, name=name, actor=actor, now=now, known=known
+            )
         except admin.AdminError as exc:
             results.append(LineResult(number, et.strip(), Verdict.REFUSED, str(exc)))
             continue
@@ -140,6 +147,7 @@ def import_establishments(
             )
         else:
             results.append(LineResult(number, key, Verdict.UNCHANGED))
+    session.flush()
     return RegistryReport(layout, tuple(results))
 
 
