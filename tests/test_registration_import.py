@@ -7,16 +7,19 @@ nofinessej, rs, rslongue, address…), a `geolocalisation` section at the end, W
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 from typer.testing import Result
 
 from clikit import run_cli
 from profilesync.errors import EXIT_LINE_ERRORS
-from profilesync.store import db
+from profilesync.store import db, registry
 from profilesync.store.model import Audit, DirectoryChange, Establishment, Referent
 
 FINESS_EXTRACT = (
@@ -187,3 +190,31 @@ def test_a_missing_or_empty_file_is_one_error_and_nothing_written(cli: Cli, tmp_
     assert result.exit_code == 2
     assert result.stderr == f"error: {empty} is empty\n"
     assert cli.scalars(sa.select(Establishment.id)) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.text(alphabet=st.characters(codec="cp1252"), max_size=300),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
+    finess_layout=st.booleans(),
+)
+def test_any_file_reads_as_rows_or_one_file_error(
+    text: str, encoding: str, finess_layout: bool
+) -> None:
+    """Whatever a spreadsheet or a hostile hand writes, reading never crashes: rows, each
+    establishment line with its EJ, ET and name cells, or `RegistryFileError`."""
+    body = ("finess;etalab;100;2024-03-20\n" if finess_layout else "") + text
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "f.csv"
+        path.write_bytes(body.encode(encoding))
+        try:
+            rows = registry.read_rows(path)
+        except registry.RegistryFileError:
+            assert not any(ch.isalnum() for ch in body)  # only blanks, quotes, separators
+            return
+    layout, lines = registry.establishment_lines(rows)
+    assert layout == ("finess" if finess_layout else "csv")
+    numbers = [n for n, _cells in lines]
+    assert numbers == sorted(set(numbers))
+    if finess_layout:
+        assert all(len(cells) == 3 for _n, cells in lines)
