@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from importkit import EJ1, ET1, GOOD_PW, REFERENT, T0, fast_settings, row, write_csv
+from importkit import EJ1, ET1, GOOD_PW, REFERENT, T0, fast_settings, letters, row, write_csv
 from profilesync.clock import FixedClock
 from profilesync.config import Settings
 from profilesync.service.daemon import Daemon
@@ -127,7 +127,9 @@ def report_rows(path: Path) -> list[list[str]]:
 
 def account_row(n: int, password: str = GOOD_PW, **kw: Any) -> list[str]:
     """A valid C line for a non-doctor `user<n>`."""
-    return row("C", f"Nom{n}", f"Prenom{n}", ident=f"user{n}", password=password, **kw)
+    return row(
+        "C", f"Nom{letters(n)}", f"Prenom{letters(n)}", ident=f"user{n}", password=password, **kw
+    )
 
 
 def utc(*args: int) -> datetime:

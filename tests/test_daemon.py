@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, report_rows, row, write_csv
+from importkit import letters
 from profilesync.fileformat import messages
 from profilesync.fileformat.columns import COLUMNS
 from profilesync.service.jobs import JobContext, run_job
@@ -197,7 +198,7 @@ def _held_mass_delete(box: Inbox, n: int) -> Any:
     box.settle()
     box.drop(
         "suppression.csv",
-        [row("S", f"Nom{i}", f"Prenom{i}", ident=f"user{i}") for i in range(n)],
+        [row("S", f"Nom{letters(i)}", f"Prenom{letters(i)}", ident=f"user{i}") for i in range(n)],
     )
     [held] = box.settle().files
     assert held.status == "awaiting_approval"

@@ -8,6 +8,7 @@ import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,30 @@ def test_malformed_listen_is_a_configuration_error(listen: str) -> None:
     assert str(caught.value) == (
         f'[metrics] listen must be "host:port", e.g. "127.0.0.1:9464", got {listen!r}'
     )
+
+
+def test_an_unreachable_directory_shows_as_zero_and_its_job_failing(
+    db_url: str, tmp_path: Path
+) -> None:
+    port, closed = free_port(), free_port()  # nothing listens on `closed`
+    box = Inbox(
+        db_url,
+        tmp_path,
+        metrics={"listen": f"127.0.0.1:{port}"},
+        ldap={"url": f"ldap://127.0.0.1:{closed}", "base_dn": "dc=example,dc=org"},
+    )
+    box.daemon.metrics.serve()
+    try:
+        box.drop("equipe.csv", [account_row(1)])
+        box.settle()
+        box.clock.advance(timedelta(minutes=1))  # directory_sync due again, a change queued
+        box.daemon.run_once()  # it cannot connect
+        samples = scrape(port)
+    finally:
+        box.daemon.metrics.stop()
+        box.close()
+    assert samples[("profilesync_directory_reachable", ())] == 0
+    assert samples[("profilesync_job_failing", (("job", "directory_sync"),))] == 1
+    sync_ok = ("profilesync_job_last_success_timestamp_seconds", (("job", "directory_sync"),))
+    assert sync_ok not in samples
+    assert samples[("profilesync_directory_backlog", (("state", "parked"),))] == 0

@@ -245,15 +245,17 @@ def _run_leased(name: str, ctx: JobContext, *, force: bool) -> JobRun:
         name,
         ctx.owner,
         ctx.clock,
-        lease_seconds=ctx.settings.jobs.lease_seconds,
+        lease_seconds=2 * ctx.settings.jobs.lease_beat_seconds,
         not_since=None if force else schedule.slot_start(ctx.clock.now(), tz),
     )
     if held is None:
         return JobRun(name, "skipped", "already run in this slot, or running elsewhere", 0.0)
     started = time.monotonic()
     fields = {"job": name}
+    beat, longest = ctx.settings.jobs.lease_beat_seconds, ctx.settings.jobs.lease_seconds
     try:
-        done = JOBS[name](ctx)
+        with lease.kept(ctx.session_factory, held, ctx.clock, beat=beat, longest=longest):
+            done = JOBS[name](ctx)
     except JobFailed as exc:
         # An expected failure (directory down, one export failed): said once, no traceback.
         seconds = time.monotonic() - started

@@ -103,6 +103,14 @@ class StatusCollector(Collector):
         for state in ("due", "waiting", "parked"):
             backlog.add_metric([state], report.directory.get(state, 0))
         yield backlog
+        # The sync worker's own verdict (directory/health.py), as `status` shows it.
+        reachable = {"ok": 1, "UNREACHABLE": 0}.get(report.directory_state)
+        if reachable is not None:
+            yield _gauge(
+                "directory_reachable",
+                "1 when the directory answered the last bind, 0 during an outage.",
+                reachable,
+            )
         yield from self._jobs(report)
 
     def _jobs(self, report: status.Status) -> Iterator[Metric]:
@@ -121,12 +129,6 @@ class StatusCollector(Collector):
             if job["last_status"] == "ok" and job["last_finished_at"]:
                 finished = datetime.fromisoformat(job["last_finished_at"]).timestamp()
                 success.add_metric([job["name"]], finished)
-            if job["name"] == "directory_sync" and self.settings.ldap.url and job["last_status"]:
-                yield _gauge(
-                    "directory_reachable",
-                    "1 when the last directory sync reached the directory, 0 when it did not.",
-                    int(job["last_status"] != "failed"),
-                )
         yield success
         yield failing
 

@@ -428,6 +428,18 @@ class DirectoryChange(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class DirectoryHealth(Base):
+    """Whether the directory answered last time (one row): `status` shows an outage."""
+
+    __tablename__ = "directory_health"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    # The first failure of the current outage; None once a bind succeeded.
+    unreachable_since: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_ok_at: Mapped[datetime | None]
+
+
 class JobLease(Base):
     """One row per scheduled job: who runs it now (lease) and how it last went."""
 

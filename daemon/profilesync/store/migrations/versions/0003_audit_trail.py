@@ -1,6 +1,6 @@
 """The audit trail made readable (issue 11.2): who kind, and the person and place concerned.
 
-Revision ID: 0003_audit
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01
 
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_audit"
+revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
