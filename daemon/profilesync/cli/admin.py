@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -19,9 +19,6 @@ from profilesync.cli.common import CommandRejected, ConfigOption, database, tran
 from profilesync.clock import SystemClock
 from profilesync.config import load as load_settings
 from profilesync.errors import EXIT_LINE_ERRORS
-
-if TYPE_CHECKING:
-    from profilesync.store.registry import RegistryReport
 
 app = typer.Typer()
 db_app = typer.Typer(help="Create or upgrade the database schema, show its revision.")
@@ -129,14 +126,7 @@ def establishment_import(
     config: ConfigOption = None,
 ) -> None:
     """Register every establishment of FILE; a line per result, exit 1 if one is refused."""
-    from profilesync.store import admin, registry  # noqa: PLC0415
-
-    rows = registry.read_rows(file)
-    with transaction(config) as session:
-        report = registry.import_establishments(
-            session, rows, actor=admin.operator_actor(), now=_now()
-        )
-    _print_registry(report)
+    _import_registry(file, config, referents=False)
 
 
 # -- référents ------------------------------------------------------------------------------
@@ -214,18 +204,18 @@ def referent_import(
     config: ConfigOption = None,
 ) -> None:
     """Make each line's login référent of its ET; a line per result, exit 1 if one is refused."""
+    _import_registry(file, config, referents=True)
+
+
+def _import_registry(file: Path, config: Path | None, *, referents: bool) -> None:
+    """Read FILE, register its lines in one transaction, print what became of each line:
+    one line per line of the file, then the counts; a hostile value is shown escaped."""
     from profilesync.store import admin, registry  # noqa: PLC0415
 
     rows = registry.read_rows(file)
+    bulk = registry.import_referents if referents else registry.import_establishments
     with transaction(config) as session:
-        report = registry.import_referents(session, rows, actor=admin.operator_actor(), now=_now())
-    _print_registry(report)
-
-
-def _print_registry(report: RegistryReport) -> None:
-    """One line per line of the file, then the counts; a hostile value is shown escaped."""
-    from profilesync.store.registry import Verdict  # noqa: PLC0415
-
+        report = bulk(session, rows, actor=admin.operator_actor(), now=_now())
     for r in report.lines:
         key = r.key if r.key.isprintable() else repr(r.key)
         typer.echo(
@@ -233,7 +223,7 @@ def _print_registry(report: RegistryReport) -> None:
             + (f": {r.detail}" if r.detail else "")
         )
     typer.echo(f"{report.layout} file: {report.summary()}")
-    if report.count(Verdict.REFUSED):
+    if report.count(registry.Verdict.REFUSED):
         raise typer.Exit(EXIT_LINE_ERRORS)
 
 
