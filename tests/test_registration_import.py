@@ -172,12 +172,15 @@ def test_referent_import_grants_and_refuses_unknown_et_and_bad_login(
         "LOGIN    ESTABLISHMENTS",
         "jdupont  2B0004246, 750100125",
     ]
+    grants = sa.select(Audit.action).where(Audit.entity == "referent").order_by(Audit.id)
+    assert cli.scalars(grants) == ["referent.add", "referent.grant"]
     again = cli.lines("referent", "import", path, code=EXIT_LINE_ERRORS)
     assert again[:2] == [
         "line 2: jdupont: unchanged: email column ignored (not stored)",
         "line 3: jdupont: unchanged",
     ]
     assert len(cli.scalars(sa.select(Referent.id))) == 1
+    assert cli.scalars(grants) == ["referent.add", "referent.grant"]  # nothing new to say
 
 
 def test_a_missing_or_empty_file_is_one_error_and_nothing_written(cli: Cli, tmp_path: Path) -> None:

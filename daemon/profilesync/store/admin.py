@@ -307,13 +307,49 @@ def _referents_by_establishment(
 # -- référents ------------------------------------------------------------------------------
 
 
+@dataclass
+class ReferentIndex:
+    """What `add_referent` looks up, loaded once for a bulk registration (`store.registry`)
+    and kept up to date by it: no query and no flush per line."""
+
+    establishments: dict[str, Establishment]
+    referents: dict[str, Referent]
+    grants: dict[str, set[str]]  # login → ETs
+
+    @classmethod
+    def load(cls, session: Session) -> ReferentIndex:
+        referents = {r.login: r for r in session.scalars(sa.select(Referent))}
+        grants: dict[str, set[str]] = {login: set() for login in referents}
+        for info in list_referents(session):
+            grants[info.login].update(info.establishments)
+        establishments = {e.et: e for e in session.scalars(sa.select(Establishment))}
+        return cls(establishments, referents, grants)
+
+    def registered(self, ets: Iterable[str]) -> dict[str, Establishment]:
+        normalised = sorted({normalise_finess(et, "ET") for et in ets})
+        missing = [et for et in normalised if et not in self.establishments]
+        if missing:
+            raise UnknownEstablishment(*missing)
+        return {et: self.establishments[et] for et in normalised}
+
+
 def add_referent(
-    session: Session, login: str, ets: Sequence[str], *, actor: str, now: datetime
+    session: Session,
+    login: str,
+    ets: Sequence[str],
+    *,
+    actor: str,
+    now: datetime,
+    known: ReferentIndex | None = None,
 ) -> ReferentChange:
     """Make `login` référent of `ets` (in addition to any it already has)."""
     login = normalise_login(login)
     if not ets:
         raise AdminError("give at least one establishment (--et)")
+    if known is not None:
+        return _add_referent_known(
+            session, login, known.registered(ets), known, actor=actor, now=now
+        )
     wanted = _registered(session, ets)
     referent = _referent(session, login)
     created = referent is None
@@ -326,18 +362,52 @@ def add_referent(
     for et in added:
         session.add(ReferentEstablishment(referent_id=referent.id, establishment_id=wanted[et]))
     after = tuple(sorted({*before, *added}))
-    if created or added:
-        action = "referent.add" if created else "referent.grant"
-        _audit(
-            session,
-            action,
-            login,
-            {"establishments": [list(before), list(after)]},
-            actor=actor,
-            now=now,
-        )
+    _audit_grant(session, login, created, before, after, actor=actor, now=now)
     session.flush()
     return ReferentChange(login, created, False, added, (), after)
+
+
+def _add_referent_known(
+    session: Session,
+    login: str,
+    wanted: dict[str, Establishment],
+    known: ReferentIndex,
+    *,
+    actor: str,
+    now: datetime,
+) -> ReferentChange:
+    """`add_referent` on the index: grants through the relationship, flushed by the caller."""
+    referent = known.referents.get(login)
+    created = referent is None
+    if referent is None:
+        referent = Referent(login=login, created_at=now, establishments=[])
+        session.add(referent)
+        known.referents[login] = referent
+    held = known.grants.setdefault(login, set())
+    before = tuple(sorted(held))
+    added = tuple(sorted(set(wanted) - held))
+    for et in added:
+        referent.establishments.append(wanted[et])
+    held.update(added)
+    after = tuple(sorted(held))
+    _audit_grant(session, login, created, before, after, actor=actor, now=now)
+    return ReferentChange(login, created, False, added, (), after)
+
+
+def _audit_grant(
+    session: Session,
+    login: str,
+    created: bool,
+    before: tuple[str, ...],
+    after: tuple[str, ...],
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    if created or before != after:
+        action = "referent.add" if created else "referent.grant"
+        changes: dict[str, object] = {"establishments": [list(before), list(after)]}
+        _audit(session, action, login, changes, actor=actor, now=now)
 
 
 def remove_referent(

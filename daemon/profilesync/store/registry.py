@@ -156,6 +156,7 @@ def import_referents(
 ) -> RegistryReport:
     """Make each row's login référent of its ET (`login;ET[;email]`), in addition to the
     establishments it already manages: a file grants, it never withdraws."""
+    known = admin.ReferentIndex.load(session)  # as for establishments: one load, one flush
     results = []
     for number, cells in _numbered(rows, _LOGIN_HEADERS):
         login = cells[0].strip()
@@ -163,7 +164,9 @@ def import_referents(
             results.append(LineResult(number, login, Verdict.REFUSED, "expected login;ET[;email]"))
             continue
         try:
-            change = admin.add_referent(session, login, [cells[1]], actor=actor, now=now)
+            change = admin.add_referent(
+                session, login, [cells[1]], actor=actor, now=now, known=known
+            )
         except admin.AdminError as exc:
             results.append(LineResult(number, login, Verdict.REFUSED, str(exc)))
             continue
@@ -175,4 +178,5 @@ def import_referents(
             results.append(LineResult(number, change.login, Verdict.CHANGED, detail))
         else:
             results.append(LineResult(number, change.login, Verdict.UNCHANGED, note))
+    session.flush()
     return RegistryReport("csv", tuple(results))
