@@ -29,7 +29,11 @@ FINESS_EXTRACT = (
     "Centre Hospitalier Régional (C.H.R.);1101;Centres Hospitaliers Régionaux;;;;;;;"
     "1900-01-01;;2024-01-01;\r\n"
     "structureet;2B0004246;2B0000038;CH DE BASTIA;;;;;;;;;033;2B;HAUTE-CORSE;20600 BASTIA\r\n"
-    "structureet;010780062;130786049;CH TEST AIN;;;;;;;;;;01;AIN;01000 BOURG\r\n"
+    "structureet;010000024;010780054;CH DE FLEYRIAT;CENTRE HOSPITALIER DE BOURG-EN-BRESSE "
+    "FLEYRIAT;;;900;RTE;DE PARIS;;;451;01;AIN;01440 VIRIAT;0474454647;0474454114;355;"
+    "Centre Hospitalier (C.H.);1102;Centres Hospitaliers;26010004500012;8610Z;03;"
+    "ARS établissements Publics de santé dotation globale;1;Etablissement public de santé;"
+    "1979-02-13;1979-02-13;2020-02-04;\r\n"
     "structureet;750712185;750712184;CLE FAUSSE;;\r\n"
     "structureet;750100125;690781810;AUTRE EJ;;\r\n"
     "geolocalisation;750100125;652000.1;6858000.2;1,ATLASANTE,100,IGN,BD_ADRESSE,V2.2,"
@@ -38,7 +42,7 @@ FINESS_EXTRACT = (
 FINESS_FIRST_RUN = [
     "line 2: 750100125: added",
     "line 3: 2B0004246: added",
-    "line 4: 010780062: added",
+    "line 4: 010000024: added",
     "line 5: 750712185: refused: ET 750712185 has a wrong check key (last digit)",
     "line 6: 750100125: refused: ET 750100125 is already registered under EJ 750712184, "
     "not 690781810: an establishment belongs to one legal entity",
@@ -95,9 +99,13 @@ def test_finess_extract_registers_each_establishment_once(cli: Cli, tmp_path: Pa
     path = finess_file(tmp_path)
     assert cli.lines("establishment", "import", path, code=EXIT_LINE_ERRORS) == FINESS_FIRST_RUN
     names = cli.scalars(sa.select(Establishment.name).order_by(Establishment.et))
-    assert names == ["CH TEST AIN", "CH DE BASTIA", "GROUPE HOSPITALIER PITIÉ-SALPÊTRIÈRE"]
+    assert names == [
+        "CENTRE HOSPITALIER DE BOURG-EN-BRESSE FLEYRIAT",  # rslongue when given
+        "CH DE BASTIA",  # else rs
+        "GROUPE HOSPITALIER PITIÉ-SALPÊTRIÈRE",
+    ]
     ejs = cli.scalars(sa.select(Establishment.ej).order_by(Establishment.et))
-    assert ejs == ["130786049", "2B0000038", "750712184"]
+    assert ejs == ["010780054", "2B0000038", "750712184"]
     # The directory worker is asked to create each new establishment's OUs, once.
     assert len(cli.scalars(sa.select(DirectoryChange.key))) == 3
     assert cli.scalars(sa.select(Audit.actor).distinct()) == ["operator:alice"]
@@ -106,7 +114,7 @@ def test_finess_extract_registers_each_establishment_once(cli: Cli, tmp_path: Pa
     assert second[:3] == [
         "line 2: 750100125: unchanged",
         "line 3: 2B0004246: unchanged",
-        "line 4: 010780062: unchanged",
+        "line 4: 010000024: unchanged",
     ]
     assert second[-1] == "finess file: 0 added, 0 changed, 3 unchanged, 2 refused"
     assert len(cli.scalars(sa.select(DirectoryChange.key))) == 3
@@ -206,7 +214,7 @@ def test_any_file_reads_as_rows_or_one_file_error(
 ) -> None:
     """Whatever a spreadsheet or a hostile hand writes, reading never crashes: rows, each
     establishment line with its EJ, ET and name cells, or `RegistryFileError`."""
-    body = ("finess;etalab;100;2024-03-20\n" if finess_layout else "") + text
+    body = ("finess;etalab;100;2024-03-20\n" if finess_layout else "EJ;ET;Nom\n") + text
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "f.csv"
         path.write_bytes(body.encode(encoding))

@@ -103,8 +103,7 @@ def _numbered(
 
 def establishment_lines(rows: list[list[str]]) -> tuple[str, list[tuple[int, list[str]]]]:
     """The layout's name and, for each establishment row, (line, [EJ, ET, name])."""
-    first = [c.strip().lower() for c in rows[0][:2]] if rows and rows[0] else []
-    if first == ["finess", "etalab"]:
+    if rows and rows[0] and rows[0][0].strip().lower() == "finess":  # `finess;etalab;…`
         out = []
         for number, row in enumerate(rows, start=1):
             if not row or row[0].strip().lower() != FINESS_SECTION:
