@@ -140,3 +140,17 @@ def env_for_subprocess(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+def hold_mass_delete(box: Inbox, n: int = 12) -> Any:
+    """Create n accounts, then drop `suppression.csv` deleting them all: the mass-deletion
+    guard holds it. The held run's row."""
+    box.drop("creation.csv", [account_row(i) for i in range(n)])
+    box.settle()
+    box.drop(
+        "suppression.csv",
+        [row("S", f"Nom{letters(i)}", f"Prenom{letters(i)}", ident=f"user{i}") for i in range(n)],
+    )
+    [held] = box.settle().files
+    assert held.status == "awaiting_approval"
+    return box.runs()[-1]

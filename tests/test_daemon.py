@@ -209,7 +209,7 @@ def test_a_mass_delete_waits_in_work_until_approved_then_is_archived(box: Inbox)
     n = 12
     run = _held_mass_delete(box, n)
     assert Path(run.work_path).exists()
-    assert report_rows(Path(run.report_path))[1][:2] == ["0", "ERREUR"]
+    assert report_rows(Path(run.report_path))[1][:3] == ["0", "ATTENTE", run.reason]
     assert box.settle().files == []  # looked at again, nothing to do, nothing logged
     approve_run(
         run.id, approver="ops", settings=box.settings, session_factory=box.sf, clock=box.clock

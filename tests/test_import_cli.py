@@ -114,6 +114,24 @@ def test_approve_cli(world: World) -> None:
     assert res.returncode == 2 and "not awaiting approval" in res.stderr
 
 
+def test_reject_cli_of_an_operators_import(world: World) -> None:
+    people = [row("C", f"N{letters(i)}", "P", ident=f"u{i}", password=GOOD_PW) for i in range(40)]
+    assert _cli(world, "import", str(world.csv(people)), "--as", REFERENT).returncode == 0
+    deletes = world.csv([row("S", f"N{letters(i)}", "P", ident=f"u{i}") for i in range(20)])
+    res = _cli(world, "import", str(deletes), "--as", REFERENT)
+    assert "or refuse it with: profilesync reject 2 --reason TEXT" in res.stdout.splitlines()
+    shown = _cli(world, "show", "2").stdout.splitlines()
+    assert any(line.startswith("0;ATTENTE;Fichier en attente de validation") for line in shown)
+    res = _cli(world, "reject", "2", "--reason", "à revoir avec la DRH")
+    assert res.returncode == 0, res.stderr
+    assert _cli(world, "show", "2").stdout.splitlines()[-1] == (
+        "0;ERREUR;Fichier refusé par votre équipe informatique : à revoir avec la DRH. Aucune "
+        "ligne n'a été appliquée. Corrigez le fichier si besoin, puis déposez-le à nouveau."
+    )
+    assert world.scalar("SELECT count(*) FROM profile WHERE state = 'deleted'") == 0
+    assert not any((world.tmp / "state").rglob("*.csv"))  # the private copy is gone
+
+
 def test_a_database_lost_mid_import_says_what_is_kept(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -51,11 +51,18 @@ FINESS_FIRST_RUN = [
 
 
 class Cli:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, tmp: Path) -> None:
         self.url = url
+        self.env: dict[str, str | None] = {
+            "PROFILESYNC_DATABASE_URL": url,
+            "SUDO_USER": "alice",
+            **{
+                f"PROFILESYNC_PATHS_{p.upper()}": str(tmp / p) for p in ("inbox", "outbox", "state")
+            },
+        }
 
     def __call__(self, *args: str | Path) -> Result:
-        return run_cli(*args, env={"PROFILESYNC_DATABASE_URL": self.url, "SUDO_USER": "alice"})
+        return run_cli(*args, env=self.env)
 
     def lines(self, *args: str | Path, code: int = 0) -> list[str]:
         result = self(*args)
@@ -72,8 +79,8 @@ class Cli:
 
 
 @pytest.fixture
-def cli(db_url: str) -> Cli:
-    return Cli(db_url)
+def cli(db_url: str, tmp_path: Path) -> Cli:
+    return Cli(db_url, tmp_path)
 
 
 def write_file(path: Path, lines: list[str], encoding: str) -> Path:
@@ -160,11 +167,13 @@ def test_referent_import_grants_and_refuses_unknown_et_and_bad_login(
             "../etc;750100125",
             "mmartin;690781810",
             "hélène;750100125",
+            "jdupont;750100125;JDupont@APHP.mssante.fr",
+            "mmartin;750100125;pas une adresse",
         ],
         "cp1252",
     )
     assert cli.lines("referent", "import", path, code=EXIT_LINE_ERRORS) == [
-        "line 2: jdupont: added: email column ignored (not stored)",
+        "line 2: jdupont: added",
         "line 3: jdupont: changed: now also manages 2B0004246",
         "line 4: ../etc: refused: invalid login '../etc': it names the référent's inbox "
         "folder, so use only letters a-z, digits, '.', '_', '-' and '@', start with a letter "
@@ -174,21 +183,26 @@ def test_referent_import_grants_and_refuses_unknown_et_and_bad_login(
         "line 6: hélène: refused: invalid login 'hélène': it names the référent's inbox "
         "folder, so use only letters a-z, digits, '.', '_', '-' and '@', start with a letter "
         "or a digit, no '..', at most 100 characters",
-        "csv file: 1 added, 1 changed, 0 unchanged, 3 refused",
+        "line 7: jdupont: unchanged",
+        "line 8: mmartin: refused: invalid email address 'pas une adresse': one address such "
+        "as name@host.fr",
+        "csv file: 1 added, 1 changed, 1 unchanged, 4 refused",
     ]
+    assert cli.scalars(sa.select(Referent.email)) == ["jdupont@aphp.mssante.fr"]
+    assert (tmp_path / "outbox" / "jdupont" / "modele.csv").is_file()
     assert cli.lines("referent", "list") == [
-        "LOGIN    ESTABLISHMENTS",
-        "jdupont  2B0004246, 750100125",
+        "LOGIN    ESTABLISHMENTS        EMAIL",
+        "jdupont  2B0004246, 750100125  jdupont@aphp.mssante.fr",
     ]
     grants = sa.select(Audit.action).where(Audit.entity == "referent").order_by(Audit.id)
-    assert cli.scalars(grants) == ["referent.add", "referent.grant"]
+    assert cli.scalars(grants) == ["referent.email", "referent.add", "referent.grant"]
     again = cli.lines("referent", "import", path, code=EXIT_LINE_ERRORS)
     assert again[:2] == [
-        "line 2: jdupont: unchanged: email column ignored (not stored)",
+        "line 2: jdupont: unchanged",
         "line 3: jdupont: unchanged",
     ]
     assert len(cli.scalars(sa.select(Referent.id))) == 1
-    assert cli.scalars(grants) == ["referent.add", "referent.grant"]  # nothing new to say
+    assert len(cli.scalars(grants)) == 3  # nothing new to say
 
 
 def test_a_missing_or_empty_file_is_one_error_and_nothing_written(cli: Cli, tmp_path: Path) -> None:

@@ -147,6 +147,31 @@ class JobsSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """Email to référents (issue 10, service/mail.py): off while `host` is empty."""
+
+    host: str = ""
+    port: int = 25
+    # Upgrade the connection with STARTTLS before sending (and before any login).
+    starttls: bool = False
+    # CA certificate (PEM) to verify the SMTP server with; empty: the system's CAs.
+    ca_file: str = ""
+    sender: str = "profilesync@localhost"
+    # A file with the SMTP user on its first line and the password on its second; empty:
+    # no login. Readable by the service user alone (check-config warns otherwise).
+    credentials_file: str = ""
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long the outbox keeps what holds personal data (issue 10, the prune job)."""
+
+    # Reports and the référents' copies of exports in outbox/<login>/; modele.csv never.
+    outbox_days: int = 90
+
+
+@dataclass(frozen=True)
 class MetricsSettings:
     # "host:port" of the Prometheus endpoint the daemon serves; empty: no endpoint.
     listen: str = ""
@@ -162,6 +187,8 @@ class Settings:
     imports: ImportSettings = field(default_factory=ImportSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     jobs: JobsSettings = field(default_factory=JobsSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     def with_overrides(self, **sections: Mapping[str, Any]) -> Settings:
@@ -256,6 +283,9 @@ _RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("jobs", "directory_sync_seconds"): (0.1, 86_400),
     ("jobs", "lease_seconds"): (10, 86_400),
     ("jobs", "lease_beat_seconds"): (0.05, 3600),
+    ("notify", "port"): (1, 65_535),
+    ("notify", "timeout_seconds"): (0.1, 600),
+    ("retention", "outbox_days"): (1, 36_500),
 }
 # PROFILESYNC_* variables that are no setting, and the prefix of the tests' own.
 _OTHER_VARIABLES = frozenset({CONFIG_ENV, BIND_PASSWORD_ENV})

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
+from profilesync.errors import ProfilesyncError
+
 DEFAULT_PORTS = {"ldap": 389, "ldaps": 636}
 # Debian's libldap default (LDAPI_SOCK) for `ldapi:///` with no socket path.
 DEFAULT_LDAPI_SOCKET = "/var/run/slapd/ldapi"
@@ -24,7 +26,7 @@ _HOSTNAME = re.compile(r"[A-Za-z0-9._-]+")
 _FORMS = "ldap://host[:port][/], ldaps://host[:port][/] or ldapi://<percent-encoded socket path>"
 
 
-class LdapUrlError(ValueError):
+class LdapUrlError(ProfilesyncError, ValueError):
     """A text that is not one LDAP server's URL; the message says what is wrong."""
 
 

@@ -141,14 +141,34 @@ LoginArgument = Annotated[
 
 
 @referent_app.command("add")
-def referent_add(login: LoginArgument, et: EtOption = None, config: ConfigOption = None) -> None:
-    """Make LOGIN référent of the given establishments (kept in addition to current ones)."""
+def referent_add(
+    login: LoginArgument,
+    et: EtOption = None,
+    email: Annotated[
+        str | None,
+        typer.Option(
+            "--email", help="Where the référent's notifications go (given again: changes it)."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Make LOGIN référent of the given establishments (kept in addition to current ones);
+    their template is put in outbox/LOGIN/modele.csv."""
+    from profilesync.service import selfservice  # noqa: PLC0415 - the CLI starts fast (11.4)
     from profilesync.store import admin  # noqa: PLC0415
 
     if not et:
         raise CommandRejected("give at least one establishment with --et")
     with transaction(config) as session:
-        change = admin.add_referent(session, login, et, actor=admin.operator_actor(), now=_now())
+        change = admin.add_referent(
+            session, login, et, actor=admin.operator_actor(), now=_now(), email=email
+        )
+    try:
+        selfservice.ensure_template(load_settings(config), change.login)
+    except OSError as exc:  # registered all the same: the daemon writes it at its next scan
+        typer.echo(f"warning: template not written in the outbox: {exc.strerror}", err=True)
+    if change.email_changed:
+        typer.echo(f"notifications of {change.login} go to {email}")
     if change.created:
         typer.echo(f"added référent {change.login}: {', '.join(change.establishments)}")
     elif change.added:
@@ -187,14 +207,18 @@ def referent_list(as_json: JsonOption = False, config: ConfigOption = None) -> N
     with transaction(config) as session:
         rows = admin.list_referents(session)
     if as_json:
-        data = [{"login": r.login, "establishments": list(r.establishments)} for r in rows]
+        data = [
+            {"login": r.login, "establishments": list(r.establishments), "email": r.email}
+            for r in rows
+        ]
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     if not rows:
         typer.echo("no référent registered")
         return
     _table(
-        ("LOGIN", "ESTABLISHMENTS"), [(r.login, ", ".join(r.establishments) or "-") for r in rows]
+        ("LOGIN", "ESTABLISHMENTS", "EMAIL"),
+        [(r.login, ", ".join(r.establishments) or "-", r.email or "-") for r in rows],
     )
 
 
@@ -211,11 +235,14 @@ def _import_registry(file: Path, config: Path | None, *, referents: bool) -> Non
     """Read FILE, register its lines in one transaction, print what became of each line:
     one line per line of the file, then the counts; a hostile value is shown escaped."""
     from profilesync.store import admin, registry  # noqa: PLC0415
+    from profilesync.store.registry import Verdict  # noqa: PLC0415
 
     rows = registry.read_rows(file)
     bulk = registry.import_referents if referents else registry.import_establishments
     with transaction(config) as session:
         report = bulk(session, rows, actor=admin.operator_actor(), now=_now())
+    if referents:
+        _ensure_templates(config, [r.key for r in report.lines if r.verdict is Verdict.ADDED])
     for r in report.lines:
         key = r.key if r.key.isprintable() else repr(r.key)
         typer.echo(
@@ -223,8 +250,21 @@ def _import_registry(file: Path, config: Path | None, *, referents: bool) -> Non
             + (f": {r.detail}" if r.detail else "")
         )
     typer.echo(f"{report.layout} file: {report.summary()}")
-    if report.count(registry.Verdict.REFUSED):
+    if report.count(Verdict.REFUSED):
         raise typer.Exit(EXIT_LINE_ERRORS)
+
+
+def _ensure_templates(config: Path | None, logins: list[str]) -> None:
+    """Each new référent's outbox/LOGIN/modele.csv, as `referent add` writes it; a failure
+    is one warning: the daemon writes what is missing at its next scan."""
+    from profilesync.service import selfservice  # noqa: PLC0415
+
+    settings = load_settings(config)
+    try:
+        for login in logins:
+            selfservice.ensure_template(settings, login)
+    except OSError as exc:
+        typer.echo(f"warning: templates not written in the outbox: {exc.strerror}", err=True)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

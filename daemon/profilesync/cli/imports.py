@@ -17,6 +17,7 @@ from profilesync.cli.common import CommandRejected, ConfigOption, sessions
 from profilesync.clock import SystemClock, parse_since
 from profilesync.config import load as load_settings
 from profilesync.errors import EXIT_LINE_ERRORS, EXIT_OK, EXIT_REJECTED
+from profilesync.fileformat import messages
 
 if TYPE_CHECKING:
     from profilesync.store import importer
@@ -52,6 +53,8 @@ def _exit_for(result: importer.RunResult) -> None:
     if result.status is RunStatus.AWAITING_APPROVAL:
         # Not an error: the file waits for an operator; the reason says how to approve it.
         typer.echo(f"file held for approval: {result.reason}")
+        typer.echo(f"approve it with: profilesync approve {result.run_id}")
+        typer.echo(f"or refuse it with: profilesync reject {result.run_id} --reason TEXT")
         raise typer.Exit(EXIT_REJECTED)
     # The reason is the report's Ligne 0 text, in French like everything a référent reads.
     raise CommandRejected(f"file rejected: {result.reason}")
@@ -102,6 +105,7 @@ def approve_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Approve an import held back by the mass-deletion guard."""
+    from profilesync.service import mail  # noqa: PLC0415 - the CLI starts fast (11.4)
     from profilesync.store import importer  # noqa: PLC0415
 
     settings = load_settings(config)
@@ -114,7 +118,51 @@ def approve_cmd(
             clock=SystemClock(),
             progress=progress,
         )
+        mail.Mailer(settings.notify).notify_run(sf, run, mail.Event.APPROVED)
     _exit_for(result)
+
+
+@app.command("reject")
+def reject_cmd(
+    run: Annotated[int, typer.Argument(help="Number of the import awaiting approval.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why, in French: the référent reads it in the report.")
+    ],
+    refuser: Annotated[
+        str | None, typer.Option("--by", help="Who refuses (default: the system user).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Refuse an import held back by the mass-deletion guard: nothing is applied, the
+    référent's report says it was refused and why, the file is archived."""
+    from profilesync.service import archive, mail  # noqa: PLC0415 - the CLI starts fast (11.4)
+
+    text = _one_line(reason)
+    if not text:
+        raise CommandRejected("give the reason the référent will read with --reason")
+    settings = load_settings(config)
+    with sessions(settings) as sf:
+        result = importer.refuse_run(
+            run,
+            reason=text,
+            refuser=refuser or getpass.getuser(),
+            settings=settings,
+            session_factory=sf,
+            clock=SystemClock(),
+        )
+        archive.finish(run, settings, sf)
+        mail.Mailer(settings.notify).notify_run(sf, run, mail.Event.REFUSED)
+    typer.echo(f"run {run} refused; report: {result.report_path}")
+
+
+_REASON_MAX = 500
+
+
+def _one_line(text: str) -> str:
+    """The reason as one line of at most 500 characters: no control character reaches the
+    report, and the message adds its own final period."""
+    words = "".join(c if c.isprintable() else " " for c in text).split()
+    return " ".join(words)[:_REASON_MAX].rstrip(" .")
 
 
 @app.command("runs")
@@ -172,7 +220,9 @@ def show_cmd(
         for key, value in found.as_dict().items():
             if value is not None:
                 typer.echo(f"{key}: {value}")
-        if found.status in {RunStatus.REJECTED, RunStatus.AWAITING_APPROVAL}:
+        if found.status == RunStatus.AWAITING_APPROVAL:
+            typer.echo(f"0;{messages.HELD_CODE};{found.reason}")
+        elif found.status == RunStatus.REJECTED:
             typer.echo(f"0;ERREUR;{found.reason}")
         for outcome in importer.outcomes(session, run):
             typer.echo(f"{outcome.line};{outcome.code};{' | '.join(outcome.messages)}")

@@ -593,6 +593,49 @@ INTERNAL_ERROR = (
 # (end of inbox and daemon)
 
 
+# ---------------------------------------------------------------------------------------------
+# The référent's own folder (issue 10): exports on demand, held and refused files, emails.
+# ---------------------------------------------------------------------------------------------
+
+
+def export_refused(et: str) -> str:
+    """The same words for an unknown ET and another's: nothing is learnt about either."""
+    return (
+        f"Demande d'export refusée : vous n'êtes pas référent de l'établissement « {et} ». "
+        "Aucun export n'a été fait. Vérifiez le n° Finess ET dans le nom du fichier "
+        "(export-<Finess ET>), ou déposez un fichier nommé simplement « export » pour "
+        "recevoir les exports de tous vos établissements."
+    )
+
+
+EXPORT_NO_ESTABLISHMENT = (
+    "Demande d'export refusée : aucun établissement ne vous est attribué. Demandez à votre "
+    "équipe informatique de vous enregistrer comme référent de votre établissement."
+)
+EXPORT_NOT_A_REFERENT = (
+    "Demande d'export refusée : ce dossier n'est pas celui d'un référent. Déposez la demande "
+    "dans votre dossier personnel (le dossier qui porte votre identifiant)."
+)
+EXPORT_CONTENT_IGNORED = (
+    "Ce fichier porte le nom d'une demande d'export : il a été traité comme tel et son "
+    "contenu n'a pas été lu. Pour importer des lignes, donnez au fichier un autre nom "
+    "(par exemple profils.csv) et déposez-le à nouveau."
+)
+# The code of the Ligne 0 row of a held file's report: not an ERREUR, nothing went wrong.
+HELD_CODE = "ATTENTE"
+
+
+def refused(reason: str) -> str:
+    """The report of a held file that the IT team refused (`profilesync reject`)."""
+    return (
+        f"Fichier refusé par votre équipe informatique : {reason}. Aucune ligne n'a été "
+        "appliquée. Corrigez le fichier si besoin, puis déposez-le à nouveau."
+    )
+
+
+# (end of the référent's own folder)
+
+
 # --- undo of a run (store/undo.py) ---------------------------------------------------------
 # The report of an undo shows the lines of the undone file, each with what was undone.
 

@@ -202,6 +202,9 @@ class ReportWriter:
 
     def reject(self, reason: str) -> None:
         """Make this the report of a rejected file: `0;ERREUR;<reason>` and 13 empty cells."""
+        self._single_row(Code.ERREUR, reason)
+
+    def _single_row(self, code: str, reason: str) -> None:
         fh = self._open_file()
         fh.seek(self._header_end)
         fh.truncate()
@@ -209,7 +212,12 @@ class ReportWriter:
         self._ok = 0
         self._repairs = {}
         self.rejected_reason = reason
-        self._row(REJECTED_LINE, Code.ERREUR, reason, _EMPTY_CELLS)
+        self._row(REJECTED_LINE, code, reason, _EMPTY_CELLS)
+
+    def hold(self, reason: str) -> None:
+        """The report of a file held for approval: `0;ATTENTE;<reason>`, not an ERREUR —
+        nothing is wrong yet; the real report replaces it once the file is approved."""
+        self._single_row(msg.HELD_CODE, reason)
 
     def __exit__(
         self,

@@ -265,21 +265,18 @@ def _password_cost(settings: Settings) -> Check:
     )
 
 
-def _bind_password_file(settings: Settings) -> Check | None:
-    """The directory's bind password opens every account: the service user's alone."""
-    name = settings.ldap.bind_password_file
+def _secret_file(label: str, name: str) -> Check | None:
+    """A file holding a password (the directory's bind, the SMTP login): the service
+    user's alone."""
     if not name:
         return None
     try:
         mode = Path(name).stat().st_mode
     except OSError:
-        return None  # the [ldap] check says it cannot be read
+        return None  # the section's own check says it cannot be read
     if mode & 0o007:
-        return Check.warn(
-            "bind password file",
-            f"{name} is readable by every user: chmod 600 {name}",
-        )
-    return Check("bind password file", True, f"{name} not readable by other users")
+        return Check.warn(label, f"{name} is readable by every user: chmod 600 {name}")
+    return Check(label, True, f"{name} not readable by other users")
 
 
 def _schedules(settings: Settings) -> Check:
@@ -299,9 +296,13 @@ def run_checks(settings: Settings) -> Iterator[Check]:
     yield _same_filesystem(settings)
     yield _schedules(settings)
     yield _password_cost(settings)
-    secret_file = _bind_password_file(settings)
-    if secret_file is not None:
-        yield secret_file
+    for label, name in (
+        ("bind password file", settings.ldap.bind_password_file),
+        ("[notify] credentials file", settings.notify.credentials_file),
+    ):
+        secret_file = _secret_file(label, name)
+        if secret_file is not None:
+            yield secret_file
     yield _database(settings)
     yield _stranger_folders(settings)
     if settings.ldap.url:

@@ -42,6 +42,10 @@ NAME_MAX = 200
 # A login is the name of inbox/<login>/ and outbox/<login>/; outbox/exports/ is taken.
 RESERVED_LOGINS = frozenset({layout.EXPORTS_FOLDER})
 _LOGIN = re.compile(r"[a-z0-9][a-z0-9._@-]*")
+_EMAIL = re.compile(
+    r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+"
+)
+EMAIL_MAX = 254
 # The shape only, to tell a wrong key from a malformed value in messages.
 _FINESS_SHAPE = re.compile(r"(?:0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|9[78])[0-9]{7}")
 _EIGHT_DIGITS = re.compile(r"[0-9]{8}")
@@ -73,6 +77,10 @@ class InvalidLogin(AdminError):
     """A login that cannot safely name a folder."""
 
 
+class InvalidEmail(AdminError):
+    """A référent's notification address that is not one address."""
+
+
 class UnknownReferent(AdminError):
     """No référent has this login."""
 
@@ -93,6 +101,7 @@ class EstablishmentInfo:
 class ReferentInfo:
     login: str
     establishments: tuple[str, ...]
+    email: str | None = None  # where notifications go (service/mail.py)
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,7 @@ class ReferentChange:
     added: tuple[str, ...]
     removed: tuple[str, ...]
     establishments: tuple[str, ...]  # after the change
+    email_changed: bool = False
 
 
 @contextmanager
@@ -228,21 +238,14 @@ def add_establishment(
                 f"ET {et} is already registered under EJ {existing.ej}, not {ej}: "
                 "an establishment belongs to one legal entity"
             )
-        renamed = clean_name is not None and clean_name != existing.name
-        if renamed:
-            _audit(
-                session,
-                "establishment.rename",
-                et,
-                {"name": [existing.name, clean_name]},
-                actor=actor,
-                now=now,
-            )
-            existing.name = clean_name or ""
+        renamed = clean_name is not None and _set_audited(
+            session, existing, "name", clean_name, ("establishment.rename", et), actor, now
+        )
         if known is not None:
             info = EstablishmentInfo(existing.et, existing.ej, existing.name, ())
             return EstablishmentChange(info, False, renamed)
-        session.flush()
+        if renamed:
+            session.flush()
         return EstablishmentChange(_establishment_info(session, existing), False, renamed)
     est = Establishment(et=et, ej=ej, name=clean_name or "", created_at=now)
     session.add(est)
@@ -307,6 +310,15 @@ def _referents_by_establishment(
 # -- référents ------------------------------------------------------------------------------
 
 
+def normalise_email(text: str) -> str:
+    """One address, lower case, or `InvalidEmail`: it goes in a mail header, so no space,
+    no line break, no list (any domain: a référent's mailbox need not be MSSanté)."""
+    value = text.strip().lower()
+    if len(value) > EMAIL_MAX or not _EMAIL.fullmatch(value):
+        raise InvalidEmail(f"invalid email address {text!r}: one address such as name@host.fr")
+    return value
+
+
 @dataclass
 class ReferentIndex:
     """What `add_referent` looks up, loaded once for a bulk registration (`store.registry`)
@@ -340,15 +352,18 @@ def add_referent(
     *,
     actor: str,
     now: datetime,
+    email: str | None = None,
     known: ReferentIndex | None = None,
 ) -> ReferentChange:
-    """Make `login` référent of `ets` (in addition to any it already has)."""
+    """Make `login` référent of `ets` (in addition to any it already has); with `email`,
+    set the address their notifications go to."""
     login = normalise_login(login)
+    address = None if email is None else normalise_email(email)
     if not ets:
         raise AdminError("give at least one establishment (--et)")
     if known is not None:
         return _add_referent_known(
-            session, login, known.registered(ets), known, actor=actor, now=now
+            session, login, known.registered(ets), known, address, actor=actor, now=now
         )
     wanted = _registered(session, ets)
     referent = _referent(session, login)
@@ -362,9 +377,12 @@ def add_referent(
     for et in added:
         session.add(ReferentEstablishment(referent_id=referent.id, establishment_id=wanted[et]))
     after = tuple(sorted({*before, *added}))
+    email_changed = address is not None and _set_audited(
+        session, referent, "email", address, ("referent.email", login), actor, now
+    )
     _audit_grant(session, login, created, before, after, actor=actor, now=now)
     session.flush()
-    return ReferentChange(login, created, False, added, (), after)
+    return ReferentChange(login, created, False, added, (), after, email_changed)
 
 
 def _add_referent_known(
@@ -372,6 +390,7 @@ def _add_referent_known(
     login: str,
     wanted: dict[str, Establishment],
     known: ReferentIndex,
+    address: str | None,
     *,
     actor: str,
     now: datetime,
@@ -390,8 +409,11 @@ def _add_referent_known(
         referent.establishments.append(wanted[et])
     held.update(added)
     after = tuple(sorted(held))
+    email_changed = address is not None and _set_audited(
+        session, referent, "email", address, ("referent.email", login), actor, now
+    )
     _audit_grant(session, login, created, before, after, actor=actor, now=now)
-    return ReferentChange(login, created, False, added, (), after)
+    return ReferentChange(login, created, False, added, (), after, email_changed)
 
 
 def _audit_grant(
@@ -463,17 +485,19 @@ def remove_referent(
 def list_referents(session: Session) -> list[ReferentInfo]:
     """Every référent with their establishments, by login."""
     query = (
-        sa.select(Referent.login, Establishment.et)
+        sa.select(Referent.login, Referent.email, Establishment.et)
         .outerjoin(ReferentEstablishment, ReferentEstablishment.referent_id == Referent.id)
         .outerjoin(Establishment, Establishment.id == ReferentEstablishment.establishment_id)
         .order_by(Referent.login, Establishment.et)
     )
     out: dict[str, list[str]] = {}
-    for login, et in session.execute(query):
+    emails: dict[str, str | None] = {}
+    for login, email, et in session.execute(query):
         out.setdefault(login, [])
+        emails[login] = email
         if et is not None:
             out[login].append(et)
-    return [ReferentInfo(login, tuple(ets)) for login, ets in out.items()]
+    return [ReferentInfo(login, tuple(ets), emails[login]) for login, ets in out.items()]
 
 
 def _referent(session: Session, login: str) -> Referent | None:
@@ -501,6 +525,25 @@ def _registered(session: Session, ets: Iterable[str]) -> dict[str, int]:
     if missing:
         raise UnknownEstablishment(*missing)
     return found
+
+
+def _set_audited(  # noqa: PLR0917 - private, two call sites
+    session: Session,
+    row: object,
+    attr: str,
+    value: object,
+    what: tuple[str, str],
+    actor: str,
+    now: datetime,
+) -> bool:
+    """Set `row.attr` to `value` with an audit row (action, key) when it changes it."""
+    old = getattr(row, attr)
+    if value == old:
+        return False
+    action, key = what
+    _audit(session, action, key, {attr: [old, value]}, actor=actor, now=now)
+    setattr(row, attr, value)
+    return True
 
 
 def _audit(

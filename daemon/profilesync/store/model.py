@@ -88,6 +88,8 @@ class Referent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime]
+    # Where notifications go (issue 10, service/mail.py); None: no email.
+    email: Mapped[str | None] = mapped_column(String(254))
     establishments: Mapped[list[Establishment]] = relationship(
         secondary="referent_establishment", lazy="selectin"
     )

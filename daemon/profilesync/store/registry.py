@@ -154,7 +154,8 @@ def import_referents(
     session: Session, rows: list[list[str]], *, actor: str, now: datetime
 ) -> RegistryReport:
     """Make each row's login référent of its ET (`login;ET[;email]`), in addition to the
-    establishments it already manages: a file grants, it never withdraws."""
+    establishments it already manages: a file grants, it never withdraws; an email given
+    sets where the référent's notifications go, an empty one leaves it as it is."""
     known = admin.ReferentIndex.load(session)  # as for establishments: one load, one flush
     results = []
     for number, cells in _numbered(rows, _LOGIN_HEADERS):
@@ -162,20 +163,22 @@ def import_referents(
         if len(cells) < 2 or not cells[1].strip():
             results.append(LineResult(number, login, Verdict.REFUSED, "expected login;ET[;email]"))
             continue
+        email = cells[2] if len(cells) > 2 and cells[2].strip() else None
         try:
             change = admin.add_referent(
-                session, login, [cells[1]], actor=actor, now=now, known=known
+                session, login, [cells[1]], actor=actor, now=now, email=email, known=known
             )
         except admin.AdminError as exc:
             results.append(LineResult(number, login, Verdict.REFUSED, str(exc)))
             continue
-        note = "email column ignored (not stored)" if len(cells) > 2 and cells[2].strip() else ""
+        changed = ([f"now also manages {', '.join(change.added)}"] if change.added else []) + (
+            ["email changed"] if change.email_changed else []
+        )
         if change.created:
-            results.append(LineResult(number, change.login, Verdict.ADDED, note))
-        elif change.added:
-            detail = f"now also manages {', '.join(change.added)}"
-            results.append(LineResult(number, change.login, Verdict.CHANGED, detail))
+            results.append(LineResult(number, change.login, Verdict.ADDED))
+        elif changed:
+            results.append(LineResult(number, change.login, Verdict.CHANGED, "; ".join(changed)))
         else:
-            results.append(LineResult(number, change.login, Verdict.UNCHANGED, note))
+            results.append(LineResult(number, change.login, Verdict.UNCHANGED))
     session.flush()
     return RegistryReport("csv", tuple(results))
