@@ -465,10 +465,12 @@ def test_admin_commands_are_all_there() -> None:
         "db upgrade",
         "establishment",
         "establishment add",
+        "establishment import",
         "establishment list",
         "establishment show",
         "referent",
         "referent add",
+        "referent import",
         "referent list",
         "referent remove",
     ]

@@ -172,6 +172,12 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    # "host:port" of the Prometheus endpoint the daemon serves; empty: no endpoint.
+    listen: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathsSettings = field(default_factory=PathsSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -183,6 +189,7 @@ class Settings:
     jobs: JobsSettings = field(default_factory=JobsSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     def with_overrides(self, **sections: Mapping[str, Any]) -> Settings:
         """A copy with some keys changed, e.g. `with_overrides(paths={"inbox": p})`; for tests."""
@@ -222,6 +229,21 @@ def _check_choices(settings: Settings, source: str) -> Settings:
                 "set start_tls = false (the socket is local)"
             )
     return settings
+
+
+def metrics_address(settings: Settings) -> tuple[str, int] | None:
+    """[metrics] listen as (host, port), None when off; a malformed value is a ConfigError
+    at start, not a daemon that silently serves nothing."""
+    listen = settings.metrics.listen.strip()
+    if not listen:
+        return None
+    host, sep, port = listen.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # [::1]:9464
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f'[metrics] listen must be "host:port", e.g. "127.0.0.1:9464", got {listen!r}'
+        )
+    return host, int(port)
 
 
 def hashing(settings: Settings) -> PasswordSettings:

@@ -18,8 +18,6 @@ from profilesync.clock import SystemClock
 from profilesync.config import hashing
 from profilesync.config import load as load_settings
 from profilesync.secret import Secret
-from profilesync.store import accounts, admin
-from profilesync.store.passwords import hash_password
 
 app = typer.Typer()
 account_app = typer.Typer(help="Change an account's own data (names, email, password).")
@@ -44,6 +42,9 @@ def account_set(  # noqa: PLR0917 - typer passes options by keyword
     config: ConfigOption = None,
 ) -> None:
     """Set an account's names, email or password; audited, pushed to the directory."""
+    from profilesync.store import accounts, admin  # noqa: PLC0415
+    from profilesync.store.passwords import hash_password  # noqa: PLC0415
+
     if nom is None and prenom is None and email is None and not password_stdin:
         raise CommandRejected(
             "nothing to change: give --nom, --prenom, --email or --password-stdin"

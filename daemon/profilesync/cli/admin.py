@@ -1,4 +1,5 @@
-"""Operator commands: `db upgrade|status`, `establishment add|list`, `referent add|remove|list`.
+"""Operator commands: `db upgrade|status`, `establishment add|list|import`,
+`referent add|remove|list|import`.
 
 A thin layer over `profilesync.store.db` and `profilesync.store.admin`: open the configured
 database, refuse an out-of-date schema, call the library in one transaction, print.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,7 +19,6 @@ from profilesync.cli.common import CommandRejected, ConfigOption, database, tran
 from profilesync.clock import SystemClock
 from profilesync.config import load as load_settings
 from profilesync.errors import EXIT_LINE_ERRORS
-from profilesync.store import admin, db
 
 app = typer.Typer()
 db_app = typer.Typer(help="Create or upgrade the database schema, show its revision.")
@@ -36,6 +37,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Create the schema, or bring it to this version's revision (safe to run again)."""
+    from profilesync.store import db  # noqa: PLC0415
+
     with database(load_settings(config), create=True) as engine:
         result = db.upgrade(engine)
         where = db.display_url(engine.url)
@@ -48,6 +51,8 @@ def db_upgrade(config: ConfigOption = None) -> None:
 @db_app.command("status")
 def db_status(config: ConfigOption = None) -> None:
     """Show the database revision and the expected one; exit 1 when they differ."""
+    from profilesync.store import db  # noqa: PLC0415
+
     settings = load_settings(config)
     head = db.head_revision()
     if db.missing_file(settings.database.url):  # read-only: no empty file left behind
@@ -78,6 +83,8 @@ def establishment_add(
     config: ConfigOption = None,
 ) -> None:
     """Register an establishment; the same EJ and ET again changes nothing but the name."""
+    from profilesync.store import admin  # noqa: PLC0415
+
     with transaction(config) as session:
         change = admin.add_establishment(
             session, ej=ej, et=et, name=name, actor=admin.operator_actor(), now=_now()
@@ -94,6 +101,8 @@ def establishment_add(
 @establishment_app.command("list")
 def establishment_list(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """List establishments with their référents."""
+    from profilesync.store import admin  # noqa: PLC0415
+
     with transaction(config) as session:
         rows = admin.list_establishments(session)
     if as_json:
@@ -109,6 +118,15 @@ def establishment_list(as_json: JsonOption = False, config: ConfigOption = None)
         ("ET", "EJ", "NAME", "REFERENTS"),
         [(r.et, r.ej, r.name, ", ".join(r.referents) or "-") for r in rows],
     )
+
+
+@establishment_app.command("import")
+def establishment_import(
+    file: Annotated[Path, typer.Argument(help="EJ;ET;Nom CSV, or the FINESS extract (etalab).")],
+    config: ConfigOption = None,
+) -> None:
+    """Register every establishment of FILE; a line per result, exit 1 if one is refused."""
+    _import_registry(file, config, referents=False)
 
 
 # -- référents ------------------------------------------------------------------------------
@@ -137,6 +155,7 @@ def referent_add(
     """Make LOGIN référent of the given establishments (kept in addition to current ones);
     their template is put in outbox/LOGIN/modele.csv."""
     from profilesync.service import selfservice  # noqa: PLC0415 - the CLI starts fast (11.4)
+    from profilesync.store import admin  # noqa: PLC0415
 
     if not et:
         raise CommandRejected("give at least one establishment with --et")
@@ -164,6 +183,8 @@ def referent_add(
 @referent_app.command("remove")
 def referent_remove(login: LoginArgument, et: EtOption = None, config: ConfigOption = None) -> None:
     """Withdraw establishments from LOGIN (--et), or without --et remove the référent."""
+    from profilesync.store import admin  # noqa: PLC0415
+
     with transaction(config) as session:
         change = admin.remove_referent(
             session, login, et or None, actor=admin.operator_actor(), now=_now()
@@ -181,6 +202,8 @@ def referent_remove(login: LoginArgument, et: EtOption = None, config: ConfigOpt
 @referent_app.command("list")
 def referent_list(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """List référents with their establishments."""
+    from profilesync.store import admin  # noqa: PLC0415
+
     with transaction(config) as session:
         rows = admin.list_referents(session)
     if as_json:
@@ -197,6 +220,51 @@ def referent_list(as_json: JsonOption = False, config: ConfigOption = None) -> N
         ("LOGIN", "ESTABLISHMENTS", "EMAIL"),
         [(r.login, ", ".join(r.establishments) or "-", r.email or "-") for r in rows],
     )
+
+
+@referent_app.command("import")
+def referent_import(
+    file: Annotated[Path, typer.Argument(help="login;ET[;email] CSV, one grant a line.")],
+    config: ConfigOption = None,
+) -> None:
+    """Make each line's login référent of its ET; a line per result, exit 1 if one is refused."""
+    _import_registry(file, config, referents=True)
+
+
+def _import_registry(file: Path, config: Path | None, *, referents: bool) -> None:
+    """Read FILE, register its lines in one transaction, print what became of each line:
+    one line per line of the file, then the counts; a hostile value is shown escaped."""
+    from profilesync.store import admin, registry  # noqa: PLC0415
+    from profilesync.store.registry import Verdict  # noqa: PLC0415
+
+    rows = registry.read_rows(file)
+    bulk = registry.import_referents if referents else registry.import_establishments
+    with transaction(config) as session:
+        report = bulk(session, rows, actor=admin.operator_actor(), now=_now())
+    if referents:
+        _ensure_templates(config, [r.key for r in report.lines if r.verdict is Verdict.ADDED])
+    for r in report.lines:
+        key = r.key if r.key.isprintable() else repr(r.key)
+        typer.echo(
+            f"line {r.line}: {key or '-'}: {r.verdict.value}"
+            + (f": {r.detail}" if r.detail else "")
+        )
+    typer.echo(f"{report.layout} file: {report.summary()}")
+    if report.count(Verdict.REFUSED):
+        raise typer.Exit(EXIT_LINE_ERRORS)
+
+
+def _ensure_templates(config: Path | None, logins: list[str]) -> None:
+    """Each new référent's outbox/LOGIN/modele.csv, as `referent add` writes it; a failure
+    is one warning: the daemon writes what is missing at its next scan."""
+    from profilesync.service import selfservice  # noqa: PLC0415
+
+    settings = load_settings(config)
+    try:
+        for login in logins:
+            selfservice.ensure_template(settings, login)
+    except OSError as exc:
+        typer.echo(f"warning: templates not written in the outbox: {exc.strerror}", err=True)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

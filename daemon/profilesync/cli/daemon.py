@@ -14,10 +14,6 @@ from profilesync.clock import SystemClock
 from profilesync.config import hashing
 from profilesync.config import load as load_settings
 from profilesync.errors import EXIT_REJECTED
-from profilesync.service import checkconfig, jobs, status
-from profilesync.service.heartbeat import identity
-from profilesync.store.db import DatabaseError
-from profilesync.store.passwords import Hasher
 
 app = typer.Typer()
 jobs_app = typer.Typer(help="Scheduled jobs: list them, run one now.", no_args_is_help=True)
@@ -37,7 +33,8 @@ def run(
     """The daemon: watch the inbox and run the scheduled jobs (in the foreground)."""
     # watchdog is imported only for this command
     from profilesync.service import daemon as service  # noqa: PLC0415
-    from profilesync.service import inbox  # noqa: PLC0415
+    from profilesync.service import inbox, jobs  # noqa: PLC0415
+    from profilesync.store.passwords import Hasher  # noqa: PLC0415
 
     settings = load_settings(config)
     fmt = log_format or settings.daemon.log_format
@@ -64,6 +61,9 @@ def status_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output (monitoring).")] = False,
 ) -> None:
     """Status: is the daemon alive, files waiting, latest runs, directory backlog, jobs."""
+    from profilesync.service import status  # noqa: PLC0415
+    from profilesync.store.db import DatabaseError  # noqa: PLC0415
+
     settings = load_settings(config)
     # Missing, unmigrated or down, the database is one line of the status, not a refusal to
     # answer.
@@ -87,6 +87,7 @@ def rerun_cmd(
     """Process a run again from its private copy (a new run, linked by rerun_of)."""
     from profilesync.service import rerun  # noqa: PLC0415
     from profilesync.service.driver import Driver  # noqa: PLC0415
+    from profilesync.store.passwords import Hasher  # noqa: PLC0415
 
     settings = load_settings(config)
     logsetup.configure(settings.daemon.log_format, settings.daemon.log_level)
@@ -102,6 +103,9 @@ def jobs_run(
     config: ConfigOption = None,
 ) -> None:
     """Run a job now (under the same lease as the daemon)."""
+    from profilesync.service import jobs  # noqa: PLC0415
+    from profilesync.service.heartbeat import identity  # noqa: PLC0415
+
     settings = load_settings(config)
     logsetup.configure(settings.daemon.log_format, settings.daemon.log_level)
     with sessions(settings) as session_factory:
@@ -114,6 +118,8 @@ def jobs_run(
 @jobs_app.command("list")
 def jobs_list(config: ConfigOption = None) -> None:
     """List the jobs, their last run and their next one."""
+    from profilesync.service import status  # noqa: PLC0415
+
     settings = load_settings(config)
     with sessions(settings) as session_factory:
         report = status.gather(settings, session_factory, SystemClock())
@@ -123,6 +129,8 @@ def jobs_list(config: ConfigOption = None) -> None:
 @app.command("check-config")
 def check_config(config: ConfigOption = None) -> None:
     """Check the configuration: folders, database, directory."""
+    from profilesync.service import checkconfig  # noqa: PLC0415
+
     settings = load_settings(config)
     problems = 0
     for check in checkconfig.run_checks(settings):

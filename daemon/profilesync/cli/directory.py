@@ -15,11 +15,6 @@ import typer
 from profilesync.cli.common import CommandRejected, ConfigOption, sessions
 from profilesync.clock import SystemClock
 from profilesync.config import load as load_settings
-from profilesync.directory import reconcile as reconcile_mod
-from profilesync.directory import slapd
-from profilesync.directory import sync as ldapsync
-from profilesync.directory.conn import DirectoryNotConfigured, DirectoryUnavailable
-from profilesync.directory.servers import UnknownServer
 from profilesync.errors import EXIT_REJECTED
 
 app = typer.Typer()
@@ -44,6 +39,10 @@ def reconcile(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Compare the directory with the database (the reference); exit 1 if drift remains."""
+    from profilesync.directory import reconcile as reconcile_mod  # noqa: PLC0415
+    from profilesync.directory.conn import DirectoryNotConfigured, DirectoryUnavailable  # noqa: PLC0415
+    from profilesync.directory.servers import UnknownServer  # noqa: PLC0415
+
     settings = load_settings(config)
     with sessions(settings) as factory, factory() as session:
         try:
@@ -75,6 +74,8 @@ def sync(
     limit: Annotated[int | None, typer.Option(help="At most N changes.")] = None,
 ) -> None:
     """Push the queued changes to the directory now, those waiting for a retry too."""
+    from profilesync.directory import sync as ldapsync  # noqa: PLC0415
+
     settings = load_settings(config)
     with sessions(settings) as factory:
         report = ldapsync.sync_once(
@@ -94,6 +95,8 @@ def retry_parked(
     key: Annotated[str | None, typer.Argument(help="Only this key (uid or Finess ET).")] = None,
 ) -> None:
     """Put parked changes back in the queue (once the data is fixed)."""
+    from profilesync.directory import sync as ldapsync  # noqa: PLC0415
+
     settings = load_settings(config)
     with sessions(settings) as factory, factory.begin() as session:
         count = ldapsync.unpark(session, SystemClock().now(), key)
@@ -111,6 +114,8 @@ def slapd_start(
     config: ConfigOption = None,
 ) -> None:
     """Start a local slapd and print the [ldap] settings to connect to it."""
+    from profilesync.directory import slapd  # noqa: PLC0415
+
     max_age = load_settings(config).passwords.max_age_days  # the policy's pwdMaxAge
     inst = slapd.start(directory, base_dn=base_dn, port=port, max_age_days=max_age)
     typer.echo(
@@ -122,5 +127,7 @@ def slapd_start(
 @slapd_app.command("stop")
 def slapd_stop(directory: DirOption = Path("var/slapd")) -> None:
     """Stop the local slapd."""
+    from profilesync.directory import slapd  # noqa: PLC0415
+
     stopped = slapd.stop(slapd.load(directory.resolve()))
     typer.echo("slapd stopped" if stopped else "slapd was not running")

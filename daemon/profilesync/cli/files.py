@@ -11,9 +11,6 @@ import typer
 from profilesync.cli.common import CommandRejected, ConfigOption
 from profilesync.clock import SystemClock
 from profilesync.config import load as load_settings
-from profilesync.fileformat import template as template_mod
-from profilesync.fileformat.check import check_file
-from profilesync.fileformat.report import default_report_path
 
 app = typer.Typer()
 
@@ -21,6 +18,8 @@ app = typer.Typer()
 @app.command("template")
 def template() -> None:
     """Print the import file template (the header line only, UTF-8 with BOM)."""
+    from profilesync.fileformat import template as template_mod  # noqa: PLC0415
+
     sys.stdout.buffer.write(template_mod.template_bytes())
     sys.stdout.buffer.flush()
 
@@ -46,6 +45,10 @@ def check(
 
     Exit code: 0 no ERREUR, 1 at least one line in ERREUR, 2 file rejected.
     """
+    # The rules and the report only for this command: `--help` starts without them.
+    from profilesync.fileformat.check import check_file  # noqa: PLC0415
+    from profilesync.fileformat.report import default_report_path  # noqa: PLC0415
+
     settings = load_settings(config)
     report_path = report if report is not None else default_report_path(file)
     if not file.is_file():

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -18,10 +18,9 @@ from profilesync.clock import SystemClock, parse_since
 from profilesync.config import load as load_settings
 from profilesync.errors import EXIT_LINE_ERRORS, EXIT_OK, EXIT_REJECTED
 from profilesync.fileformat import messages
-from profilesync.service.status import local_time
-from profilesync.store import admin, exports, importer
-from profilesync.store.importer import RunNotFound
-from profilesync.store.model import ImportRun, RunStatus
+
+if TYPE_CHECKING:
+    from profilesync.store import importer
 
 app = typer.Typer()
 
@@ -44,6 +43,8 @@ def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
 
 
 def _exit_for(result: importer.RunResult) -> None:
+    from profilesync.store.model import RunStatus  # noqa: PLC0415
+
     if result.status is RunStatus.DONE:
         typer.echo(result.summary.line())
         typer.echo(f"report: {result.report_path}")
@@ -77,6 +78,8 @@ def import_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Import a file now, as the daemon would (report, database, directory changes queued)."""
+    from profilesync.store import admin, importer  # noqa: PLC0415
+
     settings = load_settings(config)
     if not file.is_file():
         raise CommandRejected(f"file not found: {file}")
@@ -104,6 +107,7 @@ def approve_cmd(
 ) -> None:
     """Approve an import held back by the mass-deletion guard."""
     from profilesync.service import mail  # noqa: PLC0415 - the CLI starts fast (11.4)
+    from profilesync.store import importer  # noqa: PLC0415
 
     settings = load_settings(config)
     with sessions(settings) as sf, _progress_bar() as progress:
@@ -178,6 +182,7 @@ def runs_cmd(  # noqa: PLR0917 - typer passes options by keyword
     config: ConfigOption = None,
 ) -> None:
     """List the latest imports: status, counts, duration."""
+    from profilesync.service.status import local_time  # noqa: PLC0415
     from profilesync.store import lookup  # noqa: PLC0415 - fast start (issue 11.4)
 
     settings = load_settings(config)
@@ -204,6 +209,10 @@ def show_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Show an import and the lines of its report."""
+    from profilesync.store import importer  # noqa: PLC0415
+    from profilesync.store.importer import RunNotFound  # noqa: PLC0415
+    from profilesync.store.model import ImportRun, RunStatus  # noqa: PLC0415
+
     settings = load_settings(config)
     with sessions(settings) as sf, sf() as session:
         found = session.get(ImportRun, run)
@@ -230,6 +239,8 @@ def export_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Export an establishment's profiles now (a reusable import file)."""
+    from profilesync.store import exports  # noqa: PLC0415
+
     settings = load_settings(config)
     with sessions(settings) as sf:
         result = exports.export_establishment(

@@ -33,6 +33,7 @@ from profilesync.config import Settings
 from profilesync.service import claim, heartbeat, inbox, jobs, lease, mail, selfservice, strays
 from profilesync.service.driver import Driver, FileResult
 from profilesync.service.heartbeat import Heartbeat, identity
+from profilesync.service.metrics import Metrics
 from profilesync.service.notify import Notifier
 from profilesync.store.passwords import Hasher
 
@@ -84,6 +85,8 @@ class Daemon:
             progress=self._progress,
             on_processing=self._processing,
         )
+        # Counters always (cheap); the HTTP endpoint only when [metrics] listen is set.
+        self.metrics = Metrics(settings, session_factory, self.clock)
 
     # --- one file ------------------------------------------------------------------------
 
@@ -189,6 +192,8 @@ class Daemon:
         except Exception:
             log.exception("%s: could not be processed now, will retry", work.name)
             return None
+        if result is not None:
+            self.metrics.file_done(result)
         if result is not None and result.processed:
             # After the run is over: a slow or failing mail server never holds a file.
             self.mailer.notify_run(
@@ -240,6 +245,7 @@ class Daemon:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
             signal.signal(signal.SIGHUP, self._on_hangup)
+        self.metrics.serve()  # before anything starts: a taken port is refused at once
         observer = inbox.start_observer(
             self.settings.paths.inbox, self._events, polling=self.settings.daemon.polling_observer
         )
@@ -261,6 +267,7 @@ class Daemon:
             scheduler.shutdown(wait=True)
             observer.stop()
             observer.join(timeout=10)
+            self.metrics.stop()
             self.heartbeat.remove()
             log.info("profilesync stopped")
         return 0

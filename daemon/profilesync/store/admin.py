@@ -205,9 +205,21 @@ def normalise_login(text: str) -> str:
 
 
 def add_establishment(
-    session: Session, *, ej: str, et: str, name: str | None, actor: str, now: datetime
+    session: Session,
+    *,
+    ej: str,
+    et: str,
+    name: str | None,
+    actor: str,
+    now: datetime,
+    known: dict[str, Establishment] | None = None,
 ) -> EstablishmentChange:
-    """Register an ET under its EJ; the same pair again only updates a given new name."""
+    """Register an ET under its EJ; the same pair again only updates a given new name.
+
+    `known` (ET → row, every registered establishment, kept up to date here) is for bulk
+    registration (`store.registry`): no query and no flush per call — the caller flushes
+    once — and the returned info leaves the référents out.
+    """
     ej = normalise_finess(ej, "EJ")
     et = normalise_finess(et, "ET")
     clean_name = None if name is None else " ".join(name.split())
@@ -215,7 +227,11 @@ def add_establishment(
         raise AdminError(f"name is too long ({len(clean_name)} characters, at most {NAME_MAX})")
     if clean_name is not None and not clean_name.isprintable():
         raise AdminError("name contains a control character")
-    existing = session.scalar(sa.select(Establishment).where(Establishment.et == et))
+    existing = (
+        known.get(et)
+        if known is not None
+        else session.scalar(sa.select(Establishment).where(Establishment.et == et))
+    )
     if existing is not None:
         if existing.ej != ej:
             raise EstablishmentConflict(
@@ -225,6 +241,9 @@ def add_establishment(
         renamed = clean_name is not None and _set_audited(
             session, existing, "name", clean_name, ("establishment.rename", et), actor, now
         )
+        if known is not None:
+            info = EstablishmentInfo(existing.et, existing.ej, existing.name, ())
+            return EstablishmentChange(info, False, renamed)
         if renamed:
             session.flush()
         return EstablishmentChange(_establishment_info(session, existing), False, renamed)
@@ -249,7 +268,10 @@ def add_establishment(
         actor=actor,
         now=now,
     )
-    session.flush()
+    if known is None:
+        session.flush()
+    else:
+        known[et] = est
     return EstablishmentChange(EstablishmentInfo(et, ej, est.name, ()), True, False)
 
 
@@ -297,6 +319,32 @@ def normalise_email(text: str) -> str:
     return value
 
 
+@dataclass
+class ReferentIndex:
+    """What `add_referent` looks up, loaded once for a bulk registration (`store.registry`)
+    and kept up to date by it: no query and no flush per line."""
+
+    establishments: dict[str, Establishment]
+    referents: dict[str, Referent]
+    grants: dict[str, set[str]]  # login → ETs
+
+    @classmethod
+    def load(cls, session: Session) -> ReferentIndex:
+        referents = {r.login: r for r in session.scalars(sa.select(Referent))}
+        grants: dict[str, set[str]] = {login: set() for login in referents}
+        for info in list_referents(session):
+            grants[info.login].update(info.establishments)
+        establishments = {e.et: e for e in session.scalars(sa.select(Establishment))}
+        return cls(establishments, referents, grants)
+
+    def registered(self, ets: Iterable[str]) -> dict[str, Establishment]:
+        normalised = sorted({normalise_finess(et, "ET") for et in ets})
+        missing = [et for et in normalised if et not in self.establishments]
+        if missing:
+            raise UnknownEstablishment(*missing)
+        return {et: self.establishments[et] for et in normalised}
+
+
 def add_referent(
     session: Session,
     login: str,
@@ -305,6 +353,7 @@ def add_referent(
     actor: str,
     now: datetime,
     email: str | None = None,
+    known: ReferentIndex | None = None,
 ) -> ReferentChange:
     """Make `login` référent of `ets` (in addition to any it already has); with `email`,
     set the address their notifications go to."""
@@ -312,6 +361,10 @@ def add_referent(
     address = None if email is None else normalise_email(email)
     if not ets:
         raise AdminError("give at least one establishment (--et)")
+    if known is not None:
+        return _add_referent_known(
+            session, login, known.registered(ets), known, address, actor=actor, now=now
+        )
     wanted = _registered(session, ets)
     referent = _referent(session, login)
     created = referent is None
@@ -327,18 +380,56 @@ def add_referent(
     email_changed = address is not None and _set_audited(
         session, referent, "email", address, ("referent.email", login), actor, now
     )
-    if created or added:
-        action = "referent.add" if created else "referent.grant"
-        _audit(
-            session,
-            action,
-            login,
-            {"establishments": [list(before), list(after)]},
-            actor=actor,
-            now=now,
-        )
+    _audit_grant(session, login, created, before, after, actor=actor, now=now)
     session.flush()
     return ReferentChange(login, created, False, added, (), after, email_changed)
+
+
+def _add_referent_known(
+    session: Session,
+    login: str,
+    wanted: dict[str, Establishment],
+    known: ReferentIndex,
+    address: str | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> ReferentChange:
+    """`add_referent` on the index: grants through the relationship, flushed by the caller."""
+    referent = known.referents.get(login)
+    created = referent is None
+    if referent is None:
+        referent = Referent(login=login, created_at=now, establishments=[])
+        session.add(referent)
+        known.referents[login] = referent
+    held = known.grants.setdefault(login, set())
+    before = tuple(sorted(held))
+    added = tuple(sorted(set(wanted) - held))
+    for et in added:
+        referent.establishments.append(wanted[et])
+    held.update(added)
+    after = tuple(sorted(held))
+    email_changed = address is not None and _set_audited(
+        session, referent, "email", address, ("referent.email", login), actor, now
+    )
+    _audit_grant(session, login, created, before, after, actor=actor, now=now)
+    return ReferentChange(login, created, False, added, (), after, email_changed)
+
+
+def _audit_grant(
+    session: Session,
+    login: str,
+    created: bool,
+    before: tuple[str, ...],
+    after: tuple[str, ...],
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    if created or before != after:
+        action = "referent.add" if created else "referent.grant"
+        changes: dict[str, object] = {"establishments": [list(before), list(after)]}
+        _audit(session, action, login, changes, actor=actor, now=now)
 
 
 def remove_referent(
