@@ -137,6 +137,7 @@ def reject_cmd(
     """Refuse an import held back by the mass-deletion guard: nothing is applied, the
     référent's report says it was refused and why, the file is archived."""
     from profilesync.service import archive, mail  # noqa: PLC0415 - the CLI starts fast (11.4)
+    from profilesync.store import importer  # noqa: PLC0415
 
     text = _one_line(reason)
     if not text:
