@@ -29,8 +29,12 @@ def test_a_folder_that_only_resembles_a_login_is_a_stranger(box: Inbox, folder: 
     assert done.status == "rejected"
     assert box.scalar("SELECT count(*) FROM account") == 0
     assert box.scalar("SELECT count(*) FROM audit") == 0
-    # No outbox folder appears for it; the report is kept for the operator.
-    assert not box.outbox.exists() or not any(box.outbox.iterdir())
+    # No outbox folder appears for it (the only file of the outbox is the real référent's
+    # template); the report is kept for the operator.
+    assert sorted(p.relative_to(box.outbox).as_posix() for p in box.outbox.rglob("*")) == [
+        REFERENT,
+        f"{REFERENT}/modele.csv",
+    ]
     [report] = (box.state / "strangers" / folder).glob("*.rapport.csv")
     assert report.name == f"x.{STAMP}.rapport.csv"
     rows = report_rows(report)
