@@ -141,9 +141,10 @@ def test_leaving_the_block_normally_keeps_the_queued_hashes(gate: _Gate) -> None
 
 def test_an_error_in_the_block_drops_the_hashes_not_started(gate: _Gate) -> None:
     futures: list[Future[str]] = []
-    with pytest.raises(RuntimeError, match="import stopped"), Hasher(
-        CHEAP_PASSWORDS, workers=2
-    ) as hasher:
+    with (
+        pytest.raises(RuntimeError, match="import stopped"),
+        Hasher(CHEAP_PASSWORDS, workers=2) as hasher,
+    ):
         futures = _submit(hasher, gate, 6)
         for _ in range(2):  # both workers busy: the four others are queued
             assert gate.running.acquire(timeout=60)
