@@ -55,9 +55,8 @@ def test_a_file_at_the_inbox_root_is_reported_at_the_outbox_root(world: World) -
 def test_a_strangers_report_is_kept_for_the_operator_not_in_the_outbox(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="profilesync.service.claim"):
-        with world.sf() as s:
-            folder = claim.report_folder(world.settings, s, "AREF", "f.csv")
+    with caplog.at_level(logging.WARNING, logger="profilesync.service.claim"), world.sf() as s:
+        folder = claim.report_folder(world.settings, s, "AREF", "f.csv")
     assert folder == (world.tmp / "state" / "strangers" / "AREF").resolve()
     assert not (world.tmp / "outbox" / "AREF").exists()
     [record] = caplog.records
@@ -140,7 +139,8 @@ def test_a_file_at_the_inbox_root_is_registered_without_a_submitter(world: World
     claim.register(world.sf, _work_file(world, None, T0, "f.csv"), world.settings, world.clock)
     [run] = _runs(world)
     assert run.submitter == ""
-    assert run.report_path == str((world.tmp / "outbox" / "f.20260315T100000Z.rapport.csv").resolve())
+    report = world.tmp / "outbox" / "f.20260315T100000Z.rapport.csv"
+    assert run.report_path == str(report.resolve())
 
 
 def test_a_work_file_whose_name_was_not_made_by_a_claim_is_registered_as_is(world: World) -> None:
