@@ -79,6 +79,16 @@ def test_a_create_that_ended_yesterday_is_refused() -> None:
     assert "25/11/2026" in messages(checked)[0]
 
 
+def test_a_create_ended_yesterday_on_its_first_day_says_only_that_it_ended() -> None:
+    checked = check(cells(debut="25/11/2026", fin="25/11/2026"))
+    assert messages(checked) == [msg.fin_past_on_create("25/11/2026")]
+
+
+def test_a_create_ending_today_but_starting_tomorrow_says_only_fin_before_debut() -> None:
+    checked = check(cells(debut="27/11/2026", fin="26/11/2026"))
+    assert messages(checked) == ["Date de fin : antérieure à la date de début"]
+
+
 def test_a_modify_may_set_a_fin_already_past() -> None:
     """Only C refuses a past fin: an M ending a profile yesterday is how one ends it."""
     checked = check(cells(action="M", password="", fin="25/11/2026"))
