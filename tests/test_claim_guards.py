@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from importkit import REFERENT, T0, World, fast_settings
-from profilesync import layout
+from profilesync import faults, layout
 from profilesync.service import claim
 from profilesync.store.model import ImportRun
 
@@ -194,3 +194,55 @@ def test_only_old_locks_of_finished_files_are_swept(world: World) -> None:
         True, False, True, False,
     )  # fmt: skip
     assert claim.sweep_locks(world.settings) == 0
+
+
+def test_two_files_of_one_folder_are_claimed_one_after_the_other(world: World) -> None:
+    inbox = world.tmp / "inbox" / REFERENT
+    inbox.mkdir(parents=True)
+    claimed = []
+    for name in ("a.csv", "b.csv"):
+        (inbox / name).write_bytes(name.encode())
+        got = claim.claim(inbox / name, REFERENT, world.settings, world.clock)
+        assert got is not None
+        claimed.append(got.work_path.read_bytes())
+    assert claimed == [b"a.csv", b"b.csv"]
+
+
+# --- the crash tests' points (SPEC §9: the proof of exactly-once is a kill at each step) ------
+
+
+class _Killed(Exception):
+    """Stands in for the SIGKILL a crash test's subprocess sends itself."""
+
+
+@pytest.fixture
+def crash_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    def kill(_pid: int, _sig: int) -> None:
+        raise _Killed
+
+    monkeypatch.setattr(faults.os, "kill", kill)
+    yield monkeypatch
+
+
+def test_the_after_claim_point_is_reached_once_the_file_is_in_work(
+    world: World, crash_at: pytest.MonkeyPatch
+) -> None:
+    dropped = world.tmp / "inbox" / REFERENT / "f.csv"
+    dropped.parent.mkdir(parents=True)
+    dropped.write_bytes(b"x")
+    crash_at.setenv(faults.CRASH_ENV, "after_claim")
+    with pytest.raises(_Killed):
+        claim.claim(dropped, REFERENT, world.settings, world.clock)
+    assert not dropped.exists()
+    assert [p.name.endswith("-f.csv") for p in claim.work_files(world.settings)] == [True]
+    assert _runs(world) == []
+
+
+def test_the_after_register_point_is_reached_once_the_run_is_committed(
+    world: World, crash_at: pytest.MonkeyPatch
+) -> None:
+    work = _work_file(world, REFERENT, T0, "f.csv")
+    crash_at.setenv(faults.CRASH_ENV, "after_register")
+    with pytest.raises(_Killed):
+        claim.register(world.sf, work, world.settings, world.clock)
+    assert [r.work_path for r in _runs(world)] == [str(work)]
