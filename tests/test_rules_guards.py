@@ -171,6 +171,12 @@ def test_a_missing_nom_is_not_found_in_the_password() -> None:
     assert messages(checked) == [msg.required("Nom")]
 
 
+def test_a_missing_identifiant_is_not_found_in_the_password() -> None:
+    checked = check(cells(identifiant="", password="Xxxx-Horse-4242"))
+    assert len(checked.problems) == 1
+    assert checked.problems[0].message.startswith("Identifiant")
+
+
 def test_the_password_of_a_line_with_an_unknown_role_is_still_checked_against_its_login() -> None:
     checked = check(cells(role="CDC9", password="Cgarnier-Pass-42"))
     assert msg.PASSWORD_CONTAINS_LOGIN in messages(checked)
@@ -196,6 +202,7 @@ def test_an_invisible_character_is_named_at_its_position(column: str, character:
     checked = check(cells(**{column: f"Jean{character}Marc"}))
     assert checked.line is None
     [message] = messages(checked)
+    assert message.startswith({"nom": "Nom : ", "prenom": "Prénom : "}[column])
     assert f"U+{ord(character):04X}" in message
     assert "en position 5 " in message
 
@@ -203,9 +210,10 @@ def test_an_invisible_character_is_named_at_its_position(column: str, character:
 def test_an_invisible_character_in_an_identifiant_is_named_at_its_position() -> None:
     checked = check(cells(identifiant="cgar\u200bnier"))
     assert checked.line is None
-    assert "U+200B" in messages(checked)[0]
-    assert "en position 5 " in messages(checked)[0]
-    assert len(checked.problems) == 1  # the rest, "cgarnier", is a valid login
+    [message] = messages(checked)
+    assert message.startswith("Identifiant : ")
+    assert "U+200B" in message and "en position 5 " in message
+    # the rest, "cgarnier", is a valid login: nothing more to say
 
 
 @pytest.mark.parametrize("space", ["\u00a0", "\u2003", "\u202f"])
