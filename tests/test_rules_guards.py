@@ -220,3 +220,15 @@ def test_an_invisible_character_in_an_identifiant_is_named_at_its_position() -> 
 def test_a_space_inside_a_name_is_not_invisible(space: str) -> None:
     checked = check(cells(prenom=f"Jean{space}Marc"))
     assert checked.problems == ()
+
+
+# --- a password that landed in another cell, under a lowered policy (SPEC §4, §7) -------------
+
+
+def test_under_a_shorter_policy_a_short_password_in_the_fin_cell_is_masked() -> None:
+    """The policy is configurable: with 8 characters, an 8-character password the référent
+    typed one cell too far right never reaches the report."""
+    policy = PasswordSettings(min_length=8)
+    checked = check_row(Row(7, cells(password="", fin="Ab1-cd2!")), TODAY, policy)
+    assert checked.cells[COLUMN["fin"]] == "***"
+    assert checked.line is None  # and the cell is no date
