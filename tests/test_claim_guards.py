@@ -60,7 +60,18 @@ def test_a_strangers_report_is_kept_for_the_operator_not_in_the_outbox(
     assert folder == (world.tmp / "state" / "strangers" / "AREF").resolve()
     assert not (world.tmp / "outbox" / "AREF").exists()
     [record] = caplog.records
-    assert "f.csv" in record.getMessage() and "AREF" in record.getMessage()
+    said = record.getMessage()
+    assert said.startswith("file 'f.csv' dropped in inbox/AREF/, ")
+    assert said.endswith(f"kept in {folder}")
+
+
+def test_a_strangers_report_name_is_logged_with_its_file(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="profilesync.service.claim"), world.sf() as s:
+        path = claim.report_path(world.settings, s, "AREF", "liste.csv", "20260315T100000Z")
+    assert path.parent == (world.tmp / "state" / "strangers" / "AREF").resolve()
+    assert "'liste.csv'" in caplog.records[0].getMessage()
 
 
 def test_an_outbox_folder_the_operator_made_receives_its_reports(world: World) -> None:
@@ -246,3 +257,14 @@ def test_the_after_register_point_is_reached_once_the_run_is_committed(
     with pytest.raises(_Killed):
         claim.register(world.sf, work, world.settings, world.clock)
     assert [r.work_path for r in _runs(world)] == [str(work)]
+
+
+def test_a_work_file_that_cannot_be_read_is_registered_all_the_same(world: World) -> None:
+    """SPEC §9: every dropped file ends with a report, even one whose content is gone."""
+    folder = layout.work_folder(world.settings, REFERENT)
+    folder.mkdir(parents=True)
+    work = folder / layout.work_name(T0, "f.csv")
+    work.symlink_to(folder / "nowhere")
+    claim.register(world.sf, work, world.settings, world.clock)
+    [run] = _runs(world)
+    assert (run.work_path, run.content_sha256) == (str(work), "")
