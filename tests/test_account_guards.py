@@ -104,3 +104,35 @@ def test_a_doctors_line_never_reaches_a_non_doctors_account(world: World) -> Non
         (Code.ERREUR, (messages.key_is_not_doctor(key),))
     ]
     assert world.scalar("SELECT count(*) FROM profile") == 1
+
+
+# --- teams (SPEC §1 table, §4: a team that does not exist is created on C) -------------------
+
+
+def _queued(world: World, run_id: int | None) -> list[tuple[str, str]]:
+    rows = world.rows("SELECT kind, key FROM directory_change WHERE run_id = :r", r=run_id)
+    return sorted((str(k), str(v)) for k, v in rows)
+
+
+def test_a_new_team_is_created_once_recorded_and_sent_to_the_directory(world: World) -> None:
+    result, outs = world.run([row("C", password=GOOD_PW, role="CDC4", team="Urgences")])
+    assert [o.code for o in outs] == [Code.OK]
+    ((est_id,),) = world.rows("SELECT id FROM establishment WHERE et = :et", et=ET1)
+    assert world.rows("SELECT establishment_id, name FROM team") == [(est_id, "Urgences")]
+    assert world.rows(
+        "SELECT action, entity, entity_key, line FROM audit WHERE entity = 'team'"
+    ) == [("team.create", "team", f"{ET1}/Urgences", 2)]
+    assert _queued(world, result.run_id) == [("account", "cmartin"), ("establishment", ET1)]
+
+
+def test_a_team_that_exists_is_joined_not_created_again(world: World) -> None:
+    world.run([row("C", password=GOOD_PW, role="CDC4", team="Urgences")])
+    result, outs = world.run(
+        [row("C", "Petit", "Emma", ident="epetit", password=GOOD_PW, role="CDC1", team="Urgences")]
+    )
+    assert [o.code for o in outs] == [Code.OK]
+    assert world.scalar("SELECT count(*) FROM team") == 1
+    assert world.scalar("SELECT count(*) FROM audit WHERE action = 'team.create'") == 1
+    assert _queued(world, result.run_id) == [("account", "epetit")]
+    profiles = world.rows("SELECT DISTINCT team_id FROM profile")
+    assert len(profiles) == 1 and profiles[0][0] is not None
