@@ -232,3 +232,10 @@ def test_under_a_shorter_policy_a_short_password_in_the_fin_cell_is_masked() -> 
     checked = check_row(Row(7, cells(password="", fin="Ab1-cd2!")), TODAY, policy)
     assert checked.cells[COLUMN["fin"]] == "***"
     assert checked.line is None  # and the cell is no date
+
+
+def test_a_malformed_identifiant_is_still_looked_for_in_the_password_without_accents() -> None:
+    """Every problem of the line (SPEC §7): the Identifiant « hélène » is malformed, and the
+    password « Helene-Pass-42x » contains it once accents are set aside."""
+    checked = check(cells(identifiant="hélène", password="Helene-Pass-42x"))
+    assert msg.PASSWORD_CONTAINS_LOGIN in messages(checked)
