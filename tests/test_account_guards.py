@@ -12,6 +12,7 @@ establishment they manage; otherwise the field is ignored with ALERTE.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -122,6 +123,8 @@ def test_a_new_team_is_created_once_recorded_and_sent_to_the_directory(world: Wo
     assert world.rows(
         "SELECT action, entity, entity_key, line FROM audit WHERE entity = 'team'"
     ) == [("team.create", "team", f"{ET1}/Urgences", 2)]
+    ((changes,),) = world.rows("SELECT changes FROM audit WHERE entity = 'team'")
+    assert (json.loads(changes) if isinstance(changes, str) else changes) == {}
     assert _queued(world, result.run_id) == [("account", "cmartin"), ("establishment", ET1)]
 
 
