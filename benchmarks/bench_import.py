@@ -48,6 +48,11 @@ PASSWORD = "Correct-Horse-42"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
+def _spelt(n: int) -> str:
+    """`n` in letters (0 -> a … 9 -> j): a Nom holds no digit (SPEC 2b)."""
+    return "".join(chr(ord("a") + int(d)) for d in str(n))
+
+
 @contextmanager
 def database(engine_name: str, tmp: Path) -> Iterator[str]:
     """A fresh migrated database: a SQLite file, or a throwaway PostgreSQL database."""
@@ -91,7 +96,7 @@ def seed(url: str, accounts: int, stored_hash: str) -> None:
                     "key": f"s{i:07d}",
                     "doctor": False,
                     "rpps": None,
-                    "nom": f"Nom{i}",
+                    "nom": f"Nom{_spelt(i)}",
                     "prenom": "Pré",
                     "email": None,
                     "password_hash": stored_hash,
@@ -132,11 +137,11 @@ def mixed_file(path: Path, lines: int) -> int:
     n_s = lines - n_c - n_m
     out = [";".join(COLUMNS)]
     for i in range(n_c):
-        out.append(f"{EJ};{ET};;C;Nouveau{i};Léa;;CDC1;n{i:07d};{PASSWORD}-{i};;;")
+        out.append(f"{EJ};{ET};;C;Nouveau{_spelt(i)};Léa;;CDC1;n{i:07d};{PASSWORD}-{i};;;")
     for i in range(n_m):
-        out.append(f"{EJ};{ET};;M;Nom{i};Pré;;CDC1;s{i:07d};;s{i}@mssante.fr;;")
+        out.append(f"{EJ};{ET};;M;Nom{_spelt(i)};Pré;;CDC1;s{i:07d};;s{i}@mssante.fr;;")
     for i in range(n_m, n_m + n_s):
-        out.append(f"{EJ};{ET};;S;Nom{i};Pré;;CDC1;s{i:07d};;;;")
+        out.append(f"{EJ};{ET};;S;Nom{_spelt(i)};Pré;;CDC1;s{i:07d};;;;")
     path.write_text("\r\n".join(out) + "\r\n", encoding="utf-8")
     return n_c
 

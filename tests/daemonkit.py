@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from importkit import EJ1, ET1, GOOD_PW, REFERENT, T0, fast_settings, row, write_csv
+from importkit import EJ1, ET1, GOOD_PW, REFERENT, T0, fast_settings, letters, row, write_csv
 from profilesync.clock import FixedClock
 from profilesync.config import Settings
 from profilesync.service.daemon import Daemon
@@ -127,7 +127,9 @@ def report_rows(path: Path) -> list[list[str]]:
 
 def account_row(n: int, password: str = GOOD_PW, **kw: Any) -> list[str]:
     """A valid C line for a non-doctor `user<n>`."""
-    return row("C", f"Nom{n}", f"Prenom{n}", ident=f"user{n}", password=password, **kw)
+    return row(
+        "C", f"Nom{letters(n)}", f"Prenom{letters(n)}", ident=f"user{n}", password=password, **kw
+    )
 
 
 def utc(*args: int) -> datetime:
@@ -138,3 +140,17 @@ def env_for_subprocess(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+def hold_mass_delete(box: Inbox, n: int = 12) -> Any:
+    """Create n accounts, then drop `suppression.csv` deleting them all: the mass-deletion
+    guard holds it. The held run's row."""
+    box.drop("creation.csv", [account_row(i) for i in range(n)])
+    box.settle()
+    box.drop(
+        "suppression.csv",
+        [row("S", f"Nom{letters(i)}", f"Prenom{letters(i)}", ident=f"user{i}") for i in range(n)],
+    )
+    [held] = box.settle().files
+    assert held.status == "awaiting_approval"
+    return box.runs()[-1]

@@ -39,6 +39,11 @@ def rpps(n: int) -> str:
     return body + luhn.calc_check_digit(body)
 
 
+def letters(n: int) -> str:
+    """`n` spelt with letters (0 -> a … 9 -> j): names hold no digit (SPEC 2b)."""
+    return "".join(chr(ord("a") + int(d)) for d in str(n))
+
+
 def fast_settings(tmp: Path, **imports: Any) -> Settings:
     """Defaults with every path under `tmp` and hashing at CHEAP_ARGON2."""
     return Settings().with_overrides(

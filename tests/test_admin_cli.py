@@ -38,13 +38,17 @@ EJ2 = "130786049"  # AP-HM
 class Cli:
     """Runs `profilesync …` against one database, the way an operator would."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, outbox: Path | None = None) -> None:
         self.url = url
+        self.outbox = outbox
 
     def __call__(self, *args: str, env: dict[str, str | None] | None = None) -> Result:
-        return run_cli(
-            *args, env={"PROFILESYNC_DATABASE_URL": self.url, "SUDO_USER": "alice", **(env or {})}
-        )
+        base: dict[str, str | None] = {
+            "PROFILESYNC_DATABASE_URL": self.url,
+            "PROFILESYNC_PATHS_OUTBOX": str(self.outbox) if self.outbox else None,
+            "SUDO_USER": "alice",
+        }
+        return run_cli(*args, env={**base, **(env or {})})
 
     def ok(self, *args: str) -> str:
         result = self(*args)
@@ -69,8 +73,8 @@ class Cli:
 
 
 @pytest.fixture
-def cli(db_url: str) -> Cli:
-    return Cli(db_url)
+def cli(db_url: str, tmp_path: Path) -> Cli:
+    return Cli(db_url, tmp_path / "outbox")
 
 
 @pytest.fixture
@@ -396,21 +400,44 @@ def test_referent_with_no_establishment_left_is_kept(with_ets: Cli) -> None:
     with_ets.ok("referent", "add", "jdupont", "--et", ET)
     with_ets.ok("referent", "remove", "jdupont", "--et", ET)
     assert _links(with_ets) == {"jdupont": []}
-    assert with_ets.ok("referent", "list").splitlines() == ["LOGIN    ESTABLISHMENTS", "jdupont  -"]
+    assert with_ets.ok("referent", "list").splitlines() == [
+        "LOGIN    ESTABLISHMENTS  EMAIL",
+        "jdupont  -               -",
+    ]
 
 
 def test_referent_list(with_ets: Cli) -> None:
     with_ets.ok("referent", "add", "mdurand", "--et", ET)
     with_ets.ok("referent", "add", "amartin", "--et", ET2, "--et", ET)
     assert with_ets.ok("referent", "list").splitlines() == [
-        "LOGIN    ESTABLISHMENTS",
-        f"amartin  {ET2}, {ET}",
-        f"mdurand  {ET}",
+        "LOGIN    ESTABLISHMENTS        EMAIL",
+        f"amartin  {ET2}, {ET}  -",
+        f"mdurand  {ET}             -",
     ]
     assert json.loads(with_ets.ok("referent", "list", "--json")) == [
-        {"login": "amartin", "establishments": [ET2, ET]},
-        {"login": "mdurand", "establishments": [ET]},
+        {"login": "amartin", "establishments": [ET2, ET], "email": None},
+        {"login": "mdurand", "establishments": [ET], "email": None},
     ]
+
+
+def test_referent_email_is_set_changed_and_checked(with_ets: Cli) -> None:
+    out = with_ets.ok("referent", "add", "mdurand", "--et", ET, "--email", " M.Durand@CH.fr ")
+    assert "notifications of mdurand go to" in out
+    [ref] = with_ets.rows(Referent)
+    assert ref.email == "m.durand@ch.fr"
+    # The template is in the référent's outbox folder from registration on.
+    assert (
+        (with_ets.outbox / "mdurand" / "modele.csv")
+        .read_bytes()
+        .startswith("\ufeffFiness EJ;Finess ET;".encode())
+    )
+    with_ets.ok("referent", "add", "mdurand", "--et", ET, "--email", "autre@ch.fr")
+    assert with_ets.rows(Referent)[0].email == "autre@ch.fr"
+    for bad in ("a@b.fr\nBcc: x@y.fr", "a@b.fr, c@d.fr", "pas-une-adresse"):
+        assert "invalid email address" in with_ets.fails(
+            "referent", "add", "mdurand", "--et", ET, "--email", bad
+        )
+    assert with_ets.rows(Referent)[0].email == "autre@ch.fr"
 
 
 # -- help -----------------------------------------------------------------------------------
@@ -439,6 +466,7 @@ def test_admin_commands_are_all_there() -> None:
         "establishment",
         "establishment add",
         "establishment list",
+        "establishment show",
         "referent",
         "referent add",
         "referent list",

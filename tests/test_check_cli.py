@@ -258,8 +258,14 @@ def test_csv_injection_guard_end_to_end(tmp_path: Path) -> None:
     assert row.cells[PRENOM] == "'@SUM(A1)"
     assert row.cells[PASSWORD] == "***"
     assert row.cells[EMAIL] == "'+33612345678"
-    assert row.messages == (messages.EMAIL_MALFORMED,)
-    assert code == 0
+    # SPEC 2b: such names are refused (the guard still applies to the cells shown).
+    allowed = "lettres, espaces, traits d'union, apostrophes et points seulement"
+    assert row.messages == (
+        f"Nom : caractère « = » non autorisé en position 1 ; {allowed}",
+        f"Prénom : caractère « @ » non autorisé en position 1 ; {allowed}",
+        messages.EMAIL_MALFORMED,
+    )
+    assert code == 1
     assert b";=" not in report.read_bytes()
 
 

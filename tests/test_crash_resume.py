@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from clikit import cli_command, write_config
-from importkit import REFERENT, World, canonical_dump, row, write_csv
+from importkit import REFERENT, World, canonical_dump, letters, row, write_csv
 from profilesync.clock import SystemClock
 from profilesync.config import Settings
 from profilesync.fileformat.outcome import Code
@@ -28,12 +28,14 @@ TOTAL = N_CREATE + N_MODIFY + N_DELETE
 def _rows() -> list[list[str]]:
     """Later lines depend on earlier ones, across many batches."""
     pw = "Correct-Horse-42"
-    out = [row("C", f"Nom{i}", "Pré", ident=f"u{i:05d}", password=pw) for i in range(N_CREATE)]
+    out = [
+        row("C", f"Nom{letters(i)}", "Pré", ident=f"u{i:05d}", password=pw) for i in range(N_CREATE)
+    ]
     out += [
-        row("M", f"Nom{i}", "Pré", ident=f"u{i:05d}", email=f"u{i}@mssante.fr")
+        row("M", f"Nom{letters(i)}", "Pré", ident=f"u{i:05d}", email=f"u{i}@mssante.fr")
         for i in range(N_MODIFY)
     ]
-    out += [row("S", f"Nom{i}", "Pré", ident=f"u{i:05d}") for i in range(N_DELETE)]
+    out += [row("S", f"Nom{letters(i)}", "Pré", ident=f"u{i:05d}") for i in range(N_DELETE)]
     return out
 
 

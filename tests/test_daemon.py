@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, report_rows, row, write_csv
+from importkit import letters
 from profilesync.fileformat import messages
 from profilesync.fileformat.columns import COLUMNS
 from profilesync.service.jobs import JobContext, run_job
@@ -197,7 +198,7 @@ def _held_mass_delete(box: Inbox, n: int) -> Any:
     box.settle()
     box.drop(
         "suppression.csv",
-        [row("S", f"Nom{i}", f"Prenom{i}", ident=f"user{i}") for i in range(n)],
+        [row("S", f"Nom{letters(i)}", f"Prenom{letters(i)}", ident=f"user{i}") for i in range(n)],
     )
     [held] = box.settle().files
     assert held.status == "awaiting_approval"
@@ -208,7 +209,7 @@ def test_a_mass_delete_waits_in_work_until_approved_then_is_archived(box: Inbox)
     n = 12
     run = _held_mass_delete(box, n)
     assert Path(run.work_path).exists()
-    assert report_rows(Path(run.report_path))[1][:2] == ["0", "ERREUR"]
+    assert report_rows(Path(run.report_path))[1][:3] == ["0", "ATTENTE", run.reason]
     assert box.settle().files == []  # looked at again, nothing to do, nothing logged
     approve_run(
         run.id, approver="ops", settings=box.settings, session_factory=box.sf, clock=box.clock

@@ -137,12 +137,12 @@ def test_export_guards_against_formula_injection(world: World) -> None:
 
 def test_guarded_names_round_trip_unchanged(world: World) -> None:
     _, outs = world.run(
-        [row("C", "-Martin", "@Claire", team="=Bloc", role="CDC4", password=GOOD_PW)]
+        [row("C", "-Martin", "-Claire", team="=Bloc", role="CDC4", password=GOOD_PW)]
     )
     assert outs[0].code is Code.OK
     out = world.tmp / "guarded.csv"
     export_establishment(world.sf, ET1, out, world.clock)
-    assert ";'=Bloc;M;'-Martin;'@Claire;" in out.read_text(encoding="utf-8-sig")
+    assert ";'=Bloc;M;'-Martin;'-Claire;" in out.read_text(encoding="utf-8-sig")
     before = _snapshot(world)
     from profilesync.store.importer import import_file
 

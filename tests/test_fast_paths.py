@@ -18,6 +18,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from importkit import letters
 from profilesync.config import PasswordSettings
 from profilesync.fileformat import folding, rules
 from profilesync.fileformat import identifiers as ids
@@ -173,10 +174,10 @@ def test_cached_verdicts_name_their_own_column() -> None:
 def test_verdict_caches_stay_bounded_and_right_after_being_emptied() -> None:
     base = ["750712184", "750100125", "", "M", "Dupont", "Jean", "", "CDC1", "jd", "", "", "", ""]
     for n in range(rules._SEEN_MAX + 10):
-        base[4] = f"Nom{n}"
+        base[4] = f"Nom{letters(n)}"
         line = rules.check_row(Row(n, tuple(base)), TODAY, POLICY).line
         assert line is not None
-        assert line.nom == f"Nom{n}"
+        assert line.nom == f"Nom{letters(n)}"
         assert len(rules._NOM_SEEN) <= rules._SEEN_MAX
     base[4] = "N" * (rules._SEEN_CELL_MAX + 1)
     checked = rules.check_row(Row(1, tuple(base)), TODAY, POLICY)

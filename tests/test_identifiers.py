@@ -57,12 +57,11 @@ def test_wrong_key_is_refused(value: str) -> None:
     assert msg.finess_key(ET) == "Finess ET : clé de contrôle fausse, vérifiez le n° FINESS"
 
 
-def test_leading_zero_dropped_by_a_spreadsheet_is_completed_with_alerte() -> None:
+def test_leading_zero_dropped_by_a_spreadsheet_is_completed_with_a_note() -> None:
+    # SPEC 2b: a certain repair, the line stays OK.
     value, problem = ids.read_finess("10780062", EJ)
     assert value == "010780062"
-    assert problem == Problem.alerte(
-        "Finess EJ : complété en 010780062, le tableur avait supprimé le 0 initial"
-    )
+    assert problem == Problem.note("Finess EJ complété : 010780062")
 
 
 def test_eight_digits_that_stay_invalid_hint_at_a_missing_key() -> None:
@@ -241,6 +240,8 @@ def test_malformed_addresses_are_ignored_with_alerte(text: str) -> None:
 # Dates
 # ---------------------------------------------------------------------------------------------
 
+YEAR = 2026  # this year, as the rules get it from the injected clock
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),
@@ -253,15 +254,13 @@ def test_malformed_addresses_are_ignored_with_alerte(text: str) -> None:
     ],
 )
 def test_dates_are_day_month_year(text: str, expected: date) -> None:
-    assert ids.read_date(text, DEBUT) == (expected, None)
+    assert ids.read_date(text, DEBUT, YEAR) == (expected, None)
 
 
-def test_iso_date_is_accepted_with_alerte_saying_how_it_was_read() -> None:
-    assert ids.read_date("2026-03-01", DEBUT) == (
+def test_iso_date_is_repaired_with_a_note_saying_how_it_was_read() -> None:
+    assert ids.read_date("2026-03-01", DEBUT, YEAR) == (
         date(2026, 3, 1),
-        Problem.alerte(
-            "Date de début : au format AAAA-MM-JJ, lue comme 01/03/2026 ; utilisez JJ/MM/AAAA"
-        ),
+        Problem.note("date de début lue au format AAAA-MM-JJ : 01/03/2026"),
     )
 
 
@@ -278,30 +277,56 @@ def test_iso_date_is_accepted_with_alerte_saying_how_it_was_read() -> None:
     ],
 )
 def test_dates_not_in_the_calendar_are_refused(text: str) -> None:
-    assert ids.read_date(text, DEBUT) == (
+    assert ids.read_date(text, DEBUT, YEAR) == (
         None,
         Problem.erreur("Date de début : cette date n'existe pas dans le calendrier (JJ/MM/AAAA)"),
     )
 
 
 def test_spreadsheet_serial_is_refused_with_the_date_it_probably_was() -> None:
-    assert ids.read_date("45292", "Date de fin") == (
+    assert ids.read_date("45292", "Date de fin", YEAR) == (
         None,
         Problem.erreur(
             "Date de fin : n° de série de date du tableur (le 01/01/2024 ?) ; formatez la "
             "colonne en Texte et saisissez la date en JJ/MM/AAAA"
         ),
     )
-    assert ids.read_date("46082,5", DEBUT)[1] == Problem.erreur(
+    assert ids.read_date("46082,5", DEBUT, YEAR)[1] == Problem.erreur(
         msg.date_serial(DEBUT, "01/03/2026")
     )
 
 
-@pytest.mark.parametrize("text", ["01/03/26", "1/3/26"])
-def test_two_digit_years_are_refused(text: str) -> None:
-    assert ids.read_date(text, DEBUT) == (
+@pytest.mark.parametrize(
+    ("text", "this_year", "expected"),
+    [
+        ("01/03/26", 2026, date(2026, 3, 1)),
+        ("1/3/26", 2026, date(2026, 3, 1)),
+        ("30/06/27", 2026, date(2027, 6, 30)),
+        # The window is [this year - 50, this year + 49]: both of its ends.
+        ("01/01/76", 2026, date(1976, 1, 1)),
+        ("31/12/75", 2026, date(2075, 12, 31)),
+        ("01/01/00", 2026, date(2000, 1, 1)),
+        ("15/08/99", 2026, date(1999, 8, 15)),
+        # Another year moves the window: 1976 leaves it, 2076 enters.
+        ("01/01/76", 2027, date(2076, 1, 1)),
+    ],
+)
+def test_two_digit_years_are_completed_within_the_century_window(
+    text: str, this_year: int, expected: date
+) -> None:
+    column = "Date de fin"
+    assert ids.read_date(text, column, this_year) == (
+        expected,
+        Problem.note(
+            f"date de fin complétée : {expected.day:02d}/{expected.month:02d}/{expected.year}"
+        ),
+    )
+
+
+def test_two_digit_year_that_is_no_calendar_date_is_refused() -> None:
+    assert ids.read_date("29/02/27", DEBUT, YEAR) == (
         None,
-        Problem.erreur("Date de début : l'année doit avoir 4 chiffres (JJ/MM/AAAA)"),
+        Problem.erreur("Date de début : cette date n'existe pas dans le calendrier (JJ/MM/AAAA)"),
     )
 
 
@@ -321,7 +346,7 @@ def test_two_digit_years_are_refused(text: str) -> None:
     ],
 )
 def test_other_formats_are_refused(text: str) -> None:
-    assert ids.read_date(text, DEBUT) == (
+    assert ids.read_date(text, DEBUT, YEAR) == (
         None,
         Problem.erreur("Date de début : n'est pas une date JJ/MM/AAAA"),
     )
@@ -335,15 +360,14 @@ def test_format_date_writes_jj_mm_aaaa() -> None:
 def test_long_cells_are_judged_like_short_ones_without_being_cached() -> None:
     long_finess = "7" * 10_000
     assert ids.read_finess(long_finess, EJ) == (None, Problem.erreur(f"Finess EJ : {MALFORMED}"))
-    assert ids.read_date("1" * 10_000, DEBUT) == (None, Problem.erreur(msg.date_malformed(DEBUT)))
-    assert ids.read_date("01/01/2026" + " " * 10, DEBUT)[0] is None
+    assert ids.read_date("1" * 10_000, DEBUT, YEAR) == (
+        None,
+        Problem.erreur(msg.date_malformed(DEBUT)),
+    )
+    assert ids.read_date("01/01/2026" + " " * 10, DEBUT, YEAR)[0] is None
 
 
 def test_cached_verdicts_keep_their_column() -> None:
-    assert ids.read_finess("10780062", EJ)[1] == Problem.alerte(
-        msg.finess_completed(EJ, "010780062")
-    )
-    assert ids.read_finess("10780062", ET)[1] == Problem.alerte(
-        msg.finess_completed(ET, "010780062")
-    )
-    assert ids.read_date("45292", "Date de fin")[1] != ids.read_date("45292", DEBUT)[1]
+    assert ids.read_finess("10780062", EJ)[1] == Problem.note("Finess EJ complété : 010780062")
+    assert ids.read_finess("10780062", ET)[1] == Problem.note("Finess ET complété : 010780062")
+    assert ids.read_date("45292", "Date de fin", YEAR)[1] != ids.read_date("45292", DEBUT, YEAR)[1]

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from clikit import run_cli, run_process, write_config
-from importkit import ET1, GOOD_PW, REFERENT, T0, World, fast_settings, row
+from importkit import ET1, GOOD_PW, REFERENT, T0, World, fast_settings, letters, row
 from profilesync.fileformat import messages
 from profilesync.fileformat.outcome import Code
 from profilesync.fileformat.report import read_report
@@ -97,9 +97,9 @@ def test_dry_run_exits_like_a_run_and_keeps_nothing(world: World) -> None:
 
 
 def test_approve_cli(world: World) -> None:
-    people = [row("C", f"N{i}", "P", ident=f"u{i}", password=GOOD_PW) for i in range(40)]
+    people = [row("C", f"N{letters(i)}", "P", ident=f"u{i}", password=GOOD_PW) for i in range(40)]
     assert _cli(world, "import", str(world.csv(people)), "--as", REFERENT).returncode == 0
-    deletes = world.csv([row("S", f"N{i}", "P", ident=f"u{i}") for i in range(20)])
+    deletes = world.csv([row("S", f"N{letters(i)}", "P", ident=f"u{i}") for i in range(20)])
     res = _cli(world, "import", str(deletes), "--as", REFERENT)
     assert res.returncode == 2
     assert res.stdout.splitlines()[1].startswith("file held for approval: ")
@@ -112,6 +112,24 @@ def test_approve_cli(world: World) -> None:
     assert not any((world.tmp / "state").rglob("*.csv"))
     res = _cli(world, "approve", "2")
     assert res.returncode == 2 and "not awaiting approval" in res.stderr
+
+
+def test_reject_cli_of_an_operators_import(world: World) -> None:
+    people = [row("C", f"N{letters(i)}", "P", ident=f"u{i}", password=GOOD_PW) for i in range(40)]
+    assert _cli(world, "import", str(world.csv(people)), "--as", REFERENT).returncode == 0
+    deletes = world.csv([row("S", f"N{letters(i)}", "P", ident=f"u{i}") for i in range(20)])
+    res = _cli(world, "import", str(deletes), "--as", REFERENT)
+    assert "or refuse it with: profilesync reject 2 --reason TEXT" in res.stdout.splitlines()
+    shown = _cli(world, "show", "2").stdout.splitlines()
+    assert any(line.startswith("0;ATTENTE;Fichier en attente de validation") for line in shown)
+    res = _cli(world, "reject", "2", "--reason", "à revoir avec la DRH")
+    assert res.returncode == 0, res.stderr
+    assert _cli(world, "show", "2").stdout.splitlines()[-1] == (
+        "0;ERREUR;Fichier refusé par votre équipe informatique : à revoir avec la DRH. Aucune "
+        "ligne n'a été appliquée. Corrigez le fichier si besoin, puis déposez-le à nouveau."
+    )
+    assert world.scalar("SELECT count(*) FROM profile WHERE state = 'deleted'") == 0
+    assert not any((world.tmp / "state").rglob("*.csv"))  # the private copy is gone
 
 
 def test_a_database_lost_mid_import_says_what_is_kept(
@@ -212,7 +230,7 @@ def test_spreadsheet_damage_sample(db_url: str, tmp_path: Path) -> None:
     outs = read_report(fixed.with_name("fixed.rapport.csv"))
     assert [(o.line, o.code) for o in outs] == [
         (2, Code.ERREUR),
-        (3, Code.ALERTE),
+        (3, Code.OK),  # SPEC 2b: the FINESS and ISO-date repairs are certain, notes only
         (4, Code.ERREUR),
         (5, Code.OK),
     ]

@@ -20,6 +20,7 @@ from importkit import (
     World,
     doctor,
     fast_settings,
+    letters,
     row,
 )
 from profilesync.fileformat import messages
@@ -365,12 +366,12 @@ def test_stateless_errors_are_reported_and_not_applied(world: World) -> None:
 
 
 def _people(n: int) -> list[list[str]]:
-    return [row("C", f"Nom{i}", "Pré", ident=f"u{i}", password=GOOD_PW) for i in range(n)]
+    return [row("C", f"Nom{letters(i)}", "Pré", ident=f"u{i}", password=GOOD_PW) for i in range(n)]
 
 
 def test_mass_delete_waits_for_approval_then_applies(world: World) -> None:
     world.run(_people(40))
-    deletes = [row("S", f"Nom{i}", "Pré", ident=f"u{i}") for i in range(12)]
+    deletes = [row("S", f"Nom{letters(i)}", "Pré", ident=f"u{i}") for i in range(12)]
     result, outs = world.run(deletes)
     assert result.status is RunStatus.AWAITING_APPROVAL
     assert outs == []
@@ -379,8 +380,10 @@ def test_mass_delete_waits_for_approval_then_applies(world: World) -> None:
     )
     assert "profilesync approve" in result.reason
     assert world.scalar("SELECT count(*) FROM profile WHERE state = 'deleted'") == 0
-    (only,) = read_report(result.report_path)
-    assert (only.line, only.code, only.messages) == (0, Code.ERREUR, (result.reason,))
+    # Not an ERREUR: the file waits (issue 10); the real report replaces this one.
+    lines = result.report_path.read_bytes().decode("utf-8-sig").split("\r\n")
+    assert lines[1].split(";")[:2] == ["0", "ATTENTE"]
+    assert len(lines) == 3 and lines[2] == ""
 
     from profilesync.store.importer import approve_run
 
@@ -403,7 +406,9 @@ def test_mass_delete_waits_for_approval_then_applies(world: World) -> None:
 
 
 def test_deletes_in_an_et_not_the_submitters_do_not_hold_the_file(world: World) -> None:
-    deletes = [row("S", f"Nom{i}", "Pré", ident=f"u{i}", ej=ET3, et=ET3) for i in range(12)]
+    deletes = [
+        row("S", f"Nom{letters(i)}", "Pré", ident=f"u{i}", ej=ET3, et=ET3) for i in range(12)
+    ]
     result, outs = world.run(deletes)
     assert result.status is RunStatus.DONE
     assert {o.messages for o in outs} == {(messages.not_referent(ET3),)}
@@ -411,7 +416,7 @@ def test_deletes_in_an_et_not_the_submitters_do_not_hold_the_file(world: World) 
 
 def test_few_deletes_below_the_minimum_apply_at_once(world: World) -> None:
     world.run(_people(12))
-    result, _ = world.run([row("S", f"Nom{i}", "Pré", ident=f"u{i}") for i in range(9)])
+    result, _ = world.run([row("S", f"Nom{letters(i)}", "Pré", ident=f"u{i}") for i in range(9)])
     assert result.status is RunStatus.DONE  # 9 > 25 % of 12 but fewer than 10
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from importkit import GOOD_PW, OTHER_PW, REFERENT, World, fast_settings, row
+from importkit import GOOD_PW, OTHER_PW, REFERENT, World, fast_settings, letters, row
 from profilesync.fileformat import messages
 from profilesync.fileformat.outcome import Code
 from profilesync.store.batchstate import BatchState
@@ -100,7 +100,9 @@ def test_progress_reports_lines_done_of_total(db_url: str, tmp_path: Path) -> No
     w = World(db_url, tmp_path, settings)
     seen: list[tuple[int, int]] = []
     try:
-        people = [row("C", f"N{i}", "P", ident=f"u{i}", password=GOOD_PW) for i in range(5)]
+        people = [
+            row("C", f"N{letters(i)}", "P", ident=f"u{i}", password=GOOD_PW) for i in range(5)
+        ]
         w.run(people, progress=lambda done, total: seen.append((done, total)))
     finally:
         w.close()

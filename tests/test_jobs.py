@@ -198,9 +198,10 @@ def test_export_writes_one_file_per_establishment_and_prune_removes_old_ones(box
     run_job("export", ctx)
     assert "removed 0 exports" in run_job("prune", ctx)
     box.clock.advance(timedelta(days=1))
-    assert "removed 1 exports" in run_job("prune", ctx)
+    # The export and its file of states (issue 10) go together.
+    assert "removed 2 exports" in run_job("prune", ctx)
     assert not first.exists()
-    assert len(list((box.outbox / "exports" / ET1).iterdir())) == 1
+    assert len(list((box.outbox / "exports" / ET1).iterdir())) == 2
 
 
 def test_prune_keeps_archives_for_archive_days(box: Inbox) -> None:

@@ -96,7 +96,8 @@ def test_a_report_that_cannot_be_finished_waits_and_no_line_is_applied_twice(
     with caplog.at_level(logging.WARNING, logger="profilesync.service.driver"):
         box.settle()
     assert box.scalar("SELECT count(*) FROM account") == 200  # the lines committed
-    assert list((small_outbox / REFERENT).iterdir()) == []  # no report, no temporary file
+    # No report, no temporary file: only the template (issue 10), written while it fitted.
+    assert [p.name for p in (small_outbox / REFERENT).iterdir()] == ["modele.csv"]
     [run] = box.runs()
     assert run.status == "done" and run.archive_path is None
     assert Path(run.work_path).is_file()  # still in work/, not archived

@@ -108,6 +108,10 @@ def E(message: str) -> tuple[Code, str]:
     return (Code.ERREUR, message)
 
 
+def N(message: str) -> tuple[Code, str]:
+    return (Code.OK, message)
+
+
 def A(message: str) -> tuple[Code, str]:
     return (Code.ALERTE, message)
 
@@ -227,7 +231,7 @@ def test_every_problem_of_a_line_is_reported_in_column_order() -> None:
     )
     assert found(checked) == [
         E(msg.finess_missing_key("Finess EJ")),
-        A("Finess ET : complété en 010780062, le tableur avait supprimé le 0 initial"),
+        N("Finess ET complété : 010780062"),
         E("Nom de l'équipe : obligatoire pour le rôle CDC3E"),
         E("Code action : inconnu ; utilisez C (créer), M (modifier) ou S (supprimer)"),
         E("Nom : obligatoire, la cellule est vide"),
@@ -241,14 +245,14 @@ def test_every_problem_of_a_line_is_reported_in_column_order() -> None:
             "ignoré"
         ),
         E(msg.date_serial("Date de début", "01/01/2024")),
-        A("Date de fin : au format AAAA-MM-JJ, lue comme 01/01/2020 ; utilisez JJ/MM/AAAA"),
+        N("date de fin lue au format AAAA-MM-JJ : 01/01/2020"),
     ]
     assert checked.line is None
 
 
 def test_alerte_alone_keeps_the_line() -> None:
     checked = check(ej="10780062", et="10780062", email="x@gmail.com")
-    assert [c for c, _ in found(checked)] == [Code.ALERTE, Code.ALERTE, Code.ALERTE]
+    assert [c for c, _ in found(checked)] == [Code.OK, Code.OK, Code.ALERTE]
     assert checked.line is not None
     assert (checked.line.ej, checked.line.et, checked.line.email) == (
         "010780062",
@@ -718,14 +722,16 @@ def test_both_date_problems_are_reported() -> None:
 @pytest.mark.parametrize(("field", "column"), [("debut", "Date de début"), ("fin", "Date de fin")])
 def test_date_problems_name_their_column(field: str, column: str) -> None:
     assert found(check_with(DOCTOR, {field: "31/02/2027"})) == [E(msg.date_nonexistent(column))]
-    assert found(check_with(DOCTOR, {field: "01/03/27"})) == [E(msg.date_two_digit_year(column))]
+    assert found(check_with(DOCTOR, {field: "01/03/27"})) == [
+        N(f"{column.lower()} complétée : 01/03/2027")
+    ]
     assert found(check_with(DOCTOR, {field: "mars 2027"})) == [E(msg.date_malformed(column))]
     assert msg.date_malformed(column) == f"{column} : n'est pas une date JJ/MM/AAAA"
 
 
-def test_iso_debut_is_read_with_alerte() -> None:
+def test_iso_debut_is_read_with_a_note() -> None:
     checked = check(debut="2026-03-01")
-    assert found(checked) == [A(msg.date_iso("Date de début", "01/03/2026"))]
+    assert found(checked) == [N("date de début lue au format AAAA-MM-JJ : 01/03/2026")]
     assert checked.line is not None
     assert checked.line.debut == date(2026, 3, 1)
 
@@ -819,8 +825,8 @@ DAMAGE_SAMPLE = [
     (
         "10780062;10780062;;C;Bernard;Luc;1,00000E+10;CDC3D;;Luc-Bernard-Pass1;;;",
         [
-            A(msg.finess_completed("Finess EJ", "010780062")),
-            A(msg.finess_completed("Finess ET", "010780062")),
+            N("Finess EJ complété : 010780062"),
+            N("Finess ET complété : 010780062"),
             E(msg.scientific_notation("N° RPPS")),
             E(msg.PASSWORD_CONTAINS_NOM),
         ],
@@ -828,17 +834,17 @@ DAMAGE_SAMPLE = [
     (
         "10780062;10780062;;C;Petit;Emma;;CDC1;epetit;Emma-Petit-Pass-2;;2026-03-01;",
         [
-            A(msg.finess_completed("Finess EJ", "010780062")),
-            A(msg.finess_completed("Finess ET", "010780062")),
+            N("Finess EJ complété : 010780062"),
+            N("Finess ET complété : 010780062"),
             E(msg.PASSWORD_CONTAINS_NOM),
-            A(msg.date_iso("Date de début", "01/03/2026")),
+            N("date de début lue au format AAAA-MM-JJ : 01/03/2026"),
         ],
     ),
     (
         "10780062;10780062;;C;Moreau;Hugo;;SYNT;hmoreau;Hugo-Moreau-Pass-3;;45292;",
         [
-            A(msg.finess_completed("Finess EJ", "010780062")),
-            A(msg.finess_completed("Finess ET", "010780062")),
+            N("Finess EJ complété : 010780062"),
+            N("Finess ET complété : 010780062"),
             E(msg.PASSWORD_CONTAINS_NOM),
             E(msg.date_serial("Date de début", "01/01/2024")),
         ],

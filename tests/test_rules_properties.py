@@ -11,7 +11,6 @@ from stdnum import luhn
 
 from profilesync.config import PasswordSettings
 from profilesync.fileformat import identifiers as ids
-from profilesync.fileformat import messages as msg
 from profilesync.fileformat.outcome import Code, Problem
 from profilesync.fileformat.rules import check_row
 
@@ -84,7 +83,7 @@ def test_any_row_gives_a_checked_whose_line_is_none_exactly_on_erreur(
     assert len(checked.cells) == 13
     has_erreur = any(p.code is Code.ERREUR for p in checked.problems)
     assert (checked.line is None) == has_erreur
-    assert all(p.code in (Code.ALERTE, Code.ERREUR) for p in checked.problems)
+    assert all(p.code in (Code.OK, Code.ALERTE, Code.ERREUR) for p in checked.problems)
     if cells[9]:
         assert checked.cells[9] == "***"
     if checked.line is not None:
@@ -152,10 +151,11 @@ def test_generated_finess_passes_and_any_single_digit_change_fails(
 
 
 @given(_FINESS_01_09)
-def test_a_finess_whose_leading_zero_was_dropped_comes_back_with_alerte(finess: str) -> None:
+def test_a_finess_whose_leading_zero_was_dropped_comes_back_with_a_note(finess: str) -> None:
+    # SPEC 2b: a certain repair keeps the line OK, with a note naming the completed value.
     assert ids.read_finess(finess[1:], "Finess ET") == (
         finess,
-        Problem.alerte(msg.finess_completed("Finess ET", finess)),
+        Problem.note(f"Finess ET complété : {finess}"),
     )
 
 
@@ -187,18 +187,18 @@ _DATES = st.dates(min_value=date(1900, 1, 1), max_value=date(9999, 12, 31))
 @given(_DATES)
 def test_dates_round_trip_through_jj_mm_aaaa(value: date) -> None:
     text = ids.format_date(value)
-    assert ids.read_date(text, "Date de fin") == (value, None)
+    assert ids.read_date(text, "Date de fin", 2026) == (value, None)
     short = f"{value.day}/{value.month}/{value.year}"
-    assert ids.read_date(short, "Date de fin") == (value, None)
+    assert ids.read_date(short, "Date de fin", 2026) == (value, None)
 
 
 @given(_DATES)
-def test_iso_dates_are_read_with_alerte_naming_the_same_day(value: date) -> None:
-    read, problem = ids.read_date(value.isoformat(), "Date de début")
+def test_iso_dates_are_read_with_a_note_naming_the_same_day(value: date) -> None:
+    read, problem = ids.read_date(value.isoformat(), "Date de début", 2026)
     assert read == value
-    assert problem is not None
-    assert problem.code is Code.ALERTE
-    assert ids.format_date(value) in problem.message
+    assert problem == Problem.note(
+        f"date de début lue au format AAAA-MM-JJ : {value.day:02d}/{value.month:02d}/{value.year}"
+    )
 
 
 _LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)

@@ -16,7 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from importkit import EJ1, EJ2, ET1, ET2, ET3, GOOD_PW, REFERENT, T0, World, fast_settings, row
+from importkit import (
+    EJ1,
+    EJ2,
+    ET1,
+    ET2,
+    ET3,
+    GOOD_PW,
+    REFERENT,
+    T0,
+    World,
+    fast_settings,
+    letters,
+    row,
+)
 from profilesync.fileformat import messages
 from profilesync.fileformat.outcome import Code
 from profilesync.store import admin
@@ -38,7 +51,7 @@ def people(n: int, *, et: str = ET1, ej: str | None = None) -> list[list[str]]:
     """`n` non-doctors in `et`, logins `<et>-<i>` so that ETs never share an account."""
     ej = ej or EJ_OF[et]
     return [
-        row("C", f"Nom{i}", "Pré", ej=ej, et=et, ident=f"{et}-{i}", password=GOOD_PW)
+        row("C", f"Nom{letters(i)}", "Pré", ej=ej, et=et, ident=f"{et}-{i}", password=GOOD_PW)
         for i in range(n)
     ]
 
@@ -47,7 +60,9 @@ def deletions(
     n: int, *, et: str = ET1, ej: str | None = None, as_typed: str = ""
 ) -> list[list[str]]:
     return [
-        row("S", f"Nom{i}", "Pré", ej=ej or EJ_OF[et], et=as_typed or et, ident=f"{et}-{i}")
+        row(
+            "S", f"Nom{letters(i)}", "Pré", ej=ej or EJ_OF[et], et=as_typed or et, ident=f"{et}-{i}"
+        )
         for i in range(n)
     ]
 
@@ -109,14 +124,26 @@ def test_pending_and_deleted_profiles_are_not_active_ones(world: World) -> None:
     world.run(people(12))
     world.run(
         [
-            row("C", f"Futur{i}", "Pré", ident=f"futur-{i}", password=GOOD_PW, debut="01/01/2027")
+            row(
+                "C",
+                f"Futur{letters(i)}",
+                "Pré",
+                ident=f"futur-{i}",
+                password=GOOD_PW,
+                debut="01/01/2027",
+            )
             for i in range(30)
         ]
     )
     world.run(
-        [row("C", f"Parti{i}", "Pré", ident=f"parti-{i}", password=GOOD_PW) for i in range(5)]
+        [
+            row("C", f"Parti{letters(i)}", "Pré", ident=f"parti-{i}", password=GOOD_PW)
+            for i in range(5)
+        ]
     )
-    done, _ = world.run([row("S", f"Parti{i}", "Pré", ident=f"parti-{i}") for i in range(5)])
+    done, _ = world.run(
+        [row("S", f"Parti{letters(i)}", "Pré", ident=f"parti-{i}") for i in range(5)]
+    )
     assert done.status is RunStatus.DONE  # 5 deletions: below the minimum
     assert world.scalar("SELECT count(*) FROM profile WHERE state = 'pending'") == 30
     assert world.scalar("SELECT count(*) FROM profile WHERE state = 'deleted'") == 5
@@ -126,7 +153,7 @@ def test_pending_and_deleted_profiles_are_not_active_ones(world: World) -> None:
 
 def test_deleting_profiles_of_an_et_with_none_active_is_held(world: World) -> None:
     """10 S lines, 0 active profiles (all pending): more than 25 % of 0, and 10 of them."""
-    world.run([row("C", f"Nom{i}", "Pré", ident=f"{ET1}-{i}", password=GOOD_PW,
+    world.run([row("C", f"Nom{letters(i)}", "Pré", ident=f"{ET1}-{i}", password=GOOD_PW,
                    debut="01/01/2027") for i in range(10)])  # fmt: skip
     assert world.scalar("SELECT count(*) FROM profile WHERE state = 'active'") == 0
     result, _ = world.run(deletions(10))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import os
 import tomllib
 import types
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from profilesync import ldapurl
 from profilesync.errors import ProfilesyncError
 
 ENV_PREFIX = "PROFILESYNC_"
@@ -64,6 +66,11 @@ class LdapSettings:
     # every connection). It decides the lock, the password scheme, the password age and
     # the controls (directory/servers.py).
     server: str = "auto"
+
+    @functools.cached_property
+    def endpoint(self) -> ldapurl.LdapUrl:
+        """`url` parsed (checked at load: a bad URL never gets this far)."""
+        return ldapurl.parse(self.url)
 
     def bind_password(self) -> str:
         """The bind password from the environment or the file: never from the TOML itself."""
@@ -132,7 +139,36 @@ class JobsSettings:
     export_time: str = "02:00"
     exports_keep_days: int = 30
     directory_sync_seconds: float = 5.0
+    # The longest one run of a job keeps its lease (a hung job loses it after this).
     lease_seconds: int = 600
+    # A running job renews its lease this often; a holder silent for two beats (its host
+    # died, a network split) loses it to the other daemons.
+    lease_beat_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Email to référents (issue 10, service/mail.py): off while `host` is empty."""
+
+    host: str = ""
+    port: int = 25
+    # Upgrade the connection with STARTTLS before sending (and before any login).
+    starttls: bool = False
+    # CA certificate (PEM) to verify the SMTP server with; empty: the system's CAs.
+    ca_file: str = ""
+    sender: str = "profilesync@localhost"
+    # A file with the SMTP user on its first line and the password on its second; empty:
+    # no login. Readable by the service user alone (check-config warns otherwise).
+    credentials_file: str = ""
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long the outbox keeps what holds personal data (issue 10, the prune job)."""
+
+    # Reports and the référents' copies of exports in outbox/<login>/; modele.csv never.
+    outbox_days: int = 90
 
 
 @dataclass(frozen=True)
@@ -145,6 +181,8 @@ class Settings:
     imports: ImportSettings = field(default_factory=ImportSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     jobs: JobsSettings = field(default_factory=JobsSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     def with_overrides(self, **sections: Mapping[str, Any]) -> Settings:
         """A copy with some keys changed, e.g. `with_overrides(paths={"inbox": p})`; for tests."""
@@ -173,6 +211,16 @@ def _check_choices(settings: Settings, source: str) -> Settings:
         raise ConfigError(f"{source}: [ldap] server must be one of {', '.join(SERVERS)}")
     if settings.passwords.scheme not in SCHEMES:
         raise ConfigError(f"{source}: [passwords] scheme must be one of {', '.join(SCHEMES)}")
+    if settings.ldap.url:
+        try:
+            endpoint = settings.ldap.endpoint
+        except ldapurl.LdapUrlError as exc:
+            raise ConfigError(f"{source}: [ldap] url {exc}") from None
+        if endpoint.ipc and settings.ldap.start_tls:
+            raise ConfigError(
+                f"{source}: [ldap] start_tls does not apply to an ldapi:// socket: "
+                "set start_tls = false (the socket is local)"
+            )
     return settings
 
 
@@ -212,6 +260,10 @@ _RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("jobs", "exports_keep_days"): (0, 36_500),
     ("jobs", "directory_sync_seconds"): (0.1, 86_400),
     ("jobs", "lease_seconds"): (10, 86_400),
+    ("jobs", "lease_beat_seconds"): (0.05, 3600),
+    ("notify", "port"): (1, 65_535),
+    ("notify", "timeout_seconds"): (0.1, 600),
+    ("retention", "outbox_days"): (1, 36_500),
 }
 # PROFILESYNC_* variables that are no setting, and the prefix of the tests' own.
 _OTHER_VARIABLES = frozenset({CONFIG_ENV, BIND_PASSWORD_ENV})

@@ -18,6 +18,7 @@ import unicodedata
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from profilesync.config import Settings
 
@@ -34,7 +35,13 @@ STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 NAME_MAX_BYTES = 180
 
 _WORK_NAME = re.compile(r"^(?P<stamp>\d{8}T\d{6}Z)-(?P<uid>[0-9a-f]{8})-(?P<name>.+)$")
-_EXPORT_NAME = re.compile(r"^profils-.+-(\d{8})\.csv$")
+_EXPORT_NAME = re.compile(r"^(?:etats-)?profils-.+-(\d{8})\.csv$")
+# What a référent finds in their own outbox folder (issue 10): the template, and under
+# `exports/` the exports of their establishments with a readable file of states beside.
+TEMPLATE_NAME = "modele.csv"
+STATES_PREFIX = "etats-"
+# An export asked from the inbox: `export` or `export-<ET>`, any case, optionally .csv/.txt.
+_EXPORT_REQUEST = re.compile(r"^export(?:-(?P<et>[^.]*))?(?:\.(?:csv|txt))?$", re.IGNORECASE)
 _LOCK_PREFIX, _LOCK_SUFFIX = ".", ".lock"
 
 
@@ -203,10 +210,91 @@ def export_path(outbox: Path, et: str, day: date) -> Path:
 
 
 def export_files(outbox: Path) -> list[tuple[Path, date]]:
-    """Every export under `outbox/exports/` with the day in its name."""
+    """Every export (and its file of states) under `outbox/exports/` with the day in its name."""
     out = []
-    for path in sorted((outbox / EXPORTS_FOLDER).glob("*/profils-*.csv")):
+    for path in sorted((outbox / EXPORTS_FOLDER).glob("*/*profils-*.csv")):
         m = _EXPORT_NAME.match(path.name)
         if m:
             out.append((path, datetime.strptime(m[1], "%Y%m%d").date()))
     return out
+
+
+def template_path(settings: Settings, login: str) -> Path:
+    """`outbox/<login>/modele.csv`: the empty import file, always there."""
+    return report_folder(settings, login) / TEMPLATE_NAME
+
+
+def referent_exports_folder(settings: Settings, login: str) -> Path:
+    """`outbox/<login>/exports/`: the exports of the establishments `login` manages."""
+    return report_folder(settings, login) / EXPORTS_FOLDER
+
+
+def states_path(export: Path) -> Path:
+    """`etats-profils-<ET>-<AAAAMMJJ>.csv` beside an export: each profile's state, to read."""
+    return export.with_name(STATES_PREFIX + export.name)
+
+
+def same_export(folder: Path, export: Path) -> list[Path]:
+    """Every export of `export`'s establishment in `folder`, whatever its day, with the
+    files of states."""
+    m = re.match(r"^profils-(.+)-\d{8}\.csv$", export.name)
+    if m is None:
+        return []
+    pattern = re.compile(
+        rf"^(?:{re.escape(STATES_PREFIX)})?profils-{re.escape(m[1])}-\d{{8}}\.csv$"
+    )
+    return sorted(p for p in folder.glob("*.csv") if pattern.match(p.name))
+
+
+def export_request(name: str) -> str | None:
+    """The ET an inbox file named `export-<ET>` asks for, "" for `export` (every ET the
+    référent manages), None when the name is no export request."""
+    m = _EXPORT_REQUEST.match(name)
+    if m is None:
+        return None
+    return (m["et"] or "").strip()
+
+
+# A report's date: the UTC stamp (`20260315T100000Z`), or the local time of day the names
+# of issue 10.6 carry (`2026-03-15_11h00`, in `[daemon] timezone`).
+_DATED_REPORT = re.compile(
+    rf"\.(?:(?P<utc>\d{{8}}T\d{{6}}Z)|(?P<local>\d{{4}}-\d\d-\d\d_\d\dh\d\d))"
+    rf"(?:-\d+)?{re.escape(REPORT_SUFFIX)}$"
+)
+_LOCAL_REPORT_STAMP = "%Y-%m-%d_%Hh%M"
+_DATED_EXPORT = re.compile(r"-(\d{8})\.csv$")
+
+
+def outbox_files(settings: Settings) -> list[tuple[Path, datetime]]:
+    """What retention prunes, with the time in its name: reports in the outbox and in
+    `state/strangers/`, the référents' copies of exports. Never a template, nor a file
+    whose name carries no date (a référent's own)."""
+    outbox = settings.paths.outbox.resolve()
+    strangers = settings.paths.state.resolve() / "strangers"
+    reports = [
+        *outbox.glob(f"*{REPORT_SUFFIX}"),
+        *outbox.glob(f"*/*{REPORT_SUFFIX}"),
+        *strangers.glob(f"*/*{REPORT_SUFFIX}"),
+    ]
+    zone = ZoneInfo(settings.daemon.timezone)
+    out = []
+    for path in reports:
+        m = _DATED_REPORT.search(path.name)
+        if m is None:
+            continue
+        try:
+            if m["utc"]:
+                made = datetime.strptime(m["utc"], STAMP_FORMAT).replace(tzinfo=UTC)
+            else:
+                made = datetime.strptime(m["local"], _LOCAL_REPORT_STAMP).replace(tzinfo=zone)
+        except ValueError:  # digits that are no date: not one of ours
+            continue
+        out.append((path, made))
+    for path in outbox.glob(f"*/{EXPORTS_FOLDER}/*.csv"):
+        m = _DATED_EXPORT.search(path.name)
+        if m and path.name != TEMPLATE_NAME:
+            try:
+                out.append((path, datetime.strptime(m[1], "%Y%m%d").replace(tzinfo=UTC)))
+            except ValueError:
+                continue
+    return sorted(out)

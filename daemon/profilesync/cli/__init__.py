@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from profilesync import filemodes
-from profilesync.cli import accounts, admin, daemon, directory, files, imports
+from profilesync.cli import accounts, admin, daemon, directory, files, imports, people, undo
 from profilesync.errors import ProfilesyncError
 
 
@@ -44,7 +44,7 @@ def _root() -> None:
     """Profile management from CSV files: validation, profile database, LDAP directory."""
 
 
-for _module in (files, admin, accounts, imports, directory, daemon):
+for _module in (files, admin, accounts, imports, directory, daemon, people, undo):
     app.add_typer(_module.app)
 
 

@@ -123,12 +123,33 @@ LoginArgument = Annotated[
 
 
 @referent_app.command("add")
-def referent_add(login: LoginArgument, et: EtOption = None, config: ConfigOption = None) -> None:
-    """Make LOGIN référent of the given establishments (kept in addition to current ones)."""
+def referent_add(
+    login: LoginArgument,
+    et: EtOption = None,
+    email: Annotated[
+        str | None,
+        typer.Option(
+            "--email", help="Where the référent's notifications go (given again: changes it)."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Make LOGIN référent of the given establishments (kept in addition to current ones);
+    their template is put in outbox/LOGIN/modele.csv."""
+    from profilesync.service import selfservice  # noqa: PLC0415 - the CLI starts fast (11.4)
+
     if not et:
         raise CommandRejected("give at least one establishment with --et")
     with transaction(config) as session:
-        change = admin.add_referent(session, login, et, actor=admin.operator_actor(), now=_now())
+        change = admin.add_referent(
+            session, login, et, actor=admin.operator_actor(), now=_now(), email=email
+        )
+    try:
+        selfservice.ensure_template(load_settings(config), change.login)
+    except OSError as exc:  # registered all the same: the daemon writes it at its next scan
+        typer.echo(f"warning: template not written in the outbox: {exc.strerror}", err=True)
+    if change.email_changed:
+        typer.echo(f"notifications of {change.login} go to {email}")
     if change.created:
         typer.echo(f"added référent {change.login}: {', '.join(change.establishments)}")
     elif change.added:
@@ -163,14 +184,18 @@ def referent_list(as_json: JsonOption = False, config: ConfigOption = None) -> N
     with transaction(config) as session:
         rows = admin.list_referents(session)
     if as_json:
-        data = [{"login": r.login, "establishments": list(r.establishments)} for r in rows]
+        data = [
+            {"login": r.login, "establishments": list(r.establishments), "email": r.email}
+            for r in rows
+        ]
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     if not rows:
         typer.echo("no référent registered")
         return
     _table(
-        ("LOGIN", "ESTABLISHMENTS"), [(r.login, ", ".join(r.establishments) or "-") for r in rows]
+        ("LOGIN", "ESTABLISHMENTS", "EMAIL"),
+        [(r.login, ", ".join(r.establishments) or "-", r.email or "-") for r in rows],
     )
 
 

@@ -74,10 +74,12 @@ def sync(
     config: ConfigOption = None,
     limit: Annotated[int | None, typer.Option(help="At most N changes.")] = None,
 ) -> None:
-    """Push the queued changes to the directory now."""
+    """Push the queued changes to the directory now, those waiting for a retry too."""
     settings = load_settings(config)
     with sessions(settings) as factory:
-        report = ldapsync.sync_once(factory, settings, clock=SystemClock(), limit=limit)
+        report = ldapsync.sync_once(
+            factory, settings, clock=SystemClock(), limit=limit, waiting_too=True
+        )
         with factory() as session:
             due, waiting, parked = ldapsync.backlog(session, SystemClock().now())
     typer.echo(report.line())

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 import typer
 
 from profilesync.cli.common import CommandRejected, ConfigOption, sessions
-from profilesync.clock import SystemClock
+from profilesync.clock import SystemClock, parse_since
 from profilesync.config import load as load_settings
 from profilesync.errors import EXIT_LINE_ERRORS, EXIT_OK, EXIT_REJECTED
+from profilesync.fileformat import messages
 from profilesync.service.status import local_time
 from profilesync.store import admin, exports, importer
 from profilesync.store.importer import RunNotFound
@@ -52,6 +52,8 @@ def _exit_for(result: importer.RunResult) -> None:
     if result.status is RunStatus.AWAITING_APPROVAL:
         # Not an error: the file waits for an operator; the reason says how to approve it.
         typer.echo(f"file held for approval: {result.reason}")
+        typer.echo(f"approve it with: profilesync approve {result.run_id}")
+        typer.echo(f"or refuse it with: profilesync reject {result.run_id} --reason TEXT")
         raise typer.Exit(EXIT_REJECTED)
     # The reason is the report's Ligne 0 text, in French like everything a référent reads.
     raise CommandRejected(f"file rejected: {result.reason}")
@@ -100,6 +102,8 @@ def approve_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Approve an import held back by the mass-deletion guard."""
+    from profilesync.service import mail  # noqa: PLC0415 - the CLI starts fast (11.4)
+
     settings = load_settings(config)
     with sessions(settings) as sf, _progress_bar() as progress:
         result = importer.approve_run(
@@ -110,24 +114,79 @@ def approve_cmd(
             clock=SystemClock(),
             progress=progress,
         )
+        mail.Mailer(settings.notify).notify_run(sf, run, mail.Event.APPROVED)
     _exit_for(result)
 
 
+@app.command("reject")
+def reject_cmd(
+    run: Annotated[int, typer.Argument(help="Number of the import awaiting approval.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why, in French: the référent reads it in the report.")
+    ],
+    refuser: Annotated[
+        str | None, typer.Option("--by", help="Who refuses (default: the system user).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Refuse an import held back by the mass-deletion guard: nothing is applied, the
+    référent's report says it was refused and why, the file is archived."""
+    from profilesync.service import archive, mail  # noqa: PLC0415 - the CLI starts fast (11.4)
+
+    text = _one_line(reason)
+    if not text:
+        raise CommandRejected("give the reason the référent will read with --reason")
+    settings = load_settings(config)
+    with sessions(settings) as sf:
+        result = importer.refuse_run(
+            run,
+            reason=text,
+            refuser=refuser or getpass.getuser(),
+            settings=settings,
+            session_factory=sf,
+            clock=SystemClock(),
+        )
+        archive.finish(run, settings, sf)
+        mail.Mailer(settings.notify).notify_run(sf, run, mail.Event.REFUSED)
+    typer.echo(f"run {run} refused; report: {result.report_path}")
+
+
+_REASON_MAX = 500
+
+
+def _one_line(text: str) -> str:
+    """The reason as one line of at most 500 characters: no control character reaches the
+    report, and the message adds its own final period."""
+    words = "".join(c if c.isprintable() else " " for c in text).split()
+    return " ".join(words)[:_REASON_MAX].rstrip(" .")
+
+
 @app.command("runs")
-def runs_cmd(
+def runs_cmd(  # noqa: PLR0917 - typer passes options by keyword
     limit: Annotated[int, typer.Option("--limit", help="Number of imports shown.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output (a list).")] = False,
+    submitter: Annotated[
+        str | None, typer.Option("--as", help="Only the files of this référent (login).")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only runs in this status (done, rejected…).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only runs from this date (2026-12-01) or time.")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """List the latest imports: status, counts, duration."""
+    from profilesync.store import lookup  # noqa: PLC0415 - fast start (issue 11.4)
+
     settings = load_settings(config)
+    tz = ZoneInfo(settings.daemon.timezone)
+    start = None if since is None else parse_since(since, tz)
     with sessions(settings) as sf, sf() as session:
-        runs = session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc()).limit(limit))
-        rows = [r.as_dict() for r in runs]
+        rows = lookup.runs(session, submitter=submitter, status=status, since=start, limit=limit)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    tz = ZoneInfo(settings.daemon.timezone)
     for r in rows:
         took = "-" if r["duration_seconds"] is None else f"{r['duration_seconds']:.1f}s"
         typer.echo(
@@ -152,7 +211,9 @@ def show_cmd(
         for key, value in found.as_dict().items():
             if value is not None:
                 typer.echo(f"{key}: {value}")
-        if found.status in {RunStatus.REJECTED, RunStatus.AWAITING_APPROVAL}:
+        if found.status == RunStatus.AWAITING_APPROVAL:
+            typer.echo(f"0;{messages.HELD_CODE};{found.reason}")
+        elif found.status == RunStatus.REJECTED:
             typer.echo(f"0;ERREUR;{found.reason}")
         for outcome in importer.outcomes(session, run):
             typer.echo(f"{outcome.line};{outcome.code};{' | '.join(outcome.messages)}")

@@ -85,15 +85,15 @@ def connect(settings: LdapSettings, *, pipelined: bool = True) -> Connection:
         password = settings.bind_password()
     except ConfigError as exc:
         raise DirectoryUnavailable(str(exc)) from None
-    use_ssl = settings.url.lower().startswith("ldaps://")
-    start_tls = settings.start_tls and not use_ssl
-    where = f"{settings.url} as {settings.bind_dn or 'anonymous'}"
+    endpoint = settings.endpoint
+    start_tls = settings.start_tls and not endpoint.ssl
+    where = f"{endpoint} as {settings.bind_dn or 'anonymous'}"
     if start_tls and pipelined:
         # ASYNC does the StartTLS handshake in its receiver thread, where a bad certificate
         # kills the thread and leaves us waiting: check it first on a synchronous link.
         _probe_start_tls(settings, where)
     conn = Connection(
-        _server(settings, use_ssl),
+        _server(settings),
         user=settings.bind_dn or None,
         password=password or None,
         client_strategy=ASYNC if pipelined else SYNC,
@@ -156,9 +156,8 @@ def bind_code(settings: LdapSettings, dn: str, password: str) -> int:
 
     For the canary: the password is one it made up; it is in no message.
     """
-    use_ssl = settings.url.lower().startswith("ldaps://")
     conn = Connection(
-        _server(settings, use_ssl),
+        _server(settings),
         user=dn,
         password=password,
         client_strategy=SYNC,
@@ -167,7 +166,7 @@ def bind_code(settings: LdapSettings, dn: str, password: str) -> int:
     )
     try:
         conn.open()
-        if settings.start_tls and not use_ssl:
+        if settings.start_tls and not settings.endpoint.ssl:
             conn.start_tls()
         if conn.bind():
             return 0
@@ -178,17 +177,27 @@ def bind_code(settings: LdapSettings, dn: str, password: str) -> int:
         _close(conn)
 
 
-def _server(settings: LdapSettings, use_ssl: bool) -> Server:
+def _server(settings: LdapSettings) -> Server:
+    """The server `[ldap] url` names, from its parsed form.
+
+    ldap3 is given the host and port apart, never the URL text: its own URL handling
+    breaks on a trailing slash, and an IPv6 address or a socket path would be re-parsed.
+    """
+    endpoint = settings.endpoint
     tls = None
-    if use_ssl or settings.start_tls:
+    if endpoint.ssl or settings.start_tls:
         tls = Tls(
             validate=ssl.CERT_REQUIRED,
             ca_certs_file=settings.ca_file or None,
             version=ssl.PROTOCOL_TLS_CLIENT,
         )
+    if endpoint.ipc:
+        # ldap3 takes a socket only as a URL, which it percent-decodes.
+        return Server(str(endpoint), get_info=NONE, connect_timeout=settings.timeout_seconds)
     return Server(
-        settings.url,
-        use_ssl=use_ssl,
+        endpoint.host,
+        port=endpoint.port,
+        use_ssl=endpoint.ssl,
         tls=tls,
         get_info=NONE,
         connect_timeout=settings.timeout_seconds,
@@ -197,7 +206,7 @@ def _server(settings: LdapSettings, use_ssl: bool) -> Server:
 
 def _probe_start_tls(settings: LdapSettings, where: str) -> None:
     conn = Connection(
-        _server(settings, use_ssl=False),
+        _server(settings),
         client_strategy=SYNC,
         receive_timeout=max(1, int(settings.timeout_seconds)),
         raise_exceptions=False,

@@ -8,6 +8,8 @@ the entry there is success); the base DN itself is the site's, and never created
 
 from __future__ import annotations
 
+import secrets
+
 from ldap3 import BASE, Connection
 
 from profilesync.directory.conn import DirectoryUnavailable
@@ -23,8 +25,7 @@ def ensure(conn: Connection, tree: Tree) -> list[str]:
 
     `conn` is a synchronous connection bound as profilesync.
     """
-    if not _exists(conn, tree.base_dn):
-        raise ContainerMissing(f"the base DN {tree.base_dn} does not exist in the directory")
+    require_base(conn, tree)
     created: list[str] = []
     for dn, name in (
         (tree.people_dn, tree.people_ou),
@@ -42,6 +43,45 @@ def ensure(conn: Connection, tree: Tree) -> list[str]:
                 )
         created.append(dn)
     return created
+
+
+def require_base(conn: Connection, tree: Tree) -> None:
+    """The base DN is the site's: profilesync never creates it, and cannot work without it."""
+    if not _exists(conn, tree.base_dn):
+        raise ContainerMissing(
+            f"the base DN {tree.base_dn} does not exist in the directory: create it there, "
+            "or correct [ldap] base_dn"
+        )
+
+
+def probe_write(conn: Connection, tree: Tree) -> None:
+    """Add and remove a throw-away entry under each container: the ACL lets us write.
+
+    What `check-config` asks before the daemon finds out push by push; the probe's name
+    is random, so two checks at once do not collide.
+    """
+    for parent in (tree.people_dn, tree.establishments_dn):
+        name = f"profilesync-write-check-{secrets.token_hex(4)}"
+        dn = f"ou={name},{parent}"
+        if not conn.add(dn, ["organizationalUnit"], {"ou": name}):
+            result = conn.result or {}
+            raise ContainerMissing(
+                f"{_refusal(result)} under {parent}: grant the bind DN write access "
+                "there (OpenLDAP: olcAccess / access to; 389-ds: an aci)"
+            )
+        if not conn.delete(dn):  # S lines delete entries: deleting is needed too
+            result = conn.result or {}
+            raise ContainerMissing(
+                f"{_refusal(result)} when deleting {dn} (left behind): grant the bind DN "
+                f"delete access under {parent}, then remove that entry"
+            )
+
+
+def _refusal(result: dict[str, object]) -> str:
+    """The server's refusal, as a short text: its description, code and message."""
+    text = f"{result.get('description', 'refused')} ({result.get('result', '?')})"
+    message = str(result.get("message") or "").strip()
+    return f"writing refused: {text}" + (f": {message}" if message else "")
 
 
 def _exists(conn: Connection, dn: str) -> bool:

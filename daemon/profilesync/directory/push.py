@@ -36,11 +36,11 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from profilesync.directory import tree as directory
-from profilesync.directory.conn import Pipeline, Result, values
+from profilesync.directory.conn import Callback, Pipeline, Result, values
 from profilesync.directory.servers import OPENLDAP_PROFILE, ServerProfile
 from profilesync.directory.tree import Entry, Person, Tree
 from profilesync.errors import ProfilesyncError
-from profilesync.store.model import Account, Audit
+from profilesync.store.model import Account, ActorKind, Audit
 from profilesync.store.passwords import scheme_of
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,11 @@ ACCOUNT = "account"
 ESTABLISHMENT = "establishment"
 
 
+# On an add, noSuchObject means "no such parent": permanent, unlike on a modify (the
+# entry went away meanwhile, and the next push adds it).
+NO_SUCH_OBJECT = 32
+
+
 @dataclass
 class Failure:
     """Why one change did not go through; `retry` False means the change is parked."""
@@ -100,11 +105,12 @@ class PushReport:
     entries_deleted: int = 0
     member_changes: int = 0
 
-    def fail(self, key: Key, result: Result) -> None:
+    def fail(self, key: Key, result: Result, *, adding: bool = False) -> None:
         # A permanent rejection wins over a retryable one for the same key.
+        retry = result.retryable and not (adding and result.code == NO_SUCH_OBJECT)
         current = self.failures.get(key)
-        if current is None or (current.retry and not result.retryable):
-            self.failures[key] = Failure(result.error(), result.retryable)
+        if current is None or (current.retry and not retry):
+            self.failures[key] = Failure(result.error(), retry)
 
 
 @dataclass(frozen=True)
@@ -231,9 +237,11 @@ def _record_passwords(session: Session, report: PushReport, target: Target) -> N
             Audit(
                 at=now,
                 actor="directory-sync",
+                actor_kind=ActorKind.SYSTEM.value,
                 action="account.password_superseded",
                 entity="account",
                 entity_key=key,
+                account_key=key,
                 changes={"password": "kept the directory's"},
             )
         )
@@ -327,7 +335,9 @@ def _ensure_skeletons(
 def _on_skeleton(et: str, broken: dict[str, Failure]) -> Any:
     def done(result: Result) -> None:
         if not result.ok and result.code != 68:  # already there: someone else added it
-            broken.setdefault(et, Failure(result.error(), result.retryable))
+            # No such parent: the tree above is not there, and retrying will not make it.
+            retry = result.retryable and result.code != NO_SUCH_OBJECT
+            broken.setdefault(et, Failure(result.error(), retry))
 
     return done
 
@@ -374,16 +384,18 @@ def _push_person(
             groups.setdefault(norm, _GroupChange(group_dn)).delete.add(dn)
             groups[norm].keys.add(key)
 
-    def done(result: Result) -> None:
-        if not result.ok:
-            report.fail((ACCOUNT, key), result)
-
+    done = _on_person(report, key)
     if person is None:
         if cur is not None:
             pipe.delete(cur.dn, done)
             report.entries_deleted += 1
     elif cur is None:
-        pipe.add(dn, list(person.entry.classes), _new_entry(person, report, target), done)
+        pipe.add(
+            dn,
+            list(person.entry.classes),
+            _new_entry(person, report, target),
+            _on_person(report, key, adding=True),
+        )
         report.entries_added += 1
     else:
         changes = diff(person, cur, target.server)
@@ -391,6 +403,14 @@ def _push_person(
         if changes:
             pipe.modify(cur.dn, changes, done)
             report.entries_modified += 1
+
+
+def _on_person(report: PushReport, key: str, *, adding: bool = False) -> Callback:
+    def done(result: Result) -> None:
+        if not result.ok:
+            report.fail((ACCOUNT, key), result, adding=adding)
+
+    return done
 
 
 def _new_entry(person: Person, report: PushReport, target: Target) -> dict[str, list[str]]:

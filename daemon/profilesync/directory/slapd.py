@@ -91,6 +91,8 @@ def start(
     timeout: float = 20.0,
     argon2: bool = True,
     max_age_days: int = 90,
+    also_listen: tuple[str, ...] = (),
+    access: str = "",
 ) -> Instance:
     """Configure (first time only) and start slapd in `directory`; return once it answers.
 
@@ -98,7 +100,9 @@ def start(
     port it had, else a free one. `nosync` (dbnosync) is for tests: fast, not durable.
     `argon2=False` leaves the argon2 module out (a site that lacks it: the canary must
     refuse); `max_age_days` becomes the default policy's pwdMaxAge, as [passwords]
-    max_age_days says (first start only: the policy is an entry).
+    max_age_days says (first start only: the policy is an entry). `also_listen`: more
+    URLs to listen on, e.g. an ldapi:// socket or an IPv6 address (the tests' URL forms);
+    `access`: slapd.conf `access to` rules placed before the shipped ones (the tests' ACLs).
     """
     binary = find_slapd()
     if binary is None:
@@ -134,8 +138,10 @@ def start(
         tls_key=tls_key,
         argon2=argon2,
         max_age_days=max_age_days,
+        access=access,
     )
     urls = inst.url + (f" ldaps://{host}:{inst.port + 1}" if tls_cert else "")
+    urls = " ".join((urls, *also_listen))
     proc = subprocess.run(
         [str(binary), "-h", urls, "-f", str(directory / "slapd.conf")],
         capture_output=True,
@@ -191,6 +197,7 @@ def _configure(
     tls_key: Path | None,
     argon2: bool,
     max_age_days: int,
+    access: str = "",
 ) -> None:
     if any(c in inst.base_dn for c in '"\n\r'):
         raise SlapdError("base DN must not contain quotes or line breaks")
@@ -217,6 +224,7 @@ def _configure(
         tls=tls,
         policies_dn=policies_dn,
         argon2="moduleload argon2" if argon2 else "# (argon2 module left out)",
+        access=access,
     )
     (d / "slapd.conf").write_text(conf, encoding="utf-8")
     meta = asdict(inst)

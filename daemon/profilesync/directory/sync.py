@@ -24,12 +24,12 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from ldap3 import Connection
-from sqlalchemy import and_, case, delete, func, select, text
+from sqlalchemy import and_, case, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from profilesync.clock import Clock
 from profilesync.config import LdapSettings, Settings, hashing
-from profilesync.directory import canary, containers
+from profilesync.directory import canary, containers, health
 from profilesync.directory.conn import (
     DirectoryNotConfigured,
     DirectoryUnavailable,
@@ -141,16 +141,29 @@ def sync_once(
     *,
     clock: Clock,
     limit: int | None = None,
+    waiting_too: bool = False,
 ) -> SyncReport:
-    """Push every change due now (at most `limit`), then return: the burst mode."""
+    """Push every change due now (at most `limit`), then return: the burst mode.
+
+    `waiting_too`: the changes waiting for a retry are due now as well (an operator's
+    `directory sync`, typically after fixing an outage, means "now").
+    """
     ldap = _ldap(settings)
     report = SyncReport()
     if not ldap.url:
         report.error = "no directory configured ([ldap] url)"
         return report
-    with session_factory() as session:
-        if backlog(session, clock.now()).due == 0:
-            return report  # nothing due: do not even connect
+    with session_factory() as session, session.begin():
+        if waiting_too:
+            make_due(session, clock.now())
+        queue = backlog(session, clock.now())
+        known = health.read(session)
+    if queue.due == 0 and known.unreachable and queue.waiting:
+        # Not reconnecting before the next retry falls due (the backoff): still down.
+        report.error = _still_down(known)
+        return report
+    if queue.due == 0 and not known.unreachable:
+        return report  # nothing due: do not even connect
     try:
         conn, target = open_target(settings)
     except (DirectoryUnavailable, DirectoryNotConfigured, UnknownServer) as exc:
@@ -159,8 +172,19 @@ def sync_once(
             rows = _claim(session, clock.now(), min(BATCH, limit or BATCH))
             _retry(rows, clock.now(), str(exc), ldap.retry_max_seconds)
             report.retried += len(rows)
-        log.warning("directory unavailable, %d changes postponed: %s", len(rows), exc)
+            since = health.failed(session, clock.now(), str(exc)).unreachable_since
+        log.warning(
+            "directory unavailable since %s, %d changes postponed: %s",
+            since.isoformat() if since else "now",
+            len(rows),
+            exc,
+        )
         return report
+    with session_factory() as session, session.begin():
+        if known.unreachable_since is not None:
+            began = known.unreachable_since.isoformat()
+            log.info("directory reachable again (unreachable since %s)", began)
+        health.answered(session, clock.now())
     pipe = Pipeline(
         conn,
         ldap.pipeline_window,
@@ -223,6 +247,8 @@ def _one_batch(
             every = [row for key in keys for row in by_key[key]]
             _retry(every, clock.now(), str(exc), ldap.retry_max_seconds)
             report.retried += len(every)
+            if isinstance(exc, DirectoryUnavailable):
+                health.failed(session, clock.now(), str(exc))
             log.warning("directory push interrupted, %d changes postponed: %s", len(every), exc)
             return False
         done: list[int] = []
@@ -253,6 +279,22 @@ def _one_batch(
         # Keys that failed to push stay claimed until next time; carry on only if some
         # progress was made, so a batch of failing keys cannot spin.
         return bool(done)
+
+
+def _still_down(known: health.Health) -> str:
+    since = known.unreachable_since.isoformat() if known.unreachable_since else "?"
+    return f"unreachable since {since}: {known.last_error}"
+
+
+def make_due(session: Session, now: datetime) -> int:
+    """Every change waiting for a retry is due now; how many were waiting."""
+    result = session.execute(
+        update(DirectoryChange)
+        .where(DirectoryChange.parked.is_(False), DirectoryChange.next_attempt_at > now)
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _claim(session: Session, now: datetime, size: int) -> list[DirectoryChange]:
@@ -322,6 +364,19 @@ def last_error(session: Session) -> str | None:
         .order_by(DirectoryChange.id.desc())
         .limit(1)
     )
+
+
+def parked_reasons(session: Session, top: int = 5) -> list[tuple[str, int]]:
+    """Why changes are parked: the most frequent errors, with how many changes each."""
+    count = func.count().label("n")
+    rows = session.execute(
+        select(DirectoryChange.last_error, count)
+        .where(DirectoryChange.parked.is_(True))
+        .group_by(DirectoryChange.last_error)
+        .order_by(count.desc(), DirectoryChange.last_error)
+        .limit(top)
+    ).all()
+    return [(error or "(no reason recorded)", int(n)) for error, n in rows]
 
 
 def unpark(session: Session, now: datetime, key: str | None = None) -> int:

@@ -3,7 +3,7 @@
 Each reader takes a non-empty, already trimmed cell and returns `(value, problem)`:
 
 - `(value, None)`: valid, `value` normalised;
-- `(value, ALERTE)`: accepted after a repair the référent must hear about;
+- `(value, OK note)`: accepted after a certain repair of what a spreadsheet did (SPEC 2b);
 - `(None, ALERTE)`: ignored, the rest of the line still applies (a non-MSSanté email);
 - `(None, ERREUR)`: refused.
 
@@ -78,7 +78,7 @@ def _read_finess(text: str, column: str) -> Parsed:
     if _EIGHT_DIGITS.fullmatch(value):
         padded = "0" + value
         if finess_valid(padded):
-            return padded, Problem.alerte(msg.finess_completed(column, padded))
+            return padded, Problem.note(msg.finess_completed(column, padded))
         return None, Problem.erreur(msg.finess_missing_key(column))
     if _SCIENTIFIC.fullmatch(value):
         return None, Problem.erreur(msg.scientific_notation(column))
@@ -187,17 +187,25 @@ def _domain_kind(domain: str) -> int:
 # ---------------------------------------------------------------------------------------------
 
 _DMY = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
-_DMY_SHORT_YEAR = re.compile(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}")
+_DMY_SHORT_YEAR = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{2})")
 _ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 # Excel/Calc day numbers: 5 digits cover 1927-2173, optionally with a time fraction.
 _SERIAL = re.compile(r"([0-9]{5})(?:[.,][0-9]+)?")
 _SERIAL_EPOCH = date(1899, 12, 30)
 MIN_YEAR = 1900
+# A two-digit year is completed into [this year - 50, this year + 49] (SPEC 2b).
+YEARS_BACK = 50
 
 
 def format_date(value: date) -> str:
     """JJ/MM/AAAA, the only format the référent writes and the export produces."""
     return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
+
+
+def complete_year(two_digits: int, this_year: int) -> int:
+    """The one year ending in `two_digits` within [this_year - 50, this_year + 49]."""
+    first = this_year - YEARS_BACK
+    return first + (two_digits - first) % 100
 
 
 def _calendar(year: int, month: int, day: int) -> date | None:
@@ -209,14 +217,15 @@ def _calendar(year: int, month: int, day: int) -> date | None:
         return None
 
 
-def read_date(text: str, column: str) -> ParsedDate:
-    """A date cell: JJ/MM/AAAA or J/M/AAAA; ISO accepted with ALERTE; serials refused."""
+def read_date(text: str, column: str, this_year: int) -> ParsedDate:
+    """A date cell: JJ/MM/AAAA or J/M/AAAA; a two-digit year or ISO repaired with a note;
+    serials refused. `this_year` (Europe/Paris) places a two-digit year."""
     if len(text) > _CACHED_MAX:
-        return _read_date(text, column)
-    return _read_date_cached(text, column)
+        return _read_date(text, column, this_year)
+    return _read_date_cached(text, column, this_year)
 
 
-def _read_date(text: str, column: str) -> ParsedDate:
+def _read_date(text: str, column: str, this_year: int) -> ParsedDate:
     m = _DMY.fullmatch(text)
     if m is not None:
         day, month, year = m.groups()
@@ -224,14 +233,19 @@ def _read_date(text: str, column: str) -> ParsedDate:
         if d is None:
             return None, Problem.erreur(msg.date_nonexistent(column))
         return d, None
+    m = _DMY_SHORT_YEAR.fullmatch(text)
+    if m is not None:
+        year = complete_year(int(m.group(3)), this_year)
+        d = _calendar(year, int(m.group(2)), int(m.group(1)))
+        if d is None:
+            return None, Problem.erreur(msg.date_nonexistent(column))
+        return d, Problem.note(msg.date_year_completed(column, format_date(d)))
     m = _ISO.fullmatch(text)
     if m is not None:
         d = _calendar(int(m.group(1)), int(m.group(2)), int(m.group(3)))
         if d is None:
             return None, Problem.erreur(msg.date_nonexistent(column))
-        return d, Problem.alerte(msg.date_iso(column, format_date(d)))
-    if _DMY_SHORT_YEAR.fullmatch(text):
-        return None, Problem.erreur(msg.date_two_digit_year(column))
+        return d, Problem.note(msg.date_iso(column, format_date(d)))
     m = _SERIAL.fullmatch(text)
     if m is not None:
         guess = format_date(_SERIAL_EPOCH + timedelta(days=int(m.group(1))))

@@ -188,6 +188,15 @@ def _email_may_hold_password(text: str, length: int, classes: int) -> bool:
     return _reaches(text, classes)
 
 
+# The year a two-digit year is placed by hardly changes whether a cell is a date (only
+# 29/02/yy may differ), and a public cell need not be exact.
+_ANY_YEAR = 2000
+
+
+def _is_date(cell: str) -> bool:
+    return identifiers.read_date(cell, "", _ANY_YEAR)[0] is not None
+
+
 def _public(cell: str) -> bool:
     """Values no policy-compliant password can be (all shorter than 12 characters), and
     public anyway: kept in a shifted row, so the référent can still tell which row it is."""
@@ -197,7 +206,7 @@ def _public(cell: str) -> bool:
         or upper in _ROLE_CODES
         or identifiers.rpps_valid(cell)
         or (len(cell) <= len("2A0000000") and identifiers.read_finess(cell, "")[0] is not None)
-        or (len(cell) <= len("2026-01-01") and identifiers.read_date(cell, "")[0] is not None)
+        or (len(cell) <= len("2026-01-01") and _is_date(cell))
     )
 
 

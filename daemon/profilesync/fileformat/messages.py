@@ -261,7 +261,8 @@ def finess_key(column: str) -> str:
 
 
 def finess_completed(column: str, completed: str) -> str:
-    return f"{column} : complété en {completed}, le tableur avait supprimé le 0 initial"
+    """A certain repair (SPEC 2b): an OK note, counted in the report's summary."""
+    return f"{column} complété : {completed}"
 
 
 def finess_missing_key(column: str) -> str:
@@ -366,8 +367,9 @@ def date_nonexistent(column: str) -> str:
     return f"{column} : cette date n'existe pas dans le calendrier (JJ/MM/AAAA)"
 
 
-def date_two_digit_year(column: str) -> str:
-    return f"{column} : l'année doit avoir 4 chiffres (JJ/MM/AAAA)"
+def date_year_completed(column: str, read_as: str) -> str:
+    """A certain repair (SPEC 2b): the two-digit year completed; an OK note."""
+    return f"{column.lower()} complétée : {read_as}"
 
 
 def date_serial(column: str, guess: str) -> str:
@@ -378,7 +380,49 @@ def date_serial(column: str, guess: str) -> str:
 
 
 def date_iso(column: str, read_as: str) -> str:
-    return f"{column} : au format AAAA-MM-JJ, lue comme {read_as} ; utilisez JJ/MM/AAAA"
+    """A certain repair (SPEC 2b): an ISO date read; an OK note."""
+    return f"{column.lower()} lue au format AAAA-MM-JJ : {read_as}"
+
+
+# Files that went through a spreadsheet (SPEC 2b): characters lost, names' characters.
+def lost_character(column: str) -> str:
+    return (
+        f"{column} : un caractère a été perdu à l'enregistrement : enregistrez le fichier "
+        "en « CSV UTF-8 »"
+    )
+
+
+def name_character(column: str, character: str, position: int) -> str:
+    """`position` counts the characters of the value from 1, spaces around it removed."""
+    return (
+        f"{column} : caractère « {character} » non autorisé en position {position} ; "
+        "lettres, espaces, traits d'union, apostrophes et points seulement"
+    )
+
+
+# The report's summary: one sentence per kind of certain repair, however many lines had it.
+FINESS_REPAIRED = "le tableur avait supprimé le 0 initial des FINESS"
+YEAR_REPAIRED = "le tableur avait écrit des années sur 2 chiffres"
+ISO_REPAIRED = "le tableur avait écrit des dates au format AAAA-MM-JJ"
+
+
+def repaired_lines(lines: int, cause: str) -> str:
+    """`cause` is one of the *_REPAIRED constants."""
+    counted = "1 ligne réparée" if lines == 1 else f"{lines} lignes réparées"
+    return f"{counted} : {cause} — formatez ces colonnes en Texte"
+
+
+# A login that lost its leading zeros: emitted by store/actions.py (they need the accounts),
+# kept here with the other spreadsheet messages.
+def identifiant_zeros_guessed(key: str) -> str:
+    return (
+        f"Identifiant lu comme {key} : le tableur avait supprimé les zéros initiaux ; "
+        "formatez la colonne en Texte"
+    )
+
+
+def identifiant_zeros_exists(key: str) -> str:
+    return f"{key} existe déjà : le tableur a supprimé les zéros initiaux"
 
 
 FIN_BEFORE_DEBUT = "Date de fin : antérieure à la date de début"
@@ -547,3 +591,86 @@ INTERNAL_ERROR = (
 )
 
 # (end of inbox and daemon)
+
+
+# ---------------------------------------------------------------------------------------------
+# The référent's own folder (issue 10): exports on demand, held and refused files, emails.
+# ---------------------------------------------------------------------------------------------
+
+
+def export_refused(et: str) -> str:
+    """The same words for an unknown ET and another's: nothing is learnt about either."""
+    return (
+        f"Demande d'export refusée : vous n'êtes pas référent de l'établissement « {et} ». "
+        "Aucun export n'a été fait. Vérifiez le n° Finess ET dans le nom du fichier "
+        "(export-<Finess ET>), ou déposez un fichier nommé simplement « export » pour "
+        "recevoir les exports de tous vos établissements."
+    )
+
+
+EXPORT_NO_ESTABLISHMENT = (
+    "Demande d'export refusée : aucun établissement ne vous est attribué. Demandez à votre "
+    "équipe informatique de vous enregistrer comme référent de votre établissement."
+)
+EXPORT_NOT_A_REFERENT = (
+    "Demande d'export refusée : ce dossier n'est pas celui d'un référent. Déposez la demande "
+    "dans votre dossier personnel (le dossier qui porte votre identifiant)."
+)
+EXPORT_CONTENT_IGNORED = (
+    "Ce fichier porte le nom d'une demande d'export : il a été traité comme tel et son "
+    "contenu n'a pas été lu. Pour importer des lignes, donnez au fichier un autre nom "
+    "(par exemple profils.csv) et déposez-le à nouveau."
+)
+# The code of the Ligne 0 row of a held file's report: not an ERREUR, nothing went wrong.
+HELD_CODE = "ATTENTE"
+
+
+def refused(reason: str) -> str:
+    """The report of a held file that the IT team refused (`profilesync reject`)."""
+    return (
+        f"Fichier refusé par votre équipe informatique : {reason}. Aucune ligne n'a été "
+        "appliquée. Corrigez le fichier si besoin, puis déposez-le à nouveau."
+    )
+
+
+# (end of the référent's own folder)
+
+
+# --- undo of a run (store/undo.py) ---------------------------------------------------------
+# The report of an undo shows the lines of the undone file, each with what was undone.
+
+UNDO_PROFILE_REMOVED = "Annulé : le profil créé par l'import a été retiré"
+UNDO_PROFILE_RESTORED = "Annulé : le profil supprimé par l'import a été rétabli avec ses dates"
+UNDO_PROFILE_REVERTED = "Annulé : les dates du profil ont été rétablies"
+UNDO_ACCOUNT_REVERTED = "Annulé : nom, prénom ou email du compte rétablis"
+UNDO_ACCOUNT_REMOVED = "Annulé : le compte créé par l'import a été retiré"
+UNDO_ACCOUNT_KEPT = (
+    "Compte conservé : il a d'autres profils (le compte créé par l'import reste en place)"
+)
+UNDO_MDP_KEPT = (
+    "Mot de passe non rétabli : un mot de passe n'est jamais restauré, le compte garde "
+    "celui fixé par l'import"
+)
+
+
+UNDO_PROFILE = "le profil"
+UNDO_ACCOUNT = "le compte"
+
+
+def undo_refused(record: str, since: str) -> str:
+    """`record`: UNDO_PROFILE or UNDO_ACCOUNT; `since`: an UNDO_SINCE_* or `undo_since_run`."""
+    return f"Non annulé : {record} a été modifié depuis l'import ({since})"
+
+
+def undo_unknown_change(action: str) -> str:
+    return f"Non annulé : la modification « {action} » ne peut pas être annulée"
+
+
+# Who changed a record after the undone import, in the words of the report (the operator's
+# Unix name is not a référent's business).
+UNDO_SINCE_VALIDITY = "changement d'état à sa date de début ou de fin"
+UNDO_SINCE_OPERATOR = "par l'exploitant"
+
+
+def undo_since_run(run_id: int) -> str:
+    return f"import {run_id}"

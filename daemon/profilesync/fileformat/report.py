@@ -19,7 +19,8 @@ from typing import IO, TYPE_CHECKING, Final
 
 from profilesync import filemodes, layout
 from profilesync.errors import ProfilesyncError
-from profilesync.fileformat.columns import COLUMNS, NCOLS
+from profilesync.fileformat import messages as msg
+from profilesync.fileformat.columns import COLUMNS, DEBUT, EJ, ET, FIN, NCOLS
 from profilesync.fileformat.masking import Masked, masked_cells
 from profilesync.fileformat.outcome import Code, Outcome, Summary
 
@@ -45,6 +46,27 @@ _FORMULA_AFTER_SEPARATOR: Final = re.compile(_SEPARATOR + _FORMULA_START_CLASS)
 _OK: Final = Code.OK
 _BUFFER_BYTES: Final = 1 << 16
 _TEMP_ATTEMPTS: Final = 100
+
+
+# The notes of the certain repairs (SPEC 2b), by how they start, and what the summary says
+# of each kind: read back from the words, since outcomes come back from the database as text.
+_REPAIR_NOTES: Final = tuple(
+    (note(column, ""), cause)
+    for columns, note, cause in (
+        ((COLUMNS[EJ], COLUMNS[ET]), msg.finess_completed, msg.FINESS_REPAIRED),
+        ((COLUMNS[DEBUT], COLUMNS[FIN]), msg.date_year_completed, msg.YEAR_REPAIRED),
+        ((COLUMNS[DEBUT], COLUMNS[FIN]), msg.date_iso, msg.ISO_REPAIRED),
+    )
+    for column in columns
+)
+
+
+def repair_cause(message: str) -> str | None:
+    """What the summary says of the certain repair `message` notes, or None for any other."""
+    for start, cause in _REPAIR_NOTES:
+        if message.startswith(start):
+            return cause
+    return None
 
 
 class ReportError(ProfilesyncError):
@@ -116,6 +138,7 @@ class ReportWriter:
         self._header_end = 0
         self._counts = {Code.OK: 0, Code.ALERTE: 0, Code.ERREUR: 0}
         self._ok = 0  # OK lines written by write_ok, kept apart: an int, not a dict entry
+        self._repairs: dict[str, int] = {}  # lines per kind of certain repair (SPEC 2b)
         self.rejected_reason: str | None = None
 
     @property
@@ -157,6 +180,21 @@ class ReportWriter:
             report_cells(outcome.cells),
         )
         self._counts[outcome.code] += 1
+        if outcome.messages:
+            self._count_repairs(outcome.messages)
+
+    def _count_repairs(self, messages: tuple[str, ...]) -> None:
+        causes = {repair_cause(m) for m in messages}
+        causes.discard(None)
+        for cause in causes:
+            assert cause is not None
+            self._repairs[cause] = self._repairs.get(cause, 0) + 1
+
+    @property
+    def repairs(self) -> tuple[str, ...]:
+        """The summary's sentences: one per kind of certain repair, with its count of lines."""
+        causes = dict.fromkeys(cause for _, cause in _REPAIR_NOTES)  # FINESS, years, ISO
+        return tuple(msg.repaired_lines(self._repairs[c], c) for c in causes if c in self._repairs)
 
     def write_all(self, outcomes: Iterable[Outcome]) -> None:
         for outcome in outcomes:
@@ -164,13 +202,22 @@ class ReportWriter:
 
     def reject(self, reason: str) -> None:
         """Make this the report of a rejected file: `0;ERREUR;<reason>` and 13 empty cells."""
+        self._single_row(Code.ERREUR, reason)
+
+    def _single_row(self, code: str, reason: str) -> None:
         fh = self._open_file()
         fh.seek(self._header_end)
         fh.truncate()
         self._counts = dict.fromkeys(self._counts, 0)
         self._ok = 0
+        self._repairs = {}
         self.rejected_reason = reason
-        self._row(REJECTED_LINE, Code.ERREUR, reason, _EMPTY_CELLS)
+        self._row(REJECTED_LINE, code, reason, _EMPTY_CELLS)
+
+    def hold(self, reason: str) -> None:
+        """The report of a file held for approval: `0;ATTENTE;<reason>`, not an ERREUR —
+        nothing is wrong yet; the real report replaces it once the file is approved."""
+        self._single_row(msg.HELD_CODE, reason)
 
     def __exit__(
         self,
@@ -186,6 +233,7 @@ class ReportWriter:
             self._discard()
             return
         try:
+            self._write_summary()
             fh.flush()
             os.fsync(fh.fileno())
             fh.close()
@@ -207,6 +255,13 @@ class ReportWriter:
             raise ReportError("write() after reject(): a rejected file's report has one row")
         self._row(line, _OK, "", report_cells(cells))
         self._ok += 1
+
+    def _write_summary(self) -> None:
+        """After the lines, a row per kind of repair: empty Ligne and Code, so that nobody
+        takes it for a line of the file, and the sentence in the Message column."""
+        assert self._writer is not None
+        for sentence in self.repairs:
+            self._writer.writerow(("", "", sentence, *_EMPTY_CELLS))
 
     def _row(self, line: int, code: str, message: str, cells: tuple[str, ...]) -> None:
         fh = self._fh
@@ -305,6 +360,8 @@ def iter_report(path: Path) -> Iterator[Outcome]:
             raise NotAReport(f"{path} does not start with the report header")
         for row in rows:
             line, code, message, *cells = row
+            if not line:
+                continue  # a summary row (ReportWriter._write_summary)
             yield Outcome(
                 line=int(line),
                 code=Code(code),

@@ -24,6 +24,7 @@ from profilesync.fileformat.columns import (
     COLUMNS,
     DEBUT,
     EJ,
+    EMAIL,
     ET,
     FIN,
     IDENTIFIANT,
@@ -69,6 +70,7 @@ _C_EJ = COLUMNS[EJ]
 _C_ET = COLUMNS[ET]
 _C_DEBUT = COLUMNS[DEBUT]
 _C_FIN = COLUMNS[FIN]
+_C_EMAIL = COLUMNS[EMAIL]
 
 # Enum members and properties are looked up once here: check_row runs 100,000 times a file.
 _CREATE, _DELETE = Action.CREATE, Action.DELETE
@@ -108,6 +110,13 @@ _PRINTABLE_INVISIBLE = re.compile(
     "\U000e0100-\U000e01ef]"
 )
 _LINE_BREAKS = frozenset("\n\r\x0b\x0c\x85\u2028\u2029")
+# What a Windows-1252 save writes for a character it cannot hold, and what a decoder writes
+# for bytes it could not read (SPEC 2b).
+_LOST = "?"
+_REPLACEMENT = "\ufffd"
+# Names: letters of any alphabet, combining accents, spaces, hyphens, apostrophes, periods.
+_NAME_MARKS = frozenset("-\u2010\u2011'\u2019.")  # and every space (category Zs)
+_ASCII_NAME = re.compile(r"[A-Za-z .'-]*")
 _IDENTIFIANT = re.compile(rf"[a-z0-9][a-z0-9._@-]{{0,{IDENTIFIANT_MAX - 1}}}")
 _RPPS_LENGTH = 11
 
@@ -186,6 +195,8 @@ def _judge(  # noqa: C901, PLR0915 - the hot path, kept flat on purpose
     # instead of "Nom obligatoire, Prénom obligatoire…".
     team_only = action is _DELETE and bool(team_t) and not (nom_t or prenom_t or rpps_t or ident_t)
 
+    if today.year != _seen_year[0]:
+        _new_year(today.year)
     problems: list[Problem] = []
     ej, found = _EJ_SEEN.get(ej_t) or _remember(_EJ_SEEN, ej_t, _finess(ej_t, _C_EJ))
     if found:
@@ -211,17 +222,13 @@ def _judge(  # noqa: C901, PLR0915 - the hot path, kept flat on purpose
         problems.append(Problem.erreur(msg.ACTION_UNKNOWN if action_t else msg.required(_C_ACTION)))
     nom = prenom = ""
     if nom_t:
-        nom, found = _NOM_SEEN.get(nom_t) or _remember(
-            _NOM_SEEN, nom_t, _free_text(nom_t, _C_NAME, NAME_MAX)
-        )
+        nom, found = _names(_NOM_SEEN, nom_t, _C_NAME, info is not None)
         if found:
             problems += found
     elif not team_only:
         problems.append(Problem.erreur(msg.required(_C_NAME)))
     if prenom_t:
-        prenom, found = _PRENOM_SEEN.get(prenom_t) or _remember(
-            _PRENOM_SEEN, prenom_t, _free_text(prenom_t, _C_PRENOM, NAME_MAX)
-        )
+        prenom, found = _names(_PRENOM_SEEN, prenom_t, _C_PRENOM, info is not None)
         if found:
             problems += found
     elif not team_only:
@@ -251,19 +258,21 @@ def _judge(  # noqa: C901, PLR0915 - the hot path, kept flat on purpose
                 if found:
                     problems += found
     email = None
-    if email_t:
+    if email_t and not _lost(email_t, _C_EMAIL, problems):
         email, problem = identifiers.read_mssante_email(email_t)
         if problem is not None:
             problems.append(problem)
     debut = fin = None
     if debut_t:
         debut, found = _DEBUT_SEEN.get(debut_t) or _remember(
-            _DEBUT_SEEN, debut_t, _date(debut_t, _C_DEBUT)
+            _DEBUT_SEEN, debut_t, _date(debut_t, _C_DEBUT, today.year)
         )
         if found:
             problems += found
     if fin_t:
-        fin, found = _FIN_SEEN.get(fin_t) or _remember(_FIN_SEEN, fin_t, _date(fin_t, _C_FIN))
+        fin, found = _FIN_SEEN.get(fin_t) or _remember(
+            _FIN_SEEN, fin_t, _date(fin_t, _C_FIN, today.year)
+        )
         if found:
             problems += found
         if fin is not None and (
@@ -333,6 +342,14 @@ _PRENOM_SEEN: dict[str, _Verdict] = {}
 _DEBUT_SEEN: dict[str, _Verdict] = {}
 _FIN_SEEN: dict[str, _Verdict] = {}
 _NO_PROBLEM: tuple[Problem, ...] = ()
+# The year the date verdicts were cached for: a two-digit year reads differently in another.
+_seen_year = [0]
+
+
+def _new_year(year: int) -> None:
+    _DEBUT_SEEN.clear()
+    _FIN_SEEN.clear()
+    _seen_year[0] = year
 
 
 def _remember(seen: dict[str, _Verdict], text: str, verdict: _Verdict) -> _Verdict:
@@ -350,17 +367,48 @@ def _finess(text: str, column: str) -> _Verdict:
     return value, _NO_PROBLEM if problem is None else (problem,)
 
 
-def _free_text(text: str, column: str, maximum: int) -> _Verdict:
-    """Names as typed, in NFC so that a macOS (decomposed) `é` matches a Windows one."""
+def _free_text(text: str, column: str, maximum: int, *, lost: bool = True) -> _Verdict:
+    """Names as typed, in NFC so that a macOS (decomposed) `é` matches a Windows one.
+
+    `lost=False` leaves out the lost-character check (a cell that may hold a password)."""
     problems: list[Problem] = []
     found = _first_invisible(text)  # before NFC: the position is the one the référent sees
     if found is not None:
         problems.append(_invisible(column, *found))
+    if lost:
+        _lost(text, column, problems)
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
     if len(text) > maximum:
         problems.append(Problem.erreur(msg.text_too_long(column, len(text), maximum)))
     return text, tuple(problems)
+
+
+def _names(seen: dict[str, _Verdict], text: str, column: str, aligned: bool) -> _Verdict:
+    """A Nom or Prénom. In a row whose Rôle is unknown the columns may be shifted and the
+    cell may hold the password: its characters are not judged (nor named in a message)."""
+    if not aligned:
+        return _free_text(text, column, NAME_MAX, lost=False)
+    return seen.get(text) or _remember(seen, text, _name(text, column))
+
+
+def _name(text: str, column: str) -> _Verdict:
+    """A Nom or Prénom: free text whose characters are those of a name (SPEC 2b)."""
+    value, problems = _free_text(text, column, NAME_MAX)
+    if problems or _ASCII_NAME.fullmatch(text) is not None:
+        return value, problems  # an invisible or lost character is named once, as such
+    for i, ch in enumerate(text):
+        if not (ch.isalpha() or ch in _NAME_MARKS or unicodedata.category(ch)[0] in "MZ"):
+            return value, (Problem.erreur(msg.name_character(column, ch, i + 1)),)
+    return value, problems
+
+
+def _lost(text: str, column: str, problems: list[Problem]) -> bool:
+    """Whether a Windows-1252 save turned a character into `?` (or a decoder into `�`)."""
+    if _LOST in text or _REPLACEMENT in text:
+        problems.append(Problem.erreur(msg.lost_character(column)))
+        return True
+    return False
 
 
 def _is_invisible(ch: str) -> bool:
@@ -395,8 +443,8 @@ def _invisible(column: str, ch: str, position: int) -> Problem:
     return Problem.erreur(msg.text_invisible(column, ch, position))
 
 
-def _date(text: str, column: str) -> _Verdict:
-    value, problem = identifiers.read_date(text, column)
+def _date(text: str, column: str, this_year: int) -> _Verdict:
+    value, problem = identifiers.read_date(text, column, this_year)
     return value, _NO_PROBLEM if problem is None else (problem,)
 
 
@@ -424,6 +472,8 @@ def _identifiant(
         return ""
     if info is not None and info.doctor:
         problems.append(Problem.alerte(msg.identifiant_ignored(info.role)))
+        return ""
+    if _lost(text, _C_IDENTIFIANT, problems):
         return ""
     value = text.lower()
     found = _first_invisible(text)

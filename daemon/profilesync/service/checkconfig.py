@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
+from ldap3 import Connection
 
-from profilesync.config import ConfigError, Settings, hashing
+from profilesync.config import ConfigError, LdapSettings, Settings, hashing
 from profilesync.directory import canary, containers, servers
 from profilesync.directory import conn as conn_mod
 from profilesync.directory.tree import Tree
@@ -156,55 +157,87 @@ def _database(settings: Settings) -> Check:
 
 
 def _ldap(settings: Settings) -> Iterator[Check]:
-    """Bind, which server, the containers, then the canary: a stored hash never binds.
+    """Bind, which server, the base DN, the containers, writing, then the canary.
 
-    The canary writes (and removes) a probe entry under `ou=people`, which also proves
-    that the bind DN may write there; the containers are created when missing, as the
-    push would create them.
+    One line each, and each FAIL says the fix. The containers are created when missing,
+    as the push would create them; the write probe adds and removes an entry under each;
+    the canary proves on the server that a stored hash never binds.
     """
     s = settings.ldap
     try:
         conn = conn_mod.connect(s, pipelined=False)
     except conn_mod.DirectoryUnavailable as exc:
-        yield Check("[ldap]", False, str(exc))
+        yield Check("[ldap]", False, f"{exc}: check [ldap] url, bind_dn and the bind password")
         return
     try:
-        yield Check("[ldap]", True, f"bound to {s.url} as {s.bind_dn or 'anonymous'}")
-        try:
-            detected = servers.identify(conn_mod.read_root_dse(conn, s.timeout_seconds))
-        except servers.UnknownServer as exc:
-            detected = None
-            if servers.configured(s.server) is None:
-                yield Check("[ldap] server", False, str(exc))
-                return
-        chosen = servers.configured(s.server) or detected
-        assert chosen is not None
-        if detected is not None and detected != chosen:
-            yield Check(
-                "[ldap] server",
-                False,
-                f'[ldap] server = "{s.server}" but the root DSE says {detected.name}: '
-                f'set server = "{detected.name}" or "auto"',
-            )
-            return
-        how = "configured" if servers.configured(s.server) else "detected from the root DSE"
-        yield Check("[ldap] server", True, f"{chosen.name} ({how})")
-        try:
-            created = containers.ensure(conn, Tree.from_settings(s))
-        except containers.ContainerMissing as exc:
-            yield Check("[ldap] containers", False, str(exc))
+        yield Check("[ldap]", True, f"bound to {s.endpoint} as {s.bind_dn or 'anonymous'}")
+        chosen = yield from _server_check(conn, s)
+        if chosen is None:
             return
         tree = Tree.from_settings(s)
-        done = f"created {', '.join(created)}" if created else "present"
-        yield Check(
-            "[ldap] containers", True, f"{tree.people_dn}, {tree.establishments_dn}: {done}"
-        )
+        for what, step in _TREE_STEPS:
+            try:
+                detail = step(conn, tree)
+            except containers.ContainerMissing as exc:
+                yield Check(what, False, str(exc))
+                return
+            yield Check(what, True, detail)
         verdict = canary.probe(conn, s, chosen, hashing(settings))
         yield Check("[ldap] password canary", verdict.ok, verdict.detail)
     except conn_mod.DirectoryUnavailable as exc:
         yield Check("[ldap]", False, str(exc))
     finally:
         conn_mod.close(conn)
+
+
+def _base(conn: Connection, tree: Tree) -> str:
+    containers.require_base(conn, tree)
+    return f"{tree.base_dn} exists"
+
+
+def _containers(conn: Connection, tree: Tree) -> str:
+    created = containers.ensure(conn, tree)
+    done = f"created {', '.join(created)}" if created else "present"
+    return f"{tree.people_dn}, {tree.establishments_dn}: {done}"
+
+
+def _write(conn: Connection, tree: Tree) -> str:
+    containers.probe_write(conn, tree)
+    return "the bind DN may add and delete entries there"
+
+
+# In order: each needs the one before; the first that fails ends the [ldap] checks.
+_TREE_STEPS: tuple[tuple[str, Callable[[Connection, Tree], str]], ...] = (
+    ("[ldap] base DN", _base),
+    ("[ldap] containers", _containers),
+    ("[ldap] write access", _write),
+)
+
+
+def _server_check(
+    conn: Connection, s: LdapSettings
+) -> Generator[Check, None, servers.ServerProfile | None]:
+    """The server profile `[ldap] server` names or the root DSE shows; None after a FAIL."""
+    try:
+        detected = servers.identify(conn_mod.read_root_dse(conn, s.timeout_seconds))
+    except servers.UnknownServer as exc:
+        detected = None
+        if servers.configured(s.server) is None:
+            yield Check("[ldap] server", False, str(exc))
+            return None
+    chosen = servers.configured(s.server) or detected
+    assert chosen is not None
+    if detected is not None and detected != chosen:
+        yield Check(
+            "[ldap] server",
+            False,
+            f'[ldap] server = "{s.server}" but the root DSE says {detected.name}: '
+            f'set server = "{detected.name}" or "auto"',
+        )
+        return None
+    how = "configured" if servers.configured(s.server) else "detected from the root DSE"
+    yield Check("[ldap] server", True, f"{chosen.name} ({how})")
+    return chosen
 
 
 # OWASP's argon2id minimums (memory KiB, iterations), each with parallelism 1: any one met.
@@ -232,21 +265,18 @@ def _password_cost(settings: Settings) -> Check:
     )
 
 
-def _bind_password_file(settings: Settings) -> Check | None:
-    """The directory's bind password opens every account: the service user's alone."""
-    name = settings.ldap.bind_password_file
+def _secret_file(label: str, name: str) -> Check | None:
+    """A file holding a password (the directory's bind, the SMTP login): the service
+    user's alone."""
     if not name:
         return None
     try:
         mode = Path(name).stat().st_mode
     except OSError:
-        return None  # the [ldap] check says it cannot be read
+        return None  # the section's own check says it cannot be read
     if mode & 0o007:
-        return Check.warn(
-            "bind password file",
-            f"{name} is readable by every user: chmod 600 {name}",
-        )
-    return Check("bind password file", True, f"{name} not readable by other users")
+        return Check.warn(label, f"{name} is readable by every user: chmod 600 {name}")
+    return Check(label, True, f"{name} not readable by other users")
 
 
 def _schedules(settings: Settings) -> Check:
@@ -266,9 +296,13 @@ def run_checks(settings: Settings) -> Iterator[Check]:
     yield _same_filesystem(settings)
     yield _schedules(settings)
     yield _password_cost(settings)
-    secret_file = _bind_password_file(settings)
-    if secret_file is not None:
-        yield secret_file
+    for label, name in (
+        ("bind password file", settings.ldap.bind_password_file),
+        ("[notify] credentials file", settings.notify.credentials_file),
+    ):
+        secret_file = _secret_file(label, name)
+        if secret_file is not None:
+            yield secret_file
     yield _database(settings)
     yield _stranger_folders(settings)
     if settings.ldap.url:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from profilesync import filemodes
 from profilesync.clock import Clock, SystemClock
 from profilesync.config import Settings
-from profilesync.service import claim, heartbeat, inbox, jobs, lease, strays
+from profilesync.service import claim, heartbeat, inbox, jobs, lease, mail, selfservice, strays
 from profilesync.service.driver import Driver, FileResult
 from profilesync.service.heartbeat import Heartbeat, identity
 from profilesync.service.notify import Notifier
@@ -68,6 +68,8 @@ class Daemon:
             settings.daemon.stable_seconds, monotonic
         )
         self.notifier = notifier or Notifier(monotonic=monotonic)
+        self.mailer = mail.Mailer(settings.notify)
+        self._templates_failing: set[str] = set()  # logins whose modele.csv could not be written
         self.ctx = jobs.JobContext(settings, session_factory, self.clock, identity())
         self._stop = threading.Event()
         self._events: queue.Queue[inbox.Event] = queue.Queue()
@@ -120,7 +122,9 @@ class Daemon:
         listed = inbox.listing(self.settings.paths.inbox)
         dropped = inbox.scan(self.settings.paths.inbox, listed)
         found = strays.find(self.settings.paths.inbox, listed)
-        self.stability.retain({d.path for d in dropped} | {s.path for s in found if s.regular})
+        asked = selfservice.requests(listed)
+        tracked = {d.path for d in dropped} | {s.path for s in found if s.regular}
+        self.stability.retain(tracked | {r.path for r in asked})
         out: list[FileResult] = []
         waiting = 0
         for d in dropped:
@@ -144,7 +148,21 @@ class Daemon:
                 out.append(result)
             self.notifier.ping()
         waiting += self._set_strays_aside(found)
+        waiting += self._self_service(asked)
         return out, waiting
+
+    def _self_service(self, asked: list[selfservice.Request]) -> int:
+        """Templates put back, exports asked from the inbox answered (selfservice.py)."""
+        try:
+            selfservice.ensure_templates(
+                self.settings, self.session_factory, self._templates_failing
+            )
+            return selfservice.answer_all(
+                asked, self.settings, self.session_factory, self.clock, self.stability
+            )
+        except sa.exc.OperationalError as exc:  # the requests wait for the database too
+            self.driver.outage.down(exc)
+            return len(asked)
 
     def _set_strays_aside(self, found: list[strays.Stray]) -> int:
         """Say why what is no CSV file was not read (strays.py); the strays still arriving."""
@@ -167,10 +185,16 @@ class Daemon:
     def _guarded(self, work: Path) -> FileResult | None:
         """`drive`, with any error logged: one bad file never stops the daemon."""
         try:
-            return self.drive(work)
+            result = self.drive(work)
         except Exception:
             log.exception("%s: could not be processed now, will retry", work.name)
             return None
+        if result is not None and result.processed:
+            # After the run is over: a slow or failing mail server never holds a file.
+            self.mailer.notify_run(
+                self.session_factory, result.run_id, mail.event_of(result.status)
+            )
+        return result
 
     def run_once(self) -> BurstResult:
         """Burst mode: recovery, every complete file in the inbox, due jobs; then return."""

@@ -68,6 +68,9 @@ class FileResult:
     status: str
     file_name: str
     submitter: str
+    # Applied, refused or held by this pass (False: only archived, e.g. after `approve`):
+    # what the daemon tells the référent about (service/mail.py).
+    processed: bool = True
 
 
 @dataclass(eq=False)
@@ -113,13 +116,13 @@ class Driver:
             rerun_of=rerun_of,
         )
         run = self._run(run_id)
-        acted = False
+        acted = processed = False
         if run.run_status.unfinished:
             if self.on_processing is not None:
                 self.on_processing(run.file_name)
             if not self._process(run, work):
                 return None
-            acted = True
+            acted = processed = True
         crash_point("after_process")
         run = self._run(run_id)
         if run.run_status.finished and not self._report_delivered(run):
@@ -131,7 +134,7 @@ class Driver:
         if not acted:  # awaiting approval: looked at on every rescan, logged once
             return None
         _log_run(run, time.monotonic() - started)
-        return FileResult(run.id, run.status, run.file_name, run.submitter)
+        return FileResult(run.id, run.status, run.file_name, run.submitter, processed)
 
     def _run(self, run_id: int) -> ImportRun:
         with self.session_factory() as session:

@@ -2,7 +2,9 @@
 
 A file per daemon (not a row) because `status` must answer even when the database is the
 thing that is down, and because several daemons may share one state folder. A clean exit
-removes its file; a killed daemon's file goes stale and `status` says since when.
+removes its file; a killed daemon's file goes stale and `status` says since when. Once
+silent for `DROP_AFTER_SECONDS` (and ten beats), the daemon is dead, not late: the
+`status` that shows it so removes its file, so that a dead host does not linger forever.
 """
 
 from __future__ import annotations
@@ -57,6 +59,24 @@ class Heartbeat:
     def remove(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+DROP_AFTER_SECONDS = 300.0
+
+
+def dead(beat: dict[str, Any], age_seconds: float) -> bool:
+    """Silent long enough to be dead: a few minutes, and never under ten beats."""
+    interval = float(beat.get("interval_seconds") or 0.0)
+    return age_seconds > max(DROP_AFTER_SECONDS, 10 * interval)
+
+
+def drop(settings: Settings, beat: dict[str, Any]) -> bool:
+    """Remove a dead daemon's file; False when it cannot be (a read-only state folder)."""
+    try:
+        layout.heartbeat_path(settings, str(beat["host"]), int(beat["pid"])).unlink()
+    except (OSError, KeyError, ValueError):
+        return False
+    return True
 
 
 def read_all(settings: Settings) -> list[dict[str, Any]]:

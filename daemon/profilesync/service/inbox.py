@@ -37,14 +37,17 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from profilesync import layout
+
 log = logging.getLogger(__name__)
 
 IGNORED_SUFFIXES = (".tmp", ".part")
 
 
 def is_candidate(name: str) -> bool:
-    """A `.csv` (any case) that is not an Excel lock (`~$x.csv`), a dotfile or a partial copy."""
-    if name.startswith((".", "~$")):
+    """A `.csv` (any case) that is not an Excel lock (`~$x.csv`), a dotfile, a partial copy,
+    or an export request (`export.csv`, `export-<ET>.csv`: service/selfservice.py)."""
+    if name.startswith((".", "~$")) or layout.export_request(name) is not None:
         return False
     lower = name.lower()
     return lower.endswith(".csv") and not lower.endswith(IGNORED_SUFFIXES)

@@ -11,6 +11,7 @@ asking the scheduler of another process.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -27,8 +28,7 @@ from profilesync import layout
 from profilesync.clock import Clock, today
 from profilesync.config import ConfigError, Settings
 from profilesync.errors import ProfilesyncError
-from profilesync.service import lease
-from profilesync.store import exports
+from profilesync.service import lease, selfservice
 from profilesync.store.model import Establishment, JobLease
 from profilesync.store.validity import run_validity
 
@@ -154,14 +154,17 @@ def _directory_sync(ctx: JobContext) -> Done:
 
 
 def _export(ctx: JobContext) -> Done:
-    day = today(ctx.clock)
     with ctx.session_factory() as session:
         ets = session.scalars(sa.select(Establishment.et).order_by(Establishment.et)).all()
+        referents = selfservice.managed(session)
     failed: list[str] = []
     for et in ets:
-        path = layout.export_path(ctx.settings.paths.outbox, et, day)
         try:
-            exports.export_establishment(ctx.session_factory, et, path, ctx.clock)
+            result = selfservice.export_now(ctx.settings, ctx.session_factory, ctx.clock, et)
+            # Each référent of the ET finds it in their own folder too (issue 10).
+            selfservice.deliver(
+                ctx.settings, result.path, [who for who, mine in referents.items() if et in mine]
+            )
         except Exception:  # one establishment's failure must not cost the others their export
             log.exception("export of %s failed", et)
             failed.append(et)
@@ -187,8 +190,26 @@ def _prune(ctx: JobContext) -> Done:
         layout.private_root(s), now - timedelta(days=s.daemon.private_copy_days)
     )
     archives = _prune_claimed(layout.archive_root(s), now - timedelta(days=s.daemon.archive_days))
-    summary = f"removed {exports_removed} exports, {private} private copies, {archives} archives"
-    return Done(summary, bool(exports_removed or private or archives))
+    # What the inbox held that was no CSV file is kept as long as the archived files.
+    archives += _prune_claimed(layout.ignored_root(s), now - timedelta(days=s.daemon.archive_days))
+    outbox = _prune_outbox(s, now)
+    summary = (
+        f"removed {exports_removed} exports, {private} private copies, {archives} archives, "
+        f"{outbox} outbox files"
+    )
+    return Done(summary, bool(exports_removed or private or archives or outbox))
+
+
+def _prune_outbox(settings: Settings, now: datetime) -> int:
+    """Reports and the référents' exports older than `[retention] outbox_days` (issue 10):
+    they hold personal data. The time is the one in the name (UTC stamp, export day)."""
+    before = now - timedelta(days=settings.retention.outbox_days)
+    removed = 0
+    for path, made in layout.outbox_files(settings):
+        if made < before:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _prune_claimed(root: Path, before: datetime) -> int:
@@ -197,7 +218,10 @@ def _prune_claimed(root: Path, before: datetime) -> int:
     for path in sorted(root.glob("*/*")):
         parsed = layout.parse_work_name(path.name)
         if parsed is not None and parsed[0] < before:
-            path.unlink(missing_ok=True)
+            if path.is_dir() and not path.is_symlink():  # a folder set aside (strays.py)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
             removed += 1
     return removed
 
@@ -245,15 +269,17 @@ def _run_leased(name: str, ctx: JobContext, *, force: bool) -> JobRun:
         name,
         ctx.owner,
         ctx.clock,
-        lease_seconds=ctx.settings.jobs.lease_seconds,
+        lease_seconds=2 * ctx.settings.jobs.lease_beat_seconds,
         not_since=None if force else schedule.slot_start(ctx.clock.now(), tz),
     )
     if held is None:
         return JobRun(name, "skipped", "already run in this slot, or running elsewhere", 0.0)
     started = time.monotonic()
     fields = {"job": name}
+    beat, longest = ctx.settings.jobs.lease_beat_seconds, ctx.settings.jobs.lease_seconds
     try:
-        done = JOBS[name](ctx)
+        with lease.kept(ctx.session_factory, held, ctx.clock, beat=beat, longest=longest):
+            done = JOBS[name](ctx)
     except JobFailed as exc:
         # An expected failure (directory down, one export failed): said once, no traceback.
         seconds = time.monotonic() - started

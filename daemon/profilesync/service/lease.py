@@ -1,16 +1,23 @@
 """Job leases: with several daemons on one database, each scheduled job runs once per slot.
 
 A lease is taken by one atomic UPDATE on the job's `job_lease` row — free, expired or
-already ours — so two daemons firing at the same moment cannot both win. `not_since` turns
+already ours — so two daemons firing at the same moment cannot both win. While the job
+runs, its holder renews the lease every beat (`kept`) for two beats more: a holder whose
+host died or was cut off stops renewing, and its lease is free two beats later, not
+after `lease_seconds`. `not_since` turns
 "once at a time" into "once per slot": a daemon whose timer fires a few seconds after
 another's finished run finds the job already started in this slot and skips it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,10 +55,11 @@ def gone(owner: str | None, since: datetime | None, host: str | None = None) -> 
     """Whether a lease's owner (`host:pid`, holding it since `since`) is a process that no
     longer exists on this host.
 
-    After a `kill -9` or a crash the lease stays until it expires (`lease_seconds`, minutes);
-    a daemon restarted on the same host takes it over at once instead. A PID reused by a
-    process that started after the lease was taken is gone too. An owner on another host
-    is never judged from here: its lease runs out by itself.
+    After a `kill -9` or a crash the lease stays until it expires (two beats of
+    `lease_beat_seconds`); a daemon restarted on the same host takes it over at once
+    instead. A PID reused by a process that started after the lease was taken is gone too.
+    An owner on another host is never judged from here: its lease runs out by itself, two
+    beats after its holder's last renewal.
     """
     if not owner or ":" not in owner:
         return False
@@ -158,6 +166,53 @@ def release(
             .execution_options(synchronize_session=False)
         )
         session.commit()
+
+
+def renew(
+    session_factory: sessionmaker[Session], lease: Lease, clock: Clock, *, seconds: float
+) -> bool:
+    """The lease lasts `seconds` more from now, if it is still ours (the holder's beat)."""
+    with session_factory() as session:
+        result = session.execute(
+            sa.update(JobLease)
+            .where(JobLease.name == lease.name, JobLease.owner == lease.owner)
+            .values(expires_at=clock.now() + timedelta(seconds=seconds))
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def kept(
+    session_factory: sessionmaker[Session],
+    lease: Lease,
+    clock: Clock,
+    *,
+    beat: float,
+    longest: float,
+) -> Iterator[None]:
+    """Renew `lease` every `beat` seconds, for two beats, while the body runs; a run longer
+    than `longest` seconds stops renewing (a hung job does not hold its job forever)."""
+    stop = threading.Event()
+    deadline = time.monotonic() + longest
+
+    def beating() -> None:
+        while not stop.wait(beat) and time.monotonic() < deadline:
+            try:
+                if not renew(session_factory, lease, clock, seconds=2 * beat):
+                    log.warning("job %s: lease lost to another daemon", lease.name)
+                    return
+            except sa.exc.SQLAlchemyError as exc:  # the database is away: try next beat
+                log.warning("job %s: lease not renewed: %s", lease.name, type(exc).__name__)
+
+    thread = threading.Thread(target=beating, name=f"lease-{lease.name}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def all_leases(session: Session) -> list[JobLease]:

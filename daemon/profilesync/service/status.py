@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from profilesync.clock import Clock
 from profilesync.config import Settings
+from profilesync.directory import health
 from profilesync.directory import sync as ldapsync
 from profilesync.service import claim, heartbeat, inbox, jobs, lease, strays
 from profilesync.store import db
@@ -43,6 +44,14 @@ class Status:
     directory: dict[str, int] = field(default_factory=dict)
     # The last error of a waiting or parked change: why the backlog does not drain.
     directory_error: str | None = None
+    # "UNREACHABLE" from the first failure of an outage until a bind succeeds, else "ok",
+    # "unknown" (never tried) or "not configured"; `directory_unreachable_since` is that
+    # first failure.
+    directory_state: str = "unknown"
+    directory_unreachable_since: str | None = None
+    directory_last_ok_at: str | None = None
+    # The most frequent reasons changes are parked, with how many each.
+    directory_parked: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[dict[str, Any]] = field(default_factory=list)
     database_error: str | None = None
 
@@ -77,6 +86,10 @@ def gather(
         )
         beat["alive"] = not gone and age <= STALE_BEATS * max(float(beat["interval_seconds"]), 1.0)
         beat["gone"] = gone
+        # Shown once more, as dropped, then no longer: its file is removed now.
+        beat["dropped"] = (
+            not beat["alive"] and heartbeat.dead(beat, age) and heartbeat.drop(settings, beat)
+        )
         beat["seconds_since_beat"] = round(age, 1)
         out.daemons.append(beat)
     for dropped in inbox.scan(settings.paths.inbox):
@@ -118,6 +131,19 @@ def _from_database(
     out.recent_runs = [run.as_dict() for run in runs]
     out.directory = ldapsync.backlog(session, now)._asdict()
     out.directory_error = ldapsync.last_error(session)
+    known = health.read(session)
+    if not settings.ldap.url:
+        out.directory_state = "not configured"
+    elif known.unreachable:
+        out.directory_state = "UNREACHABLE"
+        out.directory_error = known.last_error
+    elif known.last_ok_at is not None:
+        out.directory_state = "ok"
+    out.directory_unreachable_since = _iso(known.unreachable_since)
+    out.directory_last_ok_at = _iso(known.last_ok_at)
+    out.directory_parked = [
+        {"reason": reason, "changes": n} for reason, n in ldapsync.parked_reasons(session)
+    ]
     leases = {row.name: row for row in session.scalars(sa.select(JobLease))}
     tz = ZoneInfo(settings.daemon.timezone)
     for name, sched in jobs.schedules(settings).items():
@@ -168,6 +194,9 @@ def render_health(status: Status, tz: ZoneInfo) -> str:
     for d in status.daemons:
         if d["alive"]:
             state = d["state"]
+        elif d.get("dropped"):
+            minutes = d["seconds_since_beat"] / 60
+            state = f"no heartbeat for {minutes:.0f} min: dead, removed from this list"
         elif d.get("gone"):
             state = "process gone (killed or crashed: its file is removed at the next start)"
         else:
@@ -196,11 +225,18 @@ def render_health(status: Status, tz: ZoneInfo) -> str:
 def render_database(status: Status, tz: ZoneInfo) -> str:
     """What only the database knows: the directory backlog and the latest runs."""
     d = status.directory
-    lines = [
-        f"directory backlog: {d['due']} due, {d['waiting']} retrying later, {d['parked']} parked",
-    ]
-    if status.directory_error and (d["waiting"] or d["parked"]):
+    lines = [_directory_line(status, tz)]
+    lines.append(
+        f"directory backlog: {d['due']} due, {d['waiting']} retrying later, {d['parked']} parked"
+    )
+    if status.directory_state != "UNREACHABLE" and status.directory_error and d["waiting"]:
         lines.append(f"directory: waiting because: {status.directory_error}")
+    for parked in status.directory_parked:
+        lines.append(f"  parked ({parked['changes']}): {parked['reason']}")
+    if status.directory_parked:
+        lines.append(
+            "  fix the cause, then `profilesync directory retry-parked` puts them back in the queue"
+        )
     lines.append("recent runs:")
     if not status.recent_runs:
         lines.append("  (none)")
@@ -213,6 +249,18 @@ def render_database(status: Status, tz: ZoneInfo) -> str:
             f"{r['alerte']} ALERTE, {r['erreur']} ERREUR{took}"
         )
     return "\n".join(lines)
+
+
+def _directory_line(status: Status, tz: ZoneInfo) -> str:
+    """The directory in one line: unreachable since the first failure, until a bind."""
+    if status.directory_state == "UNREACHABLE":
+        since = local_time(status.directory_unreachable_since, tz)
+        return f"directory: UNREACHABLE since {since}: {status.directory_error}"
+    if status.directory_state == "ok":
+        return f"directory: ok (last answered {local_time(status.directory_last_ok_at, tz)})"
+    if status.directory_state == "not configured":
+        return "directory: none configured ([ldap] url empty): changes stay queued"
+    return "directory: not contacted yet"
 
 
 def render_jobs(status: Status, tz: ZoneInfo) -> str:

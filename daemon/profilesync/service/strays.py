@@ -41,7 +41,12 @@ class Stray:
 
 
 def _silent(name: str) -> bool:
-    return name.startswith((".", "~$")) or name.lower().endswith(IGNORED_SUFFIXES)
+    """Hidden, temporary, or an export request (answered by service/selfservice.py)."""
+    return (
+        name.startswith((".", "~$"))
+        or name.lower().endswith(IGNORED_SUFFIXES)
+        or layout.export_request(name) is not None
+    )
 
 
 def _reason(entry: os.DirEntry[str], in_login_folder: bool) -> tuple[str, bool] | None:

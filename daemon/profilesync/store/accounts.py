@@ -23,7 +23,7 @@ from profilesync.errors import ProfilesyncError
 from profilesync.fileformat import identifiers
 from profilesync.fileformat.rules import NAME_MAX, password_problems
 from profilesync.secret import Secret
-from profilesync.store.model import Account, Audit, ChangeKind, DirectoryChange
+from profilesync.store.model import Account, ActorKind, Audit, ChangeKind, DirectoryChange
 
 # What the audit records of a new password: that it changed, never the value nor its hash.
 PASSWORD_CHANGED = "changed"  # noqa: S105 - a marker, not a password
@@ -103,9 +103,11 @@ def update_account(
             Audit(
                 at=now,
                 actor=actor,
+                actor_kind=ActorKind.OPERATOR.value,
                 action="account.update",
                 entity="account",
                 entity_key=key,
+                account_key=key,
                 changes=changes,
             )
         )

@@ -32,7 +32,7 @@ from profilesync.store.batchstate import (
     TeamRec,
     state_for,
 )
-from profilesync.store.model import ChangeKind, ProfileState
+from profilesync.store.model import ActorKind, ChangeKind, ProfileState
 from profilesync.store.passwords import is_expired, password_date
 
 # Plain str constants: an enum member's `.value` is a slow descriptor in a per-line path.
@@ -40,6 +40,7 @@ _ACCOUNT = str(ChangeKind.ACCOUNT)
 _ESTABLISHMENT = str(ChangeKind.ESTABLISHMENT)
 _ACTIVE = str(ProfileState.ACTIVE)
 _DELETED = str(ProfileState.DELETED)
+_REFERENT = str(ActorKind.REFERENT)
 # The profiles that make an establishment rely on an account's names, email and password.
 _LIVE = frozenset({_ACTIVE, str(ProfileState.PENDING)})
 _DOCTOR = {role: spec.doctor for role, spec in ROLES.items()}
@@ -89,11 +90,47 @@ def apply(state: BatchState, line: Line, ctx: Context) -> tuple[Problem, ...]:
     if problems:
         # Nothing is said about the state of an establishment the submitter may not touch.
         return tuple(problems)
+    padded = _zeros_dropped(state, line, ctx)
+    if padded is not None:
+        return _padded(state, line, est, ctx, padded)
     if line.action is Action.CREATE:
         return _create(state, line, est, ctx)
     if line.action is Action.MODIFY:
         return _modify(state, line, est, ctx)
     return _delete(state, line, est, ctx)
+
+
+def _zeros_dropped(state: BatchState, line: Line, ctx: Context) -> AccountRec | None:
+    """The account a numeric Identifiant names once left-padded with zeros (SPEC 2b), when
+    it names no account of the submitter's establishments and exactly one such padded
+    account is theirs. Other establishments' accounts are never looked at: a référent
+    learns nothing about them, and nothing of theirs is touched."""
+    key = line.identifiant
+    if line.doctor or key[:1] in ("", "0") or not key.isdigit():
+        return None
+    account = state.accounts.get(key)
+    if account is not None and _is_ours(account, ctx):
+        return None
+    found = [a for a in state.padded(key) if not a.doctor and _is_ours(a, ctx)]
+    return found[0] if len(found) == 1 else None
+
+
+def _padded(
+    state: BatchState, line: Line, est: EstablishmentRec, ctx: Context, account: AccountRec
+) -> tuple[Problem, ...]:
+    """A guessed repair: M and S apply to the padded account with ALERTE; C is refused,
+    rather than a second account for the same person."""
+    if line.action is Action.CREATE:
+        return (Problem.erreur(messages.identifiant_zeros_exists(account.key)),)
+    line = dataclasses.replace(line, identifiant=account.key)
+    act = _modify if line.action is Action.MODIFY else _delete
+    guessed = Problem.alerte(messages.identifiant_zeros_guessed(account.key))
+    return (guessed, *act(state, line, est, ctx))
+
+
+def _is_ours(account: AccountRec, ctx: Context) -> bool:
+    """Whether the account has a profile (in any state) in an establishment of the submitter."""
+    return any(p.establishment_id in ctx.allowed for p in account.profiles)
 
 
 def _find_profile(state: BatchState, line: Line, est: EstablishmentRec) -> ProfileRec | None:
@@ -254,7 +291,7 @@ def _taken(account: AccountRec, line: Line, ctx: Context) -> Problem | None:
     """
     if account.doctor and line.doctor:
         return None
-    if not any(p.establishment_id in ctx.allowed for p in account.profiles):
+    if not _is_ours(account, ctx):
         return Problem.erreur(messages.identifiant_taken(line.account_key))
     kind = _kind_problem(account, line)
     if kind is not None:
@@ -401,14 +438,21 @@ def _audit(  # noqa: PLR0917 - one call shape, six call sites
     key: str,
     changes: dict[str, Any],
 ) -> None:
+    """One audit row of the line (see docs/architecture.md, « Audit rows »)."""
+    profile = entity == "profile"
     state.audit(
         at=ctx.now,
         actor=ctx.actor,
+        actor_kind=_REFERENT,
         run_id=ctx.run_id,
         line=line.number,
         action=action,
         entity=entity,
         entity_key=key,
+        account_key=key if entity == "account" else line.account_key if profile else None,
+        et=None if entity == "account" else line.et,
+        role=line.role.value if profile else None,
+        team=(line.team or None) if entity != "account" else None,
         changes=changes,
     )
 

@@ -28,6 +28,7 @@ from profilesync.errors import ProfilesyncError
 from profilesync.fileformat.identifiers import finess_valid
 from profilesync.store import db
 from profilesync.store.model import (
+    ActorKind,
     Audit,
     ChangeKind,
     DirectoryChange,
@@ -41,6 +42,10 @@ NAME_MAX = 200
 # A login is the name of inbox/<login>/ and outbox/<login>/; outbox/exports/ is taken.
 RESERVED_LOGINS = frozenset({layout.EXPORTS_FOLDER})
 _LOGIN = re.compile(r"[a-z0-9][a-z0-9._@-]*")
+_EMAIL = re.compile(
+    r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+"
+)
+EMAIL_MAX = 254
 # The shape only, to tell a wrong key from a malformed value in messages.
 _FINESS_SHAPE = re.compile(r"(?:0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|9[78])[0-9]{7}")
 _EIGHT_DIGITS = re.compile(r"[0-9]{8}")
@@ -72,6 +77,10 @@ class InvalidLogin(AdminError):
     """A login that cannot safely name a folder."""
 
 
+class InvalidEmail(AdminError):
+    """A référent's notification address that is not one address."""
+
+
 class UnknownReferent(AdminError):
     """No référent has this login."""
 
@@ -92,6 +101,7 @@ class EstablishmentInfo:
 class ReferentInfo:
     login: str
     establishments: tuple[str, ...]
+    email: str | None = None  # where notifications go (service/mail.py)
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,7 @@ class ReferentChange:
     added: tuple[str, ...]
     removed: tuple[str, ...]
     establishments: tuple[str, ...]  # after the change
+    email_changed: bool = False
 
 
 @contextmanager
@@ -211,17 +222,10 @@ def add_establishment(
                 f"ET {et} is already registered under EJ {existing.ej}, not {ej}: "
                 "an establishment belongs to one legal entity"
             )
-        renamed = clean_name is not None and clean_name != existing.name
+        renamed = clean_name is not None and _set_audited(
+            session, existing, "name", clean_name, ("establishment.rename", et), actor, now
+        )
         if renamed:
-            _audit(
-                session,
-                "establishment.rename",
-                et,
-                {"name": [existing.name, clean_name]},
-                actor=actor,
-                now=now,
-            )
-            existing.name = clean_name or ""
             session.flush()
         return EstablishmentChange(_establishment_info(session, existing), False, renamed)
     est = Establishment(et=et, ej=ej, name=clean_name or "", created_at=now)
@@ -256,10 +260,13 @@ def list_establishments(session: Session) -> list[EstablishmentInfo]:
     return [EstablishmentInfo(e.et, e.ej, e.name, referents.get(e.id, ())) for e in rows]
 
 
+def referents_of(session: Session, establishment_id: int) -> tuple[str, ...]:
+    """The logins of an establishment's référents, sorted."""
+    return _referents_by_establishment(session, establishment_id).get(establishment_id, ())
+
+
 def _establishment_info(session: Session, est: Establishment) -> EstablishmentInfo:
-    return EstablishmentInfo(
-        est.et, est.ej, est.name, _referents_by_establishment(session, est.id).get(est.id, ())
-    )
+    return EstablishmentInfo(est.et, est.ej, est.name, referents_of(session, est.id))
 
 
 def _referents_by_establishment(
@@ -281,11 +288,28 @@ def _referents_by_establishment(
 # -- référents ------------------------------------------------------------------------------
 
 
+def normalise_email(text: str) -> str:
+    """One address, lower case, or `InvalidEmail`: it goes in a mail header, so no space,
+    no line break, no list (any domain: a référent's mailbox need not be MSSanté)."""
+    value = text.strip().lower()
+    if len(value) > EMAIL_MAX or not _EMAIL.fullmatch(value):
+        raise InvalidEmail(f"invalid email address {text!r}: one address such as name@host.fr")
+    return value
+
+
 def add_referent(
-    session: Session, login: str, ets: Sequence[str], *, actor: str, now: datetime
+    session: Session,
+    login: str,
+    ets: Sequence[str],
+    *,
+    actor: str,
+    now: datetime,
+    email: str | None = None,
 ) -> ReferentChange:
-    """Make `login` référent of `ets` (in addition to any it already has)."""
+    """Make `login` référent of `ets` (in addition to any it already has); with `email`,
+    set the address their notifications go to."""
     login = normalise_login(login)
+    address = None if email is None else normalise_email(email)
     if not ets:
         raise AdminError("give at least one establishment (--et)")
     wanted = _registered(session, ets)
@@ -300,6 +324,9 @@ def add_referent(
     for et in added:
         session.add(ReferentEstablishment(referent_id=referent.id, establishment_id=wanted[et]))
     after = tuple(sorted({*before, *added}))
+    email_changed = address is not None and _set_audited(
+        session, referent, "email", address, ("referent.email", login), actor, now
+    )
     if created or added:
         action = "referent.add" if created else "referent.grant"
         _audit(
@@ -311,7 +338,7 @@ def add_referent(
             now=now,
         )
     session.flush()
-    return ReferentChange(login, created, False, added, (), after)
+    return ReferentChange(login, created, False, added, (), after, email_changed)
 
 
 def remove_referent(
@@ -367,17 +394,19 @@ def remove_referent(
 def list_referents(session: Session) -> list[ReferentInfo]:
     """Every référent with their establishments, by login."""
     query = (
-        sa.select(Referent.login, Establishment.et)
+        sa.select(Referent.login, Referent.email, Establishment.et)
         .outerjoin(ReferentEstablishment, ReferentEstablishment.referent_id == Referent.id)
         .outerjoin(Establishment, Establishment.id == ReferentEstablishment.establishment_id)
         .order_by(Referent.login, Establishment.et)
     )
     out: dict[str, list[str]] = {}
-    for login, et in session.execute(query):
+    emails: dict[str, str | None] = {}
+    for login, email, et in session.execute(query):
         out.setdefault(login, [])
+        emails[login] = email
         if et is not None:
             out[login].append(et)
-    return [ReferentInfo(login, tuple(ets)) for login, ets in out.items()]
+    return [ReferentInfo(login, tuple(ets), emails[login]) for login, ets in out.items()]
 
 
 def _referent(session: Session, login: str) -> Referent | None:
@@ -407,6 +436,25 @@ def _registered(session: Session, ets: Iterable[str]) -> dict[str, int]:
     return found
 
 
+def _set_audited(  # noqa: PLR0917 - private, two call sites
+    session: Session,
+    row: object,
+    attr: str,
+    value: object,
+    what: tuple[str, str],
+    actor: str,
+    now: datetime,
+) -> bool:
+    """Set `row.attr` to `value` with an audit row (action, key) when it changes it."""
+    old = getattr(row, attr)
+    if value == old:
+        return False
+    action, key = what
+    _audit(session, action, key, {attr: [old, value]}, actor=actor, now=now)
+    setattr(row, attr, value)
+    return True
+
+
 def _audit(
     session: Session,
     action: str,
@@ -419,5 +467,14 @@ def _audit(
     """One audit row; the entity is the action's prefix (`referent.add` → `referent`)."""
     entity = action.split(".", 1)[0]
     session.add(
-        Audit(at=now, actor=actor, action=action, entity=entity, entity_key=key, changes=changes)
+        Audit(
+            at=now,
+            actor=actor,
+            actor_kind=ActorKind.OPERATOR.value,
+            action=action,
+            entity=entity,
+            entity_key=key,
+            et=key if entity == "establishment" else None,
+            changes=changes,
+        )
     )

@@ -130,6 +130,12 @@ _ACCOUNTS = (
     "password_pending, directory_password_at "
     "FROM account WHERE key IN ({marks})"
 )
+# Accounts whose key is one of the given digit strings left-padded with zeros (SPEC 2b: a
+# spreadsheet drops a numeric login's leading zeros). ltrim(x, '0') is SQLite's and
+# PostgreSQL's alike (no LIKE: a driver-level `%` is a placeholder for psycopg).
+_PADDED = _ACCOUNTS.replace(
+    "WHERE key IN ({marks})", "WHERE substr(key, 1, 1) = '0' AND ltrim(key, '0') IN ({marks})"
+)
 _TEAMS = "SELECT id, establishment_id, name FROM team WHERE establishment_id IN ({marks})"
 _PROFILES = (
     "SELECT id, account_id, establishment_id, role, team_id, debut, fin, state "
@@ -187,42 +193,61 @@ class BatchState:
         self.new_teams: list[TeamRec] = []
         self.audits: list[dict[str, Any]] = []
         self.changes: dict[tuple[str, str], None] = {}  # ordered set of (kind, key)
+        self._padded: dict[str, list[AccountRec]] = {}  # "45871" -> the account "0045871"
 
     @classmethod
     def load(
-        cls, conn: Connection, keys: Iterable[str], establishment_ids: Iterable[int]
+        cls,
+        conn: Connection,
+        keys: Iterable[str],
+        establishment_ids: Iterable[int],
+        allowed: frozenset[int] = frozenset(),
     ) -> BatchState:
         """Three bulk SELECTs: the accounts by key, all their profiles, the teams of the ETs.
 
         Driver-level queries: their rows skip SQLAlchemy's per-row and per-value processing,
         which is most of the cost of an unchanged re-import; values are converted here.
+        A numeric key that names no account of the `allowed` establishments costs two more:
+        the accounts it may be once zero-padded, and their profiles (see `padded`).
         """
         state = cls()
-        by_id: dict[int, AccountRec] = {}
-        for part in chunks(sorted(set(keys))):
-            for r in _select_in(conn, _ACCOUNTS, part):
-                rec = AccountRec(
-                    r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9])
-                )
-                rec.password_pending, rec.directory_at = bool(r[10]), r[11]
-                state.accounts[r[1]] = by_id[r[0]] = rec
+        keys = set(keys)
+        by_id = state._load_accounts(conn, _ACCOUNTS, keys)
         teams_by_id: dict[int, TeamRec] = {}
         for part in chunks(sorted(set(establishment_ids))):
             for r in _select_in(conn, _TEAMS, part):
                 state.teams[(r[1], r[2])] = teams_by_id[r[0]] = TeamRec(r[0], r[1], r[2])
-        for part in chunks(sorted(by_id)):
-            for r in _select_in(conn, _PROFILES, part):
-                account = by_id[r[1]]
-                team_id = r[4]
-                team: TeamRec | None = None if team_id is None else teams_by_id.get(team_id)
-                if team_id is not None and team is None:
-                    # A profile in a team of an ET the batch does not name: still part of
-                    # the account (for `locked`); give it a stand-in that matches nothing.
-                    team = TeamRec(team_id, r[2], "")
-                account.profiles.append(
-                    ProfileRec(r[0], account, r[2], r[3], team, _date(r[5]), _date(r[6]), r[7])
-                )
+        _load_profiles(conn, by_id, teams_by_id)
+        unpadded = {
+            k for k in keys if _unpadded(k) and not _allowed(state.accounts.get(k), allowed)
+        }
+        if unpadded:
+            found = state._load_accounts(conn, _PADDED, unpadded)
+            _load_profiles(conn, found, teams_by_id)
         return state
+
+    def _load_accounts(self, conn: Connection, sql: str, keys: set[str]) -> dict[int, AccountRec]:
+        by_id: dict[int, AccountRec] = {}
+        for part in chunks(sorted(keys)):
+            for r in _select_in(conn, sql, part):
+                if r[1] in self.accounts:
+                    continue
+                rec = AccountRec(
+                    r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9])
+                )
+                rec.password_pending, rec.directory_at = bool(r[10]), r[11]
+                self.accounts[r[1]] = by_id[r[0]] = rec
+                self._index_padded(rec)
+        return by_id
+
+    def padded(self, digits: str) -> list[AccountRec]:
+        """The accounts whose key is `digits` after one or more leading zeros (SPEC 2b)."""
+        return self._padded.get(digits, [])
+
+    def _index_padded(self, account: AccountRec) -> None:
+        key = account.key
+        if key[:1] == "0" and key.isascii() and key.isdigit():
+            self._padded.setdefault(key.lstrip("0"), []).append(account)
 
     # -- recording ----------------------------------------------------------------------------
 
@@ -238,6 +263,7 @@ class BatchState:
     def add_account(self, account: AccountRec) -> None:
         self.accounts[account.key] = account
         self.new_accounts.append(account)
+        self._index_padded(account)
 
     def add_profile(self, profile: ProfileRec) -> None:
         profile.account.profiles.append(profile)
@@ -346,6 +372,33 @@ class BatchState:
         if profiles:
             stmt = PROFILE.update().where(PROFILE.c.id == sa.bindparam("_id"))
             conn.execute(stmt, profiles)
+
+
+def _unpadded(key: str) -> bool:
+    """A login that may have lost its leading zeros: digits, none of them a leading zero."""
+    return key[:1] not in ("", "0") and key.isascii() and key.isdigit()
+
+
+def _allowed(account: AccountRec | None, allowed: frozenset[int]) -> bool:
+    return account is not None and any(p.establishment_id in allowed for p in account.profiles)
+
+
+def _load_profiles(
+    conn: Connection, by_id: dict[int, AccountRec], teams_by_id: dict[int, TeamRec]
+) -> None:
+    """All the profiles of these accounts, in every establishment."""
+    for part in chunks(sorted(by_id)):
+        for r in _select_in(conn, _PROFILES, part):
+            account = by_id[r[1]]
+            team_id = r[4]
+            team: TeamRec | None = None if team_id is None else teams_by_id.get(team_id)
+            if team_id is not None and team is None:
+                # A profile in a team of an ET the batch does not name: still part of
+                # the account (for `locked`); give it a stand-in that matches nothing.
+                team = TeamRec(team_id, r[2], "")
+            account.profiles.append(
+                ProfileRec(r[0], account, r[2], r[3], team, _date(r[5]), _date(r[6]), r[7])
+            )
 
 
 def _resolve(account: AccountRec) -> None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +28,15 @@ from profilesync.store.admin import UnknownEstablishment
 from profilesync.store.model import Account, Establishment, Profile, ProfileState, Team
 
 BOM = "\ufeff"
+# The readable file beside a référent's export (issue 10): the 13 columns then the state.
+# A 14th filled cell makes every row ERREUR if it is dropped back by mistake: nothing of
+# it is applied, whereas the 13-column export stays re-importable as is.
+STATE_COLUMN = "État du profil"
+STATE_LABELS = {
+    ProfileState.ACTIVE.value: "actif",
+    ProfileState.PENDING.value: "à venir",
+    ProfileState.ENDED.value: "terminé",
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,29 @@ def _fr(value: date | None) -> str:
     return "" if value is None else value.strftime("%d/%m/%Y")
 
 
+@contextmanager
+def _atomic_csv(path: Path | None) -> Iterator[Any]:
+    """A `;` CSV writer (UTF-8 with BOM, CRLF) on a temporary file that replaces `path`
+    once complete; None for no path."""
+    if path is None:
+        yield None
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with open(fd, "w", encoding="utf-8", newline="") as fh:  # noqa: PTH123 - raw fd
+            fh.write(BOM)
+            yield csv.writer(fh, delimiter=";", lineterminator="\r\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.chmod(0o640)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def export_establishment(
     session_factory: sessionmaker[Session],
     et: str,
@@ -44,8 +79,10 @@ def export_establishment(
     clock: Clock,
     *,
     outbox: Path | None = None,
+    states: Path | None = None,
 ) -> ExportResult:
-    """Write the export of `et` to `path` (default: under `outbox`, dated in Europe/Paris)."""
+    """Write the export of `et` to `path` (default: under `outbox`, dated in Europe/Paris),
+    and with `states` the same rows plus each profile's state, for a référent to read."""
     if path is None:
         if outbox is None:
             raise ValueError("export_establishment needs a path or an outbox")
@@ -68,6 +105,7 @@ def export_establishment(
                 Account.email,
                 Profile.debut,
                 Profile.fin,
+                Profile.state,
             )
             .select_from(Profile)
             .join(Account, Account.id == Profile.account_id)
@@ -80,37 +118,29 @@ def export_establishment(
             .execution_options(yield_per=2000)
         )
         count = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        tmp = Path(tmp_name)
-        try:
-            with open(fd, "w", encoding="utf-8", newline="") as fh:  # noqa: PTH123 - raw fd
-                writer = csv.writer(fh, delimiter=";", lineterminator="\r\n")
-                fh.write(BOM)
-                writer.writerow(COLUMNS)
-                for r in session.execute(query):
-                    cells = (
-                        est.ej,
-                        et,
-                        r.name or "",
-                        "M",
-                        r.nom,
-                        r.prenom,
-                        r.rpps or "",
-                        r.role,
-                        "" if r.doctor else r.key,
-                        "",
-                        r.email or "",
-                        _fr(r.debut),
-                        _fr(r.fin),
-                    )
-                    writer.writerow([neutralised(c) for c in cells])
-                    count += 1
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.chmod(0o640)
-            tmp.replace(path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with _atomic_csv(path) as writer, _atomic_csv(states) as readable:
+            writer.writerow(COLUMNS)
+            if readable is not None:
+                readable.writerow((*COLUMNS, STATE_COLUMN))
+            for r in session.execute(query):
+                cells = (
+                    est.ej,
+                    et,
+                    r.name or "",
+                    "M",
+                    r.nom,
+                    r.prenom,
+                    r.rpps or "",
+                    r.role,
+                    "" if r.doctor else r.key,
+                    "",
+                    r.email or "",
+                    _fr(r.debut),
+                    _fr(r.fin),
+                )
+                writer.writerow([neutralised(c) for c in cells])
+                if readable is not None:
+                    label = STATE_LABELS.get(r.state, r.state)
+                    readable.writerow([*(neutralised(c) for c in cells), label])
+                count += 1
     return ExportResult(path, count)

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +28,12 @@ from profilesync import layout
 from profilesync.clock import Clock
 from profilesync.config import Settings, hashing
 from profilesync.errors import ProfilesyncError
+from profilesync.fileformat import messages
 from profilesync.fileformat.outcome import Summary
 from profilesync.fileformat.report import ReportWriter, default_report_path
 from profilesync.secret import Secret
 from profilesync.store import db, runlock
-from profilesync.store.model import ImportRun, RunFields, RunStatus
+from profilesync.store.model import Audit, ImportRun, RunFields, RunStatus
 from profilesync.store.passwords import Hasher
 from profilesync.store.runner import Progress, RunProcessor, outcomes, summary_of
 
@@ -233,6 +234,27 @@ def import_file(
     return result
 
 
+@contextlib.contextmanager
+def _held_run(
+    run_id: int, session_factory: SessionFactory, verb: str
+) -> Iterator[tuple[Session, ImportRun, Path | None]]:
+    """A run awaiting approval, its work file locked for the whole block: a daemon
+    rescanning `state/work/` cannot drive it meanwhile."""
+    with session_factory() as session:
+        run = _get_run(session, run_id)
+        work = Path(run.work_path) if run.work_path else None
+    with contextlib.ExitStack() as stack:
+        if work is not None and stack.enter_context(runlock.locked(work)) is None:
+            raise RunBusy(f"run {run_id} is being processed by another process; retry later")
+        with session_factory() as session:
+            run = _get_run(session, run_id)
+            if run.status != RunStatus.AWAITING_APPROVAL:
+                raise NotAwaitingApproval(
+                    f"run {run_id} is {run.status}, not awaiting approval: nothing to {verb}"
+                )
+            yield session, run, work
+
+
 @_resumes_after_an_outage
 def approve_run(
     run_id: int,
@@ -244,23 +266,11 @@ def approve_run(
     hasher: Hasher | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Lift the mass-delete safeguard of a run and apply it.
-
-    The run's lock is held from the status change to the end, so a daemon rescanning
-    `state/work/` cannot drive the same run at the same time.
-    """
-    with session_factory() as session:
-        run = _get_run(session, run_id)
-        work = Path(run.work_path) if run.work_path else None
-    with contextlib.ExitStack() as stack:
-        if work is not None and stack.enter_context(runlock.locked(work)) is None:
-            raise RunBusy(f"run {run_id} is being processed by another process; retry later")
-        with session_factory() as session:
-            run = _get_run(session, run_id)
-            if run.status != RunStatus.AWAITING_APPROVAL:
-                raise NotAwaitingApproval(f"run {run_id} is {run.status}, not awaiting approval")
-            run.approve(approver)
-            session.commit()
+    """Lift the mass-delete safeguard of a run and apply it; the report held at the run's
+    report path (Ligne 0, ATTENTE) is replaced by the real one."""
+    with _held_run(run_id, session_factory, "approve") as (session, run, work):
+        run.approve(approver)
+        session.commit()
         result = process_run(
             run_id,
             settings=settings,
@@ -269,6 +279,42 @@ def approve_run(
             hasher=hasher,
             progress=progress,
         )
+    if work is not None:
+        _discard_cli_copy(result, work, settings)
+    return result
+
+
+@_resumes_after_an_outage
+def refuse_run(
+    run_id: int,
+    *,
+    reason: str,
+    refuser: str,
+    settings: Settings,
+    session_factory: SessionFactory,
+    clock: Clock,
+) -> RunResult:
+    """Refuse a held run (`profilesync reject`): nothing applied, the report says why.
+
+    The run is finished (rejected): the daemon, or the caller, archives its file.
+    """
+    with _held_run(run_id, session_factory, "reject") as (session, run, work):
+        now = clock.now()
+        run.reject(messages.refused(reason), now)
+        run.started_at = run.started_at or now
+        session.add(
+            Audit(
+                at=now,
+                actor=refuser,
+                run_id=run.id,
+                action="run.refused",
+                entity="import_run",
+                entity_key=str(run.id),
+                changes={"reason": reason},
+            )
+        )
+        result = _report(session, run)
+        session.commit()
     if work is not None:
         _discard_cli_copy(result, work, settings)
     return result
@@ -358,7 +404,9 @@ def _report(
     if writer is None:
         with ReportWriter(path) as own:
             return _report(session, run, own)
-    if status.whole_file:
+    if status is RunStatus.AWAITING_APPROVAL:
+        writer.hold(run.reason or "")
+    elif status.whole_file:
         writer.reject(run.reason or "")
     elif not streamed:
         for outcome in outcomes(session, run.id):
@@ -376,6 +424,7 @@ __all__ = [
     "import_file",
     "outcomes",
     "process_run",
+    "refuse_run",
     "register_run",
     "reject_run",
     "write_report",

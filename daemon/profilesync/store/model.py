@@ -88,6 +88,8 @@ class Referent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime]
+    # Where notifications go (issue 10, service/mail.py); None: no email.
+    email: Mapped[str | None] = mapped_column(String(254))
     establishments: Mapped[list[Establishment]] = relationship(
         secondary="referent_establishment", lazy="selectin"
     )
@@ -367,19 +369,41 @@ class LineOutcome(Base):
     cells: Mapped[list[str]] = mapped_column(JSON)
 
 
+class ActorKind(StrEnum):
+    """Who made an audited change: a référent's file, an operator's command, or a job."""
+
+    REFERENT = "referent"  # actor = the login whose file it was (run_id and line set)
+    OPERATOR = "operator"  # actor = operator:<unix user>
+    SYSTEM = "system"  # actor = profilesync:validity, directory-sync
+
+
 class Audit(Base):
-    """Who changed what, when, from which run and line. Never holds a secret."""
+    """Who changed what, when, from which run and line. Never holds a secret.
+
+    The exact content of a row is documented in docs/architecture.md (« Audit rows »):
+    `undo` and `profilesync audit` both read it.
+    """
 
     __tablename__ = "audit"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(100))
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id", ondelete="SET NULL"))
+    actor_kind: Mapped[str] = mapped_column(String(10), server_default=ActorKind.SYSTEM.value)
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("import_run.id", ondelete="SET NULL"), index=True
+    )
     line: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(40))
     entity: Mapped[str] = mapped_column(String(20))
     entity_key: Mapped[str] = mapped_column(String(200))
+    # The account and profile concerned, as columns (filters, undo): account and profile
+    # rows name the account; profile, team and establishment rows the ET; profile rows
+    # their role and team (None: no team).
+    account_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    et: Mapped[str | None] = mapped_column(String(9), index=True)
+    role: Mapped[str | None] = mapped_column(String(10))
+    team: Mapped[str | None] = mapped_column(String(200))
     # {"field": [old, new]}; a password change is recorded as {"password": "changed"}.
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
@@ -404,6 +428,18 @@ class DirectoryChange(Base):
     next_attempt_at: Mapped[datetime]
     parked: Mapped[bool] = mapped_column(Boolean, default=False)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DirectoryHealth(Base):
+    """Whether the directory answered last time (one row): `status` shows an outage."""
+
+    __tablename__ = "directory_health"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    # The first failure of the current outage; None once a bind succeeded.
+    unreachable_since: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_ok_at: Mapped[datetime | None]
 
 
 class JobLease(Base):

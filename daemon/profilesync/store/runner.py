@@ -313,7 +313,7 @@ class RunProcessor:
     ) -> list[Outcome]:
         lines = [c.line for c in batch if c.line is not None]
         est_ids = {e.id for ln in lines if (e := ctx.establishments.get(ln.et)) is not None}
-        state = BatchState.load(conn, (ln.account_key for ln in lines), est_ids)
+        state = BatchState.load(conn, (ln.account_key for ln in lines), est_ids, ctx.allowed)
         outcomes = []
         ok = Code.OK
         for checked in batch:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from profilesync.clock import Clock, today
 from profilesync.store.model import (
     Account,
+    ActorKind,
     Audit,
     ChangeKind,
     DirectoryChange,
@@ -98,9 +99,14 @@ def run_validity(session_factory: sessionmaker[Session], clock: Clock) -> Validi
                 Audit(
                     at=now,
                     actor=ACTOR,
+                    actor_kind=ActorKind.SYSTEM.value,
                     action=f"profile.{new.value}",
                     entity="profile",
                     entity_key=f"{key}/{et}/{profile.role}/{team or ''}",
+                    account_key=key,
+                    et=et,
+                    role=profile.role,
+                    team=team,
                     changes={"state": [profile.state, new.value]},
                 )
             )
@@ -160,9 +166,11 @@ def _relock(session: Session, now: object, touched: set[int]) -> tuple[int, int]
             Audit(
                 at=now,
                 actor=ACTOR,
+                actor_kind=ActorKind.SYSTEM.value,
                 action="account.lock" if account.locked else "account.unlock",
                 entity="account",
                 entity_key=account.key,
+                account_key=account.key,
                 changes={"locked": [not account.locked, account.locked]},
             )
         )
