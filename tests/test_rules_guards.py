@@ -239,3 +239,8 @@ def test_a_malformed_identifiant_is_still_looked_for_in_the_password_without_acc
     password « Helene-Pass-42x » contains it once accents are set aside."""
     checked = check(cells(identifiant="hélène", password="Helene-Pass-42x"))
     assert msg.PASSWORD_CONTAINS_LOGIN in messages(checked)
+
+
+def test_in_a_row_with_an_unknown_role_a_too_long_nom_is_named() -> None:
+    checked = check(cells(role="CDC9", nom="N" * 101))
+    assert msg.text_too_long("Nom", 101, 100) in messages(checked)
