@@ -13,7 +13,7 @@ from profilesync.config import PasswordSettings
 from profilesync.fileformat import messages as msg
 from profilesync.fileformat.lines import Action, Checked, Line
 from profilesync.fileformat.outcome import Code, Problem
-from profilesync.fileformat.roles import Role
+from profilesync.fileformat.roles import Role, parse_role
 from profilesync.fileformat.rules import check_row, password_problems
 from profilesync.secret import Secret
 
@@ -876,3 +876,18 @@ def test_only_the_nom_is_cached_never_the_password() -> None:
     cached = repr([v for v in vars(rules).values() if isinstance(v, dict)])
     assert password not in cached
     assert "password-unique-2026" not in cached
+
+
+# Unicode's upper() maps the long s (ſ) to S: a stray character must not read as a deletion
+# (SPEC §4: the action is C, M or S, in either case), nor a look-alike as a role code.
+@pytest.mark.parametrize("action", ["ſ", "ｓ", "ß"])
+def test_a_character_that_only_upper_cases_to_an_action_is_unknown(action: str) -> None:
+    assert found(check(NON_DOCTOR, action=action)) == [E(msg.ACTION_UNKNOWN)]
+
+
+def test_a_role_that_only_upper_cases_to_a_code_is_unknown() -> None:
+    assert E(msg.role_unknown("CDC3D, CDC3E, CDC3A, CDC4, CDC1, CDC2, SYNT, OEC1, OEC2")) in found(
+        check(NON_DOCTOR, role="ſynt")
+    )
+    assert parse_role("ſynt") is None
+    assert parse_role(" synt ") is Role.SYNT

@@ -72,9 +72,15 @@ ROLES: dict[Role, RoleSpec] = {
 }
 
 
+def ascii_upper(text: str) -> str:
+    """Upper case for ASCII text only: codes are ASCII, and Unicode's upper() turns letters
+    that are not S into S (`ſ`, the long s), which would read a stray character as a deletion."""
+    return text.upper() if text.isascii() else text
+
+
 def parse_role(text: str) -> Role | None:
-    """Codes are matched case-insensitively; None for an unknown code."""
+    """Codes are matched case-insensitively (ASCII only); None for an unknown code."""
     try:
-        return Role(text.strip().upper())
+        return Role(ascii_upper(text.strip()))
     except ValueError:
         return None

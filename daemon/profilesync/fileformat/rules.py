@@ -38,7 +38,7 @@ from profilesync.fileformat.folding import fold
 from profilesync.fileformat.lines import Action, Checked, Line
 from profilesync.fileformat.masking import Masked, character_classes, masked_cells
 from profilesync.fileformat.outcome import Code, Problem
-from profilesync.fileformat.roles import ROLES, Need, Role
+from profilesync.fileformat.roles import ROLES, Need, Role, ascii_upper
 from profilesync.secret import Secret
 
 NAME_MAX = 100  # Nom, Prénom (SPEC §2; the account table's column size)
@@ -182,7 +182,7 @@ def _judge(  # noqa: C901, PLR0915 - the hot path, kept flat on purpose
     (ej_t, et_t, team_t, action_t, nom_t, prenom_t, rpps_t, role_t, ident_t, pw_t, email_t,
      debut_t, fin_t) = cells  # fmt: skip
 
-    info = _ROLES.get(role_t) or _ROLES.get(role_t.upper())
+    info = _ROLES.get(role_t) or _ROLES.get(ascii_upper(role_t))
     if info is None:
         offset = _role_offset(cells)
         if offset:
@@ -190,7 +190,7 @@ def _judge(  # noqa: C901, PLR0915 - the hot path, kept flat on purpose
                 msg.columns_shifted(offset) if offset > 0 else msg.columns_shifted_left(-offset)
             )
             return _misaligned(cells, message, policy)
-    action = _ACTIONS.get(action_t) or _ACTIONS.get(action_t.upper())
+    action = _ACTIONS.get(action_t) or _ACTIONS.get(ascii_upper(action_t))
     # An S line naming a team and no person asks to delete the team: one clear refusal
     # instead of "Nom obligatoire, Prénom obligatoire…".
     team_only = action is _DELETE and bool(team_t) and not (nom_t or prenom_t or rpps_t or ident_t)
@@ -518,7 +518,7 @@ def _role_offset(cells: tuple[str, ...]) -> int:
     missing one pulled it (role codes are unmistakable); 0 when it is nowhere near."""
     for offset in _OFFSETS:
         text = cells[ROLE + offset]
-        if text and (text in _ROLES or text.upper() in _ROLES):
+        if text and (text in _ROLES or ascii_upper(text) in _ROLES):
             return offset
     return 0
 
