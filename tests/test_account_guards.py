@@ -55,21 +55,27 @@ def account(world: World) -> tuple[str, str, str | None, str]:
 def test_a_shared_accounts_names_are_ignored_with_alerte(world: World) -> None:
     shared(world)
     _, outs = world.run([row("M", "Martin-Durand", "Claire")])
-    assert [(o.code, o.messages) for o in outs] == [(Code.ALERTE, (messages.NAMES_SHARED,))]
+    assert [(o.code, o.messages) for o in outs] == [
+        (Code.ALERTE, ("Aucun changement", messages.NAMES_SHARED))
+    ]
     assert account(world)[:2] == ("Martin", "Claire")
 
 
 def test_a_shared_accounts_email_is_ignored_with_alerte(world: World) -> None:
     shared(world)
     _, outs = world.run([row("M", email="claire.martin@chu.mssante.fr")])
-    assert [(o.code, o.messages) for o in outs] == [(Code.ALERTE, (messages.EMAIL_SHARED,))]
+    assert [(o.code, o.messages) for o in outs] == [
+        (Code.ALERTE, ("Aucun changement", messages.EMAIL_SHARED))
+    ]
     assert account(world)[2] is None
 
 
 def test_a_shared_accounts_expired_password_is_not_replaced(world: World) -> None:
     shared(world)
     _, outs = world.run([row("M", password=OTHER_PW)])
-    assert [(o.code, o.messages) for o in outs] == [(Code.ALERTE, (messages.PASSWORD_SHARED,))]
+    assert [(o.code, o.messages) for o in outs] == [
+        (Code.ALERTE, ("Aucun changement", messages.PASSWORD_SHARED))
+    ]
     stored = account(world)[3]
     assert verify(stored, GOOD_PW)
     assert not verify(stored, OTHER_PW)
@@ -82,13 +88,15 @@ def test_the_same_names_on_a_shared_doctor_say_nothing(world: World) -> None:
     _, outs = world.run([doctor("C", et=ET3, ej=ET3)], submitter=BOTH)
     assert [o.code for o in outs] == [Code.OK]
     _, outs = world.run([doctor("M", fin="31/12/2026")])
-    assert [(o.code, o.messages) for o in outs] == [(Code.OK, ())]
+    assert [(o.code, o.messages) for o in outs] == [(Code.OK, ("Date de fin modifiée",))]
 
 
 def test_an_m_with_an_alerte_still_applies_the_rest(world: World) -> None:
     world.run([doctor("C", password=GOOD_PW)])
     _, outs = world.run([doctor("M", nom="Duval", fin="31/12/2026")])
-    assert [(o.code, o.messages) for o in outs] == [(Code.ALERTE, (messages.DOCTOR_NAMES_IGNORED,))]
+    assert [(o.code, o.messages) for o in outs] == [
+        (Code.ALERTE, ("Date de fin modifiée", messages.DOCTOR_NAMES_IGNORED))
+    ]
     ((fin,),) = world.rows("SELECT fin FROM profile")
     assert str(fin)[:10] == "2026-12-31"
 

@@ -2,7 +2,7 @@
 
 Expectations from SPEC §6 (a file in a folder that is no référent's login is refused and
 no outbox folder is made for it; a file at the inbox root is refused), §7 (the report's
-name: `<stem>.<UTC stamp>.rapport.csv` in `outbox/<login>/`) and §9 (a claimed file is
+name: `<stem>.<local time, [daemon] timezone>.rapport.csv` in `outbox/<login>/`, issue 10) and §9 (a claimed file is
 processed exactly once: registering it twice makes one run; a lock file is only swept
 once its work file is gone and it is old).
 """
@@ -124,7 +124,7 @@ def test_registering_a_claimed_file_records_who_what_and_where(world: World) -> 
         REFERENT, "liste.csv", "inbox", None,
     )  # fmt: skip
     assert run.work_path == str(work)
-    report = (world.tmp / "outbox" / REFERENT / "liste.20260314T083005Z.rapport.csv").resolve()
+    report = (world.tmp / "outbox" / REFERENT / "liste.2026-03-14_09h30.rapport.csv").resolve()
     assert run.report_path == str(report)
     assert report.parent.is_dir()
     assert claim.find_run(world.sf, work) is not None
@@ -150,7 +150,7 @@ def test_a_file_at_the_inbox_root_is_registered_without_a_submitter(world: World
     claim.register(world.sf, _work_file(world, None, T0, "f.csv"), world.settings, world.clock)
     [run] = _runs(world)
     assert run.submitter == ""
-    report = world.tmp / "outbox" / "f.20260315T100000Z.rapport.csv"
+    report = world.tmp / "outbox" / "f.2026-03-15_11h00.rapport.csv"
     assert run.report_path == str(report.resolve())
 
 
@@ -163,7 +163,7 @@ def test_a_work_file_whose_name_was_not_made_by_a_claim_is_registered_as_is(worl
     [run] = _runs(world)
     assert run.file_name == "posé-à-la-main.csv"
     assert run.report_path is not None
-    assert run.report_path.endswith("posé-à-la-main.20260315T100000Z.rapport.csv")
+    assert run.report_path.endswith("posé-à-la-main.2026-03-15_11h00.rapport.csv")
 
 
 # --- unfinished business and stale locks -------------------------------------------------------
