@@ -1,8 +1,8 @@
 """service/claim.py at its edges (issue 14): what mutation testing found unpinned.
 
 Expectations from SPEC §6 (a file in a folder that is no référent's login is refused and
-no outbox folder is made for it; a file at the inbox root is refused), §7 (the report's
-name: `<stem>.<local time, [daemon] timezone>.rapport.csv` in `outbox/<login>/`, issue 10) and §9 (a claimed file is
+no outbox folder is made for it; a file at the inbox root is refused), §7 and issue 10 (the
+report's name: `<stem>.<local time>.rapport.csv` in `outbox/<login>/`) and §9 (a claimed file is
 processed exactly once: registering it twice makes one run; a lock file is only swept
 once its work file is gone and it is old).
 """
