@@ -17,8 +17,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from daemonkit import GOOD_PW, REFERENT, Inbox, account_row, report_rows, row, write_csv
-from importkit import letters
+from daemonkit import (
+    GOOD_PW,
+    REFERENT,
+    Inbox,
+    account_row,
+    hold_mass_delete,
+    report_rows,
+    write_csv,
+)
 from profilesync.fileformat import messages
 from profilesync.fileformat.columns import COLUMNS
 from profilesync.service.jobs import JobContext, run_job
@@ -192,22 +199,9 @@ def test_an_unreadable_file_is_rejected_and_kept_privately(
     assert box.scalar("SELECT count(*) FROM account") == 0
 
 
-def _held_mass_delete(box: Inbox, n: int) -> Any:
-    """Create n accounts, then drop a file deleting them all: the safeguard holds it."""
-    box.drop("creation.csv", [account_row(i) for i in range(n)])
-    box.settle()
-    box.drop(
-        "suppression.csv",
-        [row("S", f"Nom{letters(i)}", f"Prenom{letters(i)}", ident=f"user{i}") for i in range(n)],
-    )
-    [held] = box.settle().files
-    assert held.status == "awaiting_approval"
-    return box.runs()[-1]
-
-
 def test_a_mass_delete_waits_in_work_until_approved_then_is_archived(box: Inbox) -> None:
     n = 12
-    run = _held_mass_delete(box, n)
+    run = hold_mass_delete(box, n)
     assert Path(run.work_path).exists()
     assert report_rows(Path(run.report_path))[1][:3] == ["0", "ATTENTE", run.reason]
     assert box.settle().files == []  # looked at again, nothing to do, nothing logged
@@ -224,7 +218,7 @@ def test_a_mass_delete_waits_in_work_until_approved_then_is_archived(box: Inbox)
 
 def test_approve_refuses_a_run_whose_work_file_another_process_holds(box: Inbox) -> None:
     n = 12
-    run = _held_mass_delete(box, n)
+    run = hold_mass_delete(box, n)
     # Another process (a daemon mid-drive) holds the lock: fcntl locks are per process,
     # so the holder must really be another process.
     holder = subprocess.Popen(

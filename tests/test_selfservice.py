@@ -51,6 +51,9 @@ def test_the_template_is_in_the_outbox_and_put_back_when_deleted(box: Inbox) -> 
     template = box.outbox / REFERENT / "modele.csv"
     assert template.read_bytes() == ("\ufeff" + HEADER + "\r\n").encode()
     template.unlink()
+    box.daemon.run_once()  # within the minute: not looked at again
+    assert not template.exists()
+    box.mono.advance(60)
     box.daemon.run_once()
     assert template.read_bytes() == ("\ufeff" + HEADER + "\r\n").encode()
 
@@ -207,6 +210,7 @@ def test_a_template_that_cannot_be_written_is_said_once_and_files_go_on(
     box.drop("creation.csv", [account_row(1)])
     with caplog.at_level(logging.DEBUG, logger="profilesync.service.selfservice"):
         box.settle()
+        box.mono.advance(60)  # the templates are looked at once a minute
         box.settle()
     said = [r for r in caplog.records if "cannot write the template" in r.getMessage()]
     assert [r.levelno for r in said][:2] == [logging.WARNING, logging.DEBUG]

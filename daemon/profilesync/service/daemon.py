@@ -38,6 +38,8 @@ from profilesync.service.notify import Notifier
 from profilesync.store.passwords import Hasher
 
 log = logging.getLogger(__name__)
+# How often a deleted outbox/<login>/modele.csv is put back (seconds).
+TEMPLATE_CHECK_SECONDS = 60.0
 
 
 @dataclass
@@ -71,6 +73,7 @@ class Daemon:
         self.notifier = notifier or Notifier(monotonic=monotonic)
         self.mailer = mail.Mailer(settings.notify)
         self._templates_failing: set[str] = set()  # logins whose modele.csv could not be written
+        self._templates_due = float("-inf")  # monotonic time of the next look at the templates
         self.ctx = jobs.JobContext(settings, session_factory, self.clock, identity())
         self._stop = threading.Event()
         self._events: queue.Queue[inbox.Event] = queue.Queue()
@@ -155,11 +158,17 @@ class Daemon:
         return out, waiting
 
     def _self_service(self, asked: list[selfservice.Request]) -> int:
-        """Templates put back, exports asked from the inbox answered (selfservice.py)."""
+        """Templates put back, exports asked from the inbox answered (selfservice.py).
+
+        The templates are looked at once a minute, not at every scan: it is a query and a
+        stat per référent, thousands of them nationally, for a file that is rarely deleted.
+        """
         try:
-            selfservice.ensure_templates(
-                self.settings, self.session_factory, self._templates_failing
-            )
+            if self.monotonic() >= self._templates_due:
+                selfservice.ensure_templates(
+                    self.settings, self.session_factory, self._templates_failing
+                )
+                self._templates_due = self.monotonic() + TEMPLATE_CHECK_SECONDS
             return selfservice.answer_all(
                 asked, self.settings, self.session_factory, self.clock, self.stability
             )
