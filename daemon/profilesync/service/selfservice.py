@@ -1,6 +1,6 @@
 """What a référent finds and asks for in their own folders (issue 10), without an operator.
 
-In `outbox/<login>/`: `modele.csv`, the template, put back at every scan if deleted; under
+In `outbox/<login>/`: `modele.csv`, the template, put back within a minute if deleted; under
 `exports/`, the exports of the establishments they manage (each night, and on demand) with
 a readable file of each profile's state beside each one. From `inbox/<login>/`: an empty
 file named `export` or `export-<Finess ET>` (any case, optionally `.csv`/`.txt`) asks for
