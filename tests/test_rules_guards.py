@@ -244,3 +244,16 @@ def test_a_malformed_identifiant_is_still_looked_for_in_the_password_without_acc
 def test_in_a_row_with_an_unknown_role_a_too_long_nom_is_named() -> None:
     checked = check(cells(role="CDC9", nom="N" * 101))
     assert msg.text_too_long("Nom", 101, 100) in messages(checked)
+
+
+def test_a_lost_character_in_the_identifiant_is_the_only_complaint_about_it() -> None:
+    """An Identifiant whose « é » a Windows-1252 save turned into `?` cannot be read: the line
+    says so (SPEC 2b) and judges nothing else against a login it does not know — not even
+    whether the password contains it."""
+    checked = check(cells(identifiant="c?cile.garnier", password="Xxxx-Yyyy-2026"))
+    assert checked.line is None
+    assert [p.code for p in checked.problems] == [Code.ERREUR]
+    assert messages(checked) == [
+        "Identifiant : un caractère a été perdu à l'enregistrement : enregistrez le fichier "
+        "en « CSV UTF-8 »"
+    ]

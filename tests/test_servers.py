@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import importkit
 from clikit import CHEAP_ARGON2, run_cli, write_config
+from fixtures_db import missing_backend
 from fixtures_ldap import (
     World,
     _clear_children,
@@ -467,7 +468,7 @@ def test_containers_are_created_under_a_bare_suffix(
 @pytest.fixture(scope="module")
 def slapd_without_argon2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[slapd.Instance]:
     if slapd.find_slapd() is None:
-        pytest.skip("slapd is not installed")
+        missing_backend("slapd (the OpenLDAP server) is not installed")
     inst = slapd.start(tmp_path_factory.mktemp("noargon2"), nosync=True, argon2=False)
     yield inst
     slapd.stop(inst)

@@ -44,7 +44,7 @@ from profilesync.fileformat.columns import (
     ROLE,
 )
 from profilesync.fileformat.csvfile import FileRejected, clean_cells, is_header, names_a_column
-from profilesync.fileformat.roles import Role
+from profilesync.fileformat.roles import Role, ascii_upper
 
 _UNQUOTED = re.compile(r"[^;\r\n]*")
 _UNTIL_SEPARATOR = re.compile(r"[^;\r\n]*")
@@ -113,9 +113,10 @@ def _reaches(text: str, classes: int) -> bool:
 
 def aligned(cells: Sequence[str]) -> bool:
     """A role code in the Rôle cell and nothing beyond the 13th: the row is not shifted
-    up to its Rôle, so its password cannot be left of it."""
+    up to its Rôle, so its password cannot be left of it. A role code as the rules read
+    one (any case, ASCII only): a cell they refuse (`ſYNT`) does not make a row aligned."""
     n = len(cells)
-    if n <= ROLE or (cells[ROLE] not in _ROLE_KEYS and cells[ROLE].upper() not in _ROLE_KEYS):
+    if n <= ROLE or (cells[ROLE] not in _ROLE_KEYS and ascii_upper(cells[ROLE]) not in _ROLE_CODES):
         return False
     return n <= NCOLS or not any(cells[NCOLS:])
 
@@ -200,7 +201,7 @@ def _is_date(cell: str) -> bool:
 def _public(cell: str) -> bool:
     """Values no policy-compliant password can be (all shorter than 12 characters), and
     public anyway: kept in a shifted row, so the référent can still tell which row it is."""
-    upper = cell.upper()
+    upper = ascii_upper(cell)  # the codes as the rules read them
     return (
         upper in _ACTION_CODES
         or upper in _ROLE_CODES
