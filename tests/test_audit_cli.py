@@ -116,6 +116,21 @@ def test_audit_json_holds_before_and_after(world: World) -> None:
     assert entry["at"] == "2026-03-15T10:00:00+00:00"
 
 
+def test_an_s_line_audit_names_the_team_as_stored_not_as_typed(world: World) -> None:
+    """The team was created as « Urgences »; the S line types « URGENCES » (teams match
+    ignoring case, SPEC §4): the audit row, which `undo` and `audit --person` read, names the
+    profile with the stored spelling."""
+    world.run([row("S", "Lefèvre", "Élodie", ident=KEY, team="URGENCES")])
+    result = cli(world, "audit", "--run", "3", "--json")
+    assert result.exit_code == 0, result.stderr
+    (entry,) = json.loads(result.stdout)
+    assert (entry["action"], entry["entity_key"], entry["team"]) == (
+        "profile.delete",
+        PROFILE,
+        "Urgences",
+    )
+
+
 def test_audit_filters_by_establishment_and_date(world: World) -> None:
     ets = json.loads(cli(world, "audit", "--et", ET2, "--json").stdout)
     assert [(e["action"], e["entity_key"]) for e in ets] == [

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from importkit import REFERENT, T0, World, fast_settings
 from profilesync import faults, layout
+from profilesync.config import Settings
 from profilesync.service import claim
 from profilesync.store.model import ImportRun
 
@@ -205,6 +206,50 @@ def test_only_old_locks_of_finished_files_are_swept(world: World) -> None:
         True, False, True, False,
     )  # fmt: skip
     assert claim.sweep_locks(world.settings) == 0
+
+
+class _SweptMeanwhile:
+    """The work path of a lock another daemon's sweep removes between our look at the lock's
+    age and our unlink: several daemons share one inbox (docs/operations.md)."""
+
+    def __init__(self, lock: Path) -> None:
+        self.lock = lock
+
+    def exists(self) -> bool:
+        self.lock.unlink()  # the other daemon's sweep
+        return False
+
+
+def test_a_lock_another_daemon_removed_before_we_looked_is_skipped_and_the_rest_swept(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _work_file(world, REFERENT, T0, "first.csv")
+    first_lock = _lock(first, 2 * claim.STALE_LOCK_SECONDS)
+    second = _work_file(world, "autre", T0, "second.csv")
+    second_lock = _lock(second, 2 * claim.STALE_LOCK_SECONDS)
+    first.unlink()
+    second.unlink()
+    listed = layout.lock_files
+
+    def listing_then_race(settings: Settings) -> list[Path]:
+        found = sorted(listed(settings), key=lambda p: p != first_lock)
+        first_lock.unlink()  # gone between our listing and our stat
+        return found
+
+    monkeypatch.setattr(layout, "lock_files", listing_then_race)
+    assert claim.sweep_locks(world.settings) == 1
+    assert not second_lock.exists()
+
+
+def test_a_lock_another_daemon_removes_while_we_sweep_it_is_no_error(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = _work_file(world, REFERENT, T0, "done.csv")
+    lock = _lock(work, 2 * claim.STALE_LOCK_SECONDS)
+    work.unlink()
+    monkeypatch.setattr(layout, "locked_work", _SweptMeanwhile)
+    claim.sweep_locks(world.settings)  # no FileNotFoundError
+    assert not lock.exists()
 
 
 def test_two_files_of_one_folder_are_claimed_one_after_the_other(world: World) -> None:

@@ -250,3 +250,13 @@ def test_a_header_repeated_lower_in_the_file_is_masked_as_a_data_row() -> None:
     data = "\n".join(["", HEADER, LINE, HEADER, LINE, ""]).encode()
     expected = "\n".join(["", HEADER, LINE_MASKED, ";".join([M] * 13), LINE_MASKED, ""])
     assert mask_passwords(data) == expected.encode()
+
+
+@pytest.mark.parametrize("when", ["30/06/2027", "1/7/2026", "30/06/27", "2027-06-30"])
+def test_an_unaligned_row_keeps_its_dates_in_every_form_the_rules_read(when: str) -> None:
+    """Dates are public values (a password is 12 characters or more; a date at most 10): a
+    shifted row keeps them, so the référent can still tell which row it is."""
+    cells = [*row(password="Secret-Pass1", debut=when, fin=when), "en trop"]
+    masked = list(masked_cells(cells))
+    assert masked[11:13] == [when, when]
+    assert masked[9] == M
