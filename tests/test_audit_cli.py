@@ -116,16 +116,24 @@ def test_audit_json_holds_before_and_after(world: World) -> None:
     assert entry["at"] == "2026-03-15T10:00:00+00:00"
 
 
-def test_an_s_line_audit_names_the_team_as_stored_not_as_typed(world: World) -> None:
-    """The team was created as « Urgences »; the S line types « URGENCES » (teams match
-    ignoring case, SPEC §4): the audit row, which `undo` and `audit --person` read, names the
-    profile with the stored spelling."""
+def test_s_and_c_again_audit_the_team_as_stored_not_as_typed(world: World) -> None:
+    """The team was created as « Urgences »; the S line types « URGENCES » and the C that
+    brings the profile back « urgences » (teams match ignoring case, SPEC §4): the audit
+    rows, which `undo` and `audit --person` read, name the profile with the stored spelling."""
     world.run([row("S", "Lefèvre", "Élodie", ident=KEY, team="URGENCES")])
     result = cli(world, "audit", "--run", "3", "--json")
     assert result.exit_code == 0, result.stderr
     (entry,) = json.loads(result.stdout)
     assert (entry["action"], entry["entity_key"], entry["team"]) == (
         "profile.delete",
+        PROFILE,
+        "Urgences",
+    )
+    world.run([row("C", "Lefèvre", "Élodie", ident=KEY, team="urgences")])
+    result = cli(world, "audit", "--run", "4", "--json")
+    (entry,) = json.loads(result.stdout)
+    assert (entry["action"], entry["entity_key"], entry["team"]) == (
+        "profile.recreate",
         PROFILE,
         "Urgences",
     )
