@@ -147,3 +147,24 @@ def test_a_team_that_exists_is_joined_not_created_again(world: World) -> None:
     assert _queued(world, result.run_id) == [("account", "epetit")]
     profiles = world.rows("SELECT DISTINCT team_id FROM profile")
     assert len(profiles) == 1 and profiles[0][0] is not None
+
+
+def test_a_password_the_person_changed_in_the_directory_restarts_its_age(world: World) -> None:
+    """SPEC §4: once set, the directory owns the password; a change the person made there
+    (recorded by the push as directory_password_at) restarts its age, so a référent's M
+    cannot replace a password its owner chose ten days ago, however old profilesync's is."""
+    world.run([row("C", password=GOOD_PW)])
+    world.clock.advance(timedelta(days=400))  # profilesync's password: long expired (90 days)
+    with world.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE account SET directory_password_at = :at"),
+            {"at": world.clock.now() - timedelta(days=10)},
+        )
+    _, outs = world.run([row("M", password=OTHER_PW)])
+    assert [(o.code, o.messages) for o in outs] == [
+        (Code.ALERTE, ("Aucun changement", messages.PASSWORD_IGNORED))
+    ]
+    assert verify(account(world)[3], GOOD_PW)
+    world.clock.advance(timedelta(days=81))  # the directory's change is 91 days old
+    _, outs = world.run([row("M", password=OTHER_PW)])
+    assert [(o.code, o.messages) for o in outs] == [(Code.OK, ("Mot de passe modifié",))]
