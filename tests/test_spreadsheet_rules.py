@@ -373,6 +373,31 @@ def test_the_guess_works_within_one_file(world: World) -> None:
     ]
 
 
+def test_a_login_that_names_an_account_of_ours_is_never_read_as_its_zero_padded_twin(
+    world: World,
+) -> None:
+    """45871 and 0045871 are two accounts of the référent's (45871 created first, so the
+    second C was no repair). An M or S naming 45871 means 45871, also in the file that
+    creates 0045871: no guess, no ALERTE, and 0045871 is left alone."""
+    world.run([row("C", ident="45871", password=GOOD_PW)])
+    _, outs = world.run(
+        [
+            row("C", "Morel", "Paul", ident="0045871", password=GOOD_PW),
+            row("M", ident="45871", email="cmartin@aphp.mssante.fr"),
+        ]
+    )
+    assert [(o.code, o.messages) for o in outs] == [
+        (Code.OK, ("Compte créé",)),
+        (Code.OK, ("Email modifié",)),
+    ]
+    _, outs = world.run([row("S", ident="45871")])
+    assert [(o.code, o.messages) for o in outs] == [(Code.OK, ("Profil supprimé",))]
+    assert world.rows(
+        "SELECT a.key, a.email, p.state FROM account a JOIN profile p ON p.account_id = a.id "
+        "ORDER BY a.key"
+    ) == [("0045871", None, "active"), ("45871", "cmartin@aphp.mssante.fr", "deleted")]
+
+
 def test_two_padded_candidates_are_no_guess(world: World) -> None:
     world.run(
         [
