@@ -155,6 +155,23 @@ def test_guarded_names_round_trip_unchanged(world: World) -> None:
     assert _snapshot(world) == before
 
 
+def test_a_guarded_nom_alone_round_trips_unchanged(world: World) -> None:
+    """Only the Nom starts with « - »: its « ' » guard alone must be taken off on re-import."""
+    _, outs = world.run([row("C", "-Martin", "Claire", password=GOOD_PW)])
+    assert outs[0].code is Code.OK
+    out = world.tmp / "guarded-nom.csv"
+    export_establishment(world.sf, ET1, out, world.clock)
+    assert ";M;'-Martin;Claire;" in out.read_text(encoding="utf-8-sig")
+    before = _snapshot(world)
+    from profilesync.store.importer import import_file
+
+    result = import_file(
+        out, "aref", settings=world.settings, session_factory=world.sf, clock=world.clock
+    )
+    assert (result.summary.ok, result.summary.total) == (1, 1)
+    assert _snapshot(world) == before
+
+
 def test_unknown_establishment(world: World) -> None:
     with pytest.raises(UnknownEstablishment):
         export_establishment(world.sf, "130786049", world.tmp / "x.csv", world.clock)
