@@ -141,8 +141,10 @@ def test_export_guards_against_formula_injection(world: World) -> None:
     ("names", "written"),
     [
         (("-Martin", "-Claire", "=Bloc", "CDC4"), ";'=Bloc;M;'-Martin;'-Claire;"),
-        # Only the Nom is guarded: its « ' » alone must be taken off on re-import.
+        # One cell guarded alone: its « ' » alone must be taken off on re-import.
         (("-Martin", "Claire", "", "CDC1"), ";M;'-Martin;Claire;"),
+        (("Martin", "-Claire", "", "CDC1"), ";M;Martin;'-Claire;"),
+        (("Martin", "Claire", "=Bloc", "CDC4"), ";'=Bloc;M;Martin;Claire;"),
     ],
 )
 def test_guarded_names_round_trip_unchanged(
