@@ -26,9 +26,17 @@ def _forget_memoised_verdicts() -> None:
     identifiers._read_finess_cached.cache_clear()
     identifiers._read_date_cached.cache_clear()
     identifiers._DOMAIN_KINDS.clear()
-    for name in dir(rules):
-        if name.endswith("_SEEN") and isinstance(getattr(rules, name), dict):
-            getattr(rules, name).clear()
+    for seen in (
+        rules._EJ_SEEN,
+        rules._ET_SEEN,
+        rules._TEAM_SEEN,
+        rules._NOM_SEEN,
+        rules._PRENOM_SEEN,
+        rules._DEBUT_SEEN,
+        rules._FIN_SEEN,
+        rules._FOLDED,
+    ):
+        seen.clear()
     rules._seen_year[0] = 0
 
 
